@@ -8,7 +8,6 @@ invalid record is written as it came (its raw bytes, newlines escaped) so nothin
 from __future__ import annotations
 
 import gzip
-import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,19 +39,19 @@ class LogWriter:
     def __init__(self, path: str | os.PathLike[str], *, gzip_level: int = 6) -> None:
         self.path = str(path)
         self.lines = 0
-        self._stdout = self.path == "-"
-        if self._stdout:
+        if self.path == "-":
             self._tmp: Path | None = None
-            raw: BinaryIO = os.fdopen(os.dup(1), "wb")
+            raw: BinaryIO = os.fdopen(os.dup(1), "wb", buffering=1 << 20)
         else:
             target = Path(self.path)
             self._tmp = target.with_name(f".{target.name}.partial-{os.getpid()}")
-            raw = open(self._tmp, "wb")  # noqa: SIM115 - closed in close()
+            raw = open(self._tmp, "wb", buffering=1 << 20)  # noqa: SIM115 - closed in close()
         self._raw = raw
+        # GzipFile never closes a file object it was given, so close() can fsync raw after it.
         self._out: BinaryIO = (
             gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=gzip_level, mtime=0)  # type: ignore[assignment]
             if _is_gzip(self.path)
-            else io.BufferedWriter(raw, buffer_size=1 << 20)  # type: ignore[arg-type]
+            else raw
         )
 
     def write_line(self, line: bytes) -> None:
@@ -64,15 +63,14 @@ class LogWriter:
 
     def close(self) -> None:
         """Flush, fsync and publish the file under its final name."""
-        self._out.close()
         if self._out is not self._raw:
-            self._raw.flush()
+            self._out.close()
+        self._raw.flush()
         if self._tmp is not None:
             os.fsync(self._raw.fileno())
-            self._raw.close()
+        self._raw.close()
+        if self._tmp is not None:
             os.replace(self._tmp, self.path)
-        else:
-            self._raw.close()
 
     def abort(self) -> None:
         """Drop what was written: the final file is never created."""
@@ -97,16 +95,15 @@ class LogWriter:
 def read_lines(path: str | os.PathLike[str]) -> Iterator[bytes]:
     """Yield the raw lines of a log (plain or .gz; ``-`` reads stdin), without newlines.
 
-    Blank lines are skipped; every other line is yielded as bytes for the caller to decode,
-    so a line that is not UTF-8 or not JSON is still seen and can be reported."""
+    Every line is yielded as bytes for the caller to decode, blank ones included (an empty
+    record is a blank line), so a line that is not UTF-8 or not JSON is still seen and can be
+    reported."""
     if str(path) == "-":
         stream: BinaryIO = os.fdopen(os.dup(0), "rb")
     elif _is_gzip(path):
-        stream = gzip.open(path, "rb")  # type: ignore[assignment]
+        stream = gzip.open(path, "rb")  # type: ignore[assignment]  # noqa: SIM115
     else:
-        stream = open(path, "rb", buffering=1 << 20)  # noqa: SIM115 - closed below
+        stream = open(path, "rb", buffering=1 << 20)  # noqa: SIM115 - closed by the with below
     with stream:
         for line in stream:
-            line = line.rstrip(b"\r\n")
-            if line.strip():
-                yield line
+            yield line.rstrip(b"\r\n")

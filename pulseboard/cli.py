@@ -1,0 +1,178 @@
+"""The `pulseboard` command: one entry point, one subcommand per part of the pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from aiokafka.errors import KafkaConnectionError
+
+from pulseboard import localbroker
+from pulseboard.config import Config, ConfigError, config_from_env
+from pulseboard.localbroker import BrokerError
+from pulseboard.topics import describe_topics, ensure_topics
+
+
+def cluster_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("cluster")
+    group.add_argument(
+        "--bootstrap-servers",
+        metavar="HOST:PORT[,...]",
+        help="use this Kafka cluster instead of the local broker "
+        "(env PULSEBOARD_BOOTSTRAP; SASL/TLS via PULSEBOARD_SECURITY_PROTOCOL, "
+        "PULSEBOARD_SASL_*, PULSEBOARD_SSL_*)",
+    )
+    group.add_argument(
+        "--topic-prefix", help="prefix of every topic name (env PULSEBOARD_TOPIC_PREFIX)"
+    )
+    group.add_argument(
+        "--kafka-port",
+        type=int,
+        help="port of the local broker on 127.0.0.1 (env PULSEBOARD_KAFKA_PORT; default 19092)",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from consumers import record, replay
+    from producers import command as produce
+    from web import command as serve
+
+    common = cluster_options()
+    parser = argparse.ArgumentParser(
+        prog="pulseboard", description="Real-time monitor of Guizhou's freight and sector economy."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    kafka = sub.add_parser("kafka", help="the local Kafka broker (or topics on a given cluster)")
+    kafka_sub = kafka.add_subparsers(dest="action", required=True)
+    for action, text in (
+        ("up", "start the broker and create the topics"),
+        ("down", "stop the local broker"),
+        ("status", "report broker, topics and partitions"),
+    ):
+        kafka_sub.add_parser(action, parents=[common], help=text)
+
+    produce.add_arguments(
+        sub.add_parser("produce", parents=[common], help="publish synthetic Guizhou events")
+    )
+    replay_parser = sub.add_parser(
+        "replay",
+        parents=[common],
+        help="final indicator records from an event log, or the log back into Kafka",
+    )
+    replay.add_arguments(replay_parser)
+    record.add_arguments(
+        sub.add_parser("record", parents=[common], help="write the events topics to an event log")
+    )
+    serve.add_arguments(sub.add_parser("serve", parents=[common], help="push server and wall page"))
+    up = sub.add_parser("up", parents=[common], help="run the whole system")
+    produce.add_arguments(up)
+    up.add_argument(
+        "--web-port",
+        type=int,
+        default=8080,
+        help="port of the wall page and websocket (default 8080)",
+    )
+    return parser
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    return config_from_env(
+        bootstrap_servers=getattr(args, "bootstrap_servers", None),
+        topic_prefix=getattr(args, "topic_prefix", None),
+        port=getattr(args, "kafka_port", None),
+    )
+
+
+def kafka_up(config: Config) -> int:
+    if config.uses_local_broker:
+        localbroker.start(config.broker)
+    created, topics = asyncio.run(ensure_topics(config))
+    for name in created:
+        print(f"created topic {name}")
+    _print_topics(topics)
+    print(f"Kafka ready at {config.bootstrap_servers}")
+    return 0
+
+
+def kafka_status(config: Config) -> int:
+    if config.uses_local_broker:
+        paths = localbroker.BrokerPaths.of(config.broker)
+        pid = localbroker.running_pid(paths)
+        if pid is None:
+            print(f"local broker: not running (state {paths.home})")
+            return 3
+        print(
+            f"local broker: running, pid {pid}, {config.bootstrap_servers}, "
+            f"Kafka {localbroker.kafka_version()}, logs {paths.server_log}"
+        )
+    _print_topics(asyncio.run(describe_topics(config)))
+    return 0
+
+
+def _print_topics(topics: Sequence[object]) -> None:
+    for t in topics:
+        note = "" if t.partitions == t.wanted else f" (config asks for {t.wanted})"  # type: ignore[attr-defined]
+        print(f"topic {t.name}: {t.partitions} partitions{note}")  # type: ignore[attr-defined]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "replay":
+            from consumers import replay
+
+            return replay.run(args)
+        config = load_config(args)
+        if args.command == "kafka":
+            if args.action == "up":
+                return kafka_up(config)
+            if args.action == "down":
+                if not config.uses_local_broker:
+                    raise ConfigError(
+                        "`kafka down` stops the local broker only; drop --bootstrap-servers"
+                    )
+                stopped = localbroker.stop(config.broker)
+                print("local broker stopped" if stopped else "local broker was not running")
+                return 0
+            return kafka_status(config)
+        if args.command == "serve":
+            from web import command as serve
+
+            return serve.run(args, config)
+        if args.command == "record":
+            from consumers import record
+
+            return record.run(args, config)
+        if args.command == "produce":
+            from producers import command as produce
+
+            return produce.run(args, config)
+        if args.command == "up":
+            from pulseboard import supervisor
+
+            return supervisor.run(args, config)
+    except (ConfigError, BrokerError) as exc:
+        print(f"pulseboard: error: {exc}", file=sys.stderr)
+        return 2
+    except KafkaConnectionError as exc:
+        where = getattr(args, "bootstrap_servers", None) or "the configured cluster"
+        print(
+            f"pulseboard: error: cannot reach Kafka at {where} ({exc}). Check --bootstrap-servers "
+            "/ PULSEBOARD_BOOTSTRAP, or start the local broker with `pulseboard kafka up`.",
+            file=sys.stderr,
+        )
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

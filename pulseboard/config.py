@@ -1,0 +1,208 @@
+"""The one configuration object: built from defaults, environment and command-line flags,
+validated once at start so a wrong setting fails fast with a message that says what to fix."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from pulseboard import spec
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+# Internal topic of the live aggregator (docs/aggregator.md): sealed per-second buckets from
+# its stage 1 (sealers) to its stage 2 (finalizer). One partition by design: that makes
+# exactly one finalizer of the consumer group active.
+TOPIC_BUCKETS = "indicators.buckets"
+
+
+class ConfigError(ValueError):
+    """A setting is wrong; the message names the setting and how to fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSettings:
+    """Where the cluster is and how to talk to it. ``bootstrap_servers=None`` means the
+    project's own local broker."""
+
+    bootstrap_servers: str | None = None
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    topic_prefix: str = ""
+    freight_partitions: int = 6
+    sector_partitions: int = 3
+    indicators_partitions: int = 3
+    dlq_partitions: int = 1
+    replication_factor: int = 1
+
+    def topic(self, base: str) -> str:
+        return self.topic_prefix + base
+
+    def partitions(self) -> dict[str, int]:
+        """Partition count per base topic name."""
+        return {
+            spec.TOPIC_FREIGHT: self.freight_partitions,
+            spec.TOPIC_SECTOR: self.sector_partitions,
+            spec.TOPIC_INDICATORS: self.indicators_partitions,
+            spec.TOPIC_DLQ: self.dlq_partitions,
+            TOPIC_BUCKETS: 1,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LocalBrokerSettings:
+    """The embedded single-node KRaft broker (`pulseboard kafka up`)."""
+
+    port: int = 19092
+    state_dir: Path = field(
+        default_factory=lambda: (
+            Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "pulseboard"
+        )
+    )
+    cache_dir: Path = field(
+        default_factory=lambda: (
+            Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pulseboard"
+        )
+    )
+    heap: str = "1g"
+
+    @property
+    def controller_port(self) -> int:
+        return self.port + 1
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    broker: LocalBrokerSettings = field(default_factory=LocalBrokerSettings)
+    lateness_ms: int = spec.DEFAULT_LATENESS_MS
+    future_ms: int = spec.DEFAULT_FUTURE_MS
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The cluster every client connects to."""
+        return self.kafka.bootstrap_servers or self.broker.bootstrap
+
+    @property
+    def uses_local_broker(self) -> bool:
+        return self.kafka.bootstrap_servers is None
+
+    def validate(self) -> Config:
+        k = self.kafka
+        if k.bootstrap_servers is not None:
+            for server in k.bootstrap_servers.split(","):
+                host, _, port = server.strip().rpartition(":")
+                bad_host = not host or any(c.isspace() for c in host)
+                if bad_host or not port.isdigit() or not 0 < int(port) < 65536:
+                    raise ConfigError(
+                        f"bootstrap server {server!r} is not host:port; set "
+                        "--bootstrap-servers / PULSEBOARD_BOOTSTRAP like 'kafka1:9092,kafka2:9092'"
+                    )
+        if k.security_protocol not in SECURITY_PROTOCOLS:
+            raise ConfigError(
+                f"security protocol {k.security_protocol!r} is unknown; "
+                f"PULSEBOARD_SECURITY_PROTOCOL must be one of {', '.join(SECURITY_PROTOCOLS)}"
+            )
+        if k.security_protocol.startswith("SASL"):
+            if k.sasl_mechanism not in SASL_MECHANISMS:
+                raise ConfigError(
+                    f"{k.security_protocol} needs PULSEBOARD_SASL_MECHANISM, one of "
+                    f"{', '.join(SASL_MECHANISMS)} (got {k.sasl_mechanism!r})"
+                )
+            if not k.sasl_username or not k.sasl_password:
+                raise ConfigError(
+                    f"{k.security_protocol} needs PULSEBOARD_SASL_USERNAME and "
+                    "PULSEBOARD_SASL_PASSWORD"
+                )
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            path = getattr(k, name)
+            if path is not None and not Path(path).is_file():
+                raise ConfigError(f"{name} {path!r} does not exist or is not a file")
+        for base, count in k.partitions().items():
+            if count < 1:
+                raise ConfigError(f"partition count for {base} must be >= 1 (got {count})")
+        if k.replication_factor < 1:
+            raise ConfigError("PULSEBOARD_REPLICATION_FACTOR must be >= 1")
+        if self.uses_local_broker and k.replication_factor != 1:
+            raise ConfigError(
+                "the local broker has one node: PULSEBOARD_REPLICATION_FACTOR must be 1"
+            )
+        if not 1024 <= self.broker.port < 65535:
+            raise ConfigError(
+                f"local broker port {self.broker.port} is out of range; use 1024..65534"
+            )
+        if self.lateness_ms < 0 or self.future_ms < 0:
+            raise ConfigError("lateness and future allowances must be >= 0 ms")
+        return self
+
+
+def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+
+
+def config_from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Config:
+    """Defaults, then ``PULSEBOARD_*`` variables, then explicit overrides (CLI flags;
+    ``None`` means "not given"). The result is validated."""
+    env = os.environ if env is None else env
+    kafka = KafkaSettings(
+        bootstrap_servers=env.get("PULSEBOARD_BOOTSTRAP") or None,
+        security_protocol=env.get("PULSEBOARD_SECURITY_PROTOCOL", "PLAINTEXT").upper(),
+        sasl_mechanism=env.get("PULSEBOARD_SASL_MECHANISM") or None,
+        sasl_username=env.get("PULSEBOARD_SASL_USERNAME") or None,
+        sasl_password=env.get("PULSEBOARD_SASL_PASSWORD") or None,
+        ssl_cafile=env.get("PULSEBOARD_SSL_CAFILE") or None,
+        ssl_certfile=env.get("PULSEBOARD_SSL_CERTFILE") or None,
+        ssl_keyfile=env.get("PULSEBOARD_SSL_KEYFILE") or None,
+        topic_prefix=env.get("PULSEBOARD_TOPIC_PREFIX", ""),
+        freight_partitions=_env_int(env, "PULSEBOARD_FREIGHT_PARTITIONS", 6),
+        sector_partitions=_env_int(env, "PULSEBOARD_SECTOR_PARTITIONS", 3),
+        indicators_partitions=_env_int(env, "PULSEBOARD_INDICATORS_PARTITIONS", 3),
+        dlq_partitions=_env_int(env, "PULSEBOARD_DLQ_PARTITIONS", 1),
+        replication_factor=_env_int(env, "PULSEBOARD_REPLICATION_FACTOR", 1),
+    )
+    broker = LocalBrokerSettings(port=_env_int(env, "PULSEBOARD_KAFKA_PORT", 19092))
+    if env.get("PULSEBOARD_STATE_DIR"):
+        broker = replace(broker, state_dir=Path(env["PULSEBOARD_STATE_DIR"]))
+    if env.get("PULSEBOARD_CACHE_DIR"):
+        broker = replace(broker, cache_dir=Path(env["PULSEBOARD_CACHE_DIR"]))
+    if env.get("PULSEBOARD_KAFKA_HEAP"):
+        broker = replace(broker, heap=env["PULSEBOARD_KAFKA_HEAP"])
+    config = Config(
+        kafka=kafka,
+        broker=broker,
+        lateness_ms=_env_int(env, "PULSEBOARD_LATENESS_MS", spec.DEFAULT_LATENESS_MS),
+        future_ms=_env_int(env, "PULSEBOARD_FUTURE_MS", spec.DEFAULT_FUTURE_MS),
+    )
+    kafka_over = {k: v for k, v in overrides.items() if v is not None and hasattr(kafka, k)}
+    broker_over = {k: v for k, v in overrides.items() if v is not None and hasattr(broker, k)}
+    top_over = {
+        k: v for k, v in overrides.items() if v is not None and k in ("lateness_ms", "future_ms")
+    }
+    config = replace(
+        config,
+        kafka=replace(config.kafka, **kafka_over),  # type: ignore[arg-type]
+        broker=replace(config.broker, **broker_over),  # type: ignore[arg-type]
+        **top_over,  # type: ignore[arg-type]
+    )
+    return config.validate()

@@ -1,0 +1,127 @@
+"""`pulseboard up`: the local broker plus every service as a supervised child process.
+
+Services run as separate processes (as they would in production) so one crashing never
+takes the others down; a child that exits is restarted with capped exponential backoff,
+because a wall display runs unattended. Ctrl-C or SIGTERM stops them all cleanly."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from pulseboard import localbroker
+from pulseboard.cli_support import cluster_argv
+from pulseboard.config import Config
+
+MAX_BACKOFF_S = 30.0
+STOP_GRACE_S = 15.0
+
+
+@dataclass(slots=True)
+class Child:
+    name: str
+    argv: list[str]
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    started_at: float = field(default=0.0)
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL)
+        self.started_at = time.monotonic()
+        print(f"up: started {self.name} (pid {self.proc.pid})", flush=True)
+
+
+def _services(args: argparse.Namespace, config: Config) -> list[Child]:
+    exe = [sys.executable, "-m", "pulseboard.cli"]
+    cluster = cluster_argv(config)
+    produce = [
+        *exe,
+        "produce",
+        *cluster,
+        "--rate",
+        str(args.rate),
+        "--speed",
+        str(args.speed),
+        "--seed",
+        str(args.seed),
+        "--metrics-port",
+        str(args.metrics_port),
+    ]
+    if args.start:
+        produce += ["--start", args.start]
+    for flag in ("invalid_fraction", "late_fraction", "future_fraction"):
+        value = getattr(args, flag)
+        if value:
+            produce += [f"--{flag.replace('_', '-')}", str(value)]
+    serve = [*exe, "serve", *cluster, "--port", str(args.web_port)]
+    return [Child("producer", produce), Child("server", serve)]
+
+
+def _stop_all(children: list[Child]) -> None:
+    for child in children:
+        if child.proc is not None and child.proc.poll() is None:
+            child.proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S
+    for child in children:
+        if child.proc is None:
+            continue
+        try:
+            child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.proc.kill()
+            child.proc.wait()
+        print(f"up: stopped {child.name}", flush=True)
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    from pulseboard.cli import kafka_up
+
+    kafka_up(config)
+    children = _services(args, config)
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    for child in children:
+        child.start()
+    print(
+        f"up: pulseboard is running: open http://127.0.0.1:{args.web_port}/ on the wall "
+        "(?lang=en for English). Ctrl-C stops the services; the broker keeps running "
+        "(`pulseboard kafka down` stops it).",
+        flush=True,
+    )
+    try:
+        while not stopping:
+            now = time.monotonic()
+            for child in children:
+                if child.proc is not None and child.proc.poll() is not None:
+                    code = child.proc.returncode
+                    # A child that ran a while before dying earns a fresh backoff.
+                    if now - child.started_at > 60:
+                        child.restarts = 0
+                    delay = min(MAX_BACKOFF_S, 0.5 * 2**child.restarts)
+                    child.restarts += 1
+                    child.proc = None
+                    child.next_start = now + delay
+                    print(
+                        f"up: {child.name} exited with {code}; restarting in {delay:.1f} s",
+                        flush=True,
+                    )
+                elif child.proc is None and now >= child.next_start:
+                    child.start()
+            time.sleep(0.2)
+    finally:
+        _stop_all(children)
+    if config.uses_local_broker and os.environ.get("PULSEBOARD_UP_STOPS_BROKER") == "1":
+        localbroker.stop(config.broker)
+    return 0
