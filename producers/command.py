@@ -1,0 +1,178 @@
+"""`pulseboard produce`: run the simulation and publish it to Kafka, or write it to a log."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import signal
+import sys
+import time
+from datetime import datetime
+
+from producers.metrics import ProducerMetrics
+from producers.publisher import BatchPublisher, producer_for
+from producers.simulation import SimConfig, Simulation
+from pulseboard.config import Config, ConfigError
+from pulseboard.eventlog import LogWriter
+from pulseboard.metrics_server import serve_metrics
+
+TICK_S = 0.02
+CHUNK = 5_000
+
+
+def parse_start(text: str | None) -> int:
+    """`--start` as epoch ms; it needs an explicit UTC offset so a log is the same anywhere."""
+    if text is None:
+        return int(time.time() * 1000)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"--start {text!r} is not an ISO 8601 time; write e.g. 2026-11-20T08:00:00+08:00"
+        ) from None
+    if moment.tzinfo is None:
+        raise ConfigError(f"--start {text!r} has no UTC offset; add one, e.g. {text}+08:00")
+    return int(moment.timestamp() * 1000)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=1000.0,
+        help="mean events per second of real time (default 1000)",
+    )
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="simulated seconds per real second, e.g. 144 = a day in ten minutes",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--start", help="simulated clock start, ISO 8601 with offset (default now)")
+    parser.add_argument("--duration", type=float, help="stop after this many real seconds")
+    parser.add_argument("--count", type=int, help="stop after this many records")
+    parser.add_argument(
+        "--unpaced",
+        action="store_true",
+        help="publish as fast as possible instead of in simulated real time",
+    )
+    parser.add_argument("--invalid-fraction", type=float, default=0.0)
+    parser.add_argument("--late-fraction", type=float, default=0.0)
+    parser.add_argument("--future-fraction", type=float, default=0.0)
+    parser.add_argument(
+        "--to-file",
+        metavar="LOG",
+        help="write a SPEC section 5 event log (.gz compresses) instead of publishing",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=9101,
+        help="Prometheus metrics port on 127.0.0.1 (0 disables; default 9101)",
+    )
+
+
+def sim_config(args: argparse.Namespace) -> SimConfig:
+    if args.rate <= 0:
+        raise ConfigError(f"--rate must be > 0 (got {args.rate})")
+    if args.speed <= 0:
+        raise ConfigError(f"--speed must be > 0 (got {args.speed})")
+    if args.count is not None and args.count < 0:
+        raise ConfigError(f"--count must be >= 0 (got {args.count})")
+    try:
+        return SimConfig(
+            seed=args.seed,
+            start_ms=parse_start(args.start),
+            events_per_sim_second=args.rate / args.speed,
+            invalid_fraction=args.invalid_fraction,
+            late_fraction=args.late_fraction,
+            future_fraction=args.future_fraction,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def write_log(sim: Simulation, path: str, count: int) -> int:
+    """Write `count` records to a log; returns the number written."""
+    with LogWriter(path) as writer:
+        left = count
+        while left > 0:
+            batch = sim.take(min(CHUNK, left))
+            for rec in batch:
+                writer.write_record(rec.value, rec.ingest_ts)
+            left -= len(batch)
+        return writer.lines
+
+
+async def publish_live(
+    config: Config, sim: Simulation, args: argparse.Namespace, metrics: ProducerMetrics
+) -> tuple[int, int, float]:
+    """Publish until count, duration or a signal; returns (sent, acked, seconds)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    producer = producer_for(config)
+    await producer.start()
+    publisher = BatchPublisher(producer, metrics, config.kafka.topic_prefix)
+    started = time.monotonic()
+    try:
+        while not stop.is_set():
+            elapsed = time.monotonic() - started
+            if args.duration is not None and elapsed >= args.duration:
+                break
+            left = None if args.count is None else args.count - publisher.sent
+            if left is not None and left <= 0:
+                break
+            if args.unpaced:
+                records = sim.take(CHUNK if left is None else min(CHUNK, left))
+            else:
+                due = sim.config.start_ms + int(elapsed * args.speed * 1000)
+                records = sim.advance(due)
+                if left is not None:
+                    # The rest of this tick's records stay unsent: --count is exact.
+                    records = records[:left]
+            await publisher.publish(records)
+            if not args.unpaced:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=TICK_S)
+            else:
+                await asyncio.sleep(0)
+        await publisher.flush()
+    finally:
+        await producer.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    return publisher.sent, publisher.acked, time.monotonic() - started
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    sim = Simulation(sim_config(args))
+    # The fleet is ~100k long-lived objects; without this the cycle collector rescans them
+    # over and over (measured: 1.46 s of every 1M records, 0.05 s with it).
+    gc.freeze()
+    if args.to_file:
+        if args.count is None:
+            raise ConfigError("--to-file needs --count N (a log has a definite length)")
+        started = time.monotonic()
+        written = write_log(sim, args.to_file, args.count)
+        seconds = time.monotonic() - started
+        print(f"wrote {written} records to {args.to_file} in {seconds:.2f} s", file=sys.stderr)
+        return 0
+    metrics = ProducerMetrics.create()
+    server = serve_metrics(metrics.registry, args.metrics_port)
+    try:
+        sent, acked, seconds = asyncio.run(publish_live(config, sim, args, metrics))
+    finally:
+        if server is not None:
+            server.shutdown()
+    rate = acked / seconds if seconds > 0 else 0.0
+    print(
+        f"published {acked} of {sent} records to {config.bootstrap_servers} in {seconds:.2f} s "
+        f"({rate:,.0f} events/s)",
+        file=sys.stderr,
+    )
+    return 0 if acked == sent else 1
