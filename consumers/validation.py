@@ -1,0 +1,186 @@
+"""Event validation (SPEC section 3): raw bytes in, a typed event or an ``Invalid`` out.
+
+msgspec decodes straight into the Structs of ``consumers.events`` and checks every rule in C
+(see docs/semantics.md for the measurement against orjson + Python checks). Three things it
+does not do on its own are done here, cheaply and only when needed:
+
+* UTF-8: msgspec skips unknown fields without validating their bytes, so non-ASCII input is
+  checked with Python's strict decoder (rejects overlong forms and surrogates).
+* Nesting depth: msgspec's limit is the interpreter's recursion limit, which depends on how
+  deep the caller's stack is; a fixed, deterministic limit (``MAX_DEPTH``) is applied first,
+  so the same bytes are valid or invalid wherever they are decoded.
+* Reasons: msgspec's error message is mapped to a short, low-cardinality reason code.
+
+Never raises for any input bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+import msgspec
+
+from consumers.events import Event, LineEvent
+
+MAX_DEPTH: Final = 64
+MAX_DETAIL: Final = 200
+
+# Reason codes (metric label values).
+NOT_UTF8: Final = "not_utf8"
+NOT_JSON: Final = "not_json"
+TOO_DEEP: Final = "too_deep"
+NOT_OBJECT: Final = "not_object"
+MISSING_FIELD: Final = "missing_field"
+UNKNOWN_TYPE: Final = "unknown_type"
+BAD_VERSION: Final = "bad_version"
+BAD_ID: Final = "bad_id"
+WRONG_TYPE: Final = "wrong_type"
+OUT_OF_RANGE: Final = "out_of_range"
+NOT_FINITE: Final = "not_finite"
+BAD_REGION: Final = "bad_region"
+BAD_ENUM: Final = "bad_enum"
+BAD_COUNTRY: Final = "bad_country"
+BAD_INGEST_TS: Final = "bad_ingest_ts"
+OTHER: Final = "invalid"
+
+REASONS: Final = (
+    NOT_UTF8,
+    NOT_JSON,
+    TOO_DEEP,
+    NOT_OBJECT,
+    MISSING_FIELD,
+    UNKNOWN_TYPE,
+    BAD_VERSION,
+    BAD_ID,
+    WRONG_TYPE,
+    OUT_OF_RANGE,
+    NOT_FINITE,
+    BAD_REGION,
+    BAD_ENUM,
+    BAD_COUNTRY,
+    BAD_INGEST_TS,
+    OTHER,
+)
+
+# Fields whose every problem has one dedicated reason.
+_FIELD_REASON: Final = {
+    "type": UNKNOWN_TYPE,
+    "v": BAD_VERSION,
+    "id": BAD_ID,
+    "ingest_ts": BAD_INGEST_TS,
+}
+_REGION_FIELDS: Final = frozenset({"origin", "region", "dest"})
+
+
+class Invalid(msgspec.Struct, frozen=True, gc=False):
+    """Why a record was rejected: ``reason`` is a code from ``REASONS``; ``detail`` is for
+    humans (DLQ header, replay report) and is not bounded in cardinality."""
+
+    reason: str
+    detail: str
+
+
+_EVENT_DECODER: Final = msgspec.json.Decoder(Event)
+_LINE_DECODER: Final = msgspec.json.Decoder(LineEvent)
+
+_PATH = re.compile(r" - at `\$\.([A-Za-z_]+)`$")
+_MISSING = re.compile(r"^Object missing required field `([^`]*)`")
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKET: Final = bytes(b for b in range(256) if b not in b"[]{}")
+_INNER_PAIR = re.compile(rb"\[\]|\{\}")
+_OPEN_RUN = re.compile(rb"[\[{]{%d}" % (MAX_DEPTH + 1))
+
+
+def too_deep(raw: bytes) -> bool:
+    """True if ``raw`` nests arrays/objects deeper than ``MAX_DEPTH`` (outside strings).
+
+    Runs in C-speed passes: strip strings, keep only brackets, then peel innermost pairs
+    once per level. Input whose brackets do not balance is left to the JSON parser, which
+    rejects it before it nests deeper than ``2 * MAX_DEPTH`` (a run of more than MAX_DEPTH
+    openers is reported here)."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return False
+    s = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
+    for _ in range(MAX_DEPTH):
+        if not s:
+            return False
+        if _OPEN_RUN.search(s):
+            return True
+        peeled = _INNER_PAIR.sub(b"", s)
+        if len(peeled) == len(s):
+            return False
+        s = peeled
+    return bool(s)
+
+
+def reason_for(error: msgspec.ValidationError) -> str:
+    """Map a msgspec validation message to a reason code."""
+    msg = str(error)
+    missing = _MISSING.match(msg)
+    if missing:
+        return BAD_INGEST_TS if missing.group(1) == "ingest_ts" else MISSING_FIELD
+    at = _PATH.search(msg)
+    if at is None:
+        return NOT_OBJECT if msg.startswith("Expected `object`") else OTHER
+    field = at.group(1)
+    if field in _FIELD_REASON:
+        return _FIELD_REASON[field]
+    if msg.startswith("Number out of range"):
+        return NOT_FINITE
+    if ", got `" in msg:
+        return WRONG_TYPE
+    if msg.startswith("Invalid enum value"):
+        return BAD_REGION if field in _REGION_FIELDS else BAD_ENUM
+    if "matching regex" in msg:
+        return BAD_REGION if field in _REGION_FIELDS else BAD_COUNTRY
+    if msg.startswith(("Expected `int` ", "Expected `float` ")):
+        return OUT_OF_RANGE
+    return OTHER
+
+
+def _detail(text: str) -> str:
+    return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 3] + "..."
+
+
+def _slow(decoder: msgspec.json.Decoder, raw: bytes) -> object:
+    """Full path: UTF-8 and depth checks, then decode, mapping any failure to a reason."""
+    if not raw.isascii():
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return Invalid(NOT_UTF8, _detail(f"invalid UTF-8 at byte {exc.start}"))
+    if too_deep(raw):
+        return Invalid(TOO_DEEP, f"nested deeper than {MAX_DEPTH} levels")
+    try:
+        return decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        return Invalid(reason_for(exc), _detail(str(exc)))
+    except msgspec.DecodeError as exc:
+        return Invalid(NOT_JSON, _detail(str(exc)))
+    except RecursionError:  # unreachable after too_deep(); kept so nothing can crash
+        return Invalid(TOO_DEEP, "nested too deeply")
+    except UnicodeDecodeError as exc:
+        return Invalid(NOT_UTF8, _detail(str(exc)))
+
+
+def validate(raw: bytes) -> Event | Invalid:
+    """Validate one Kafka record value. An ``ingest_ts`` field is an ignored extra here."""
+    # The common case, checked at memchr speed: ASCII, no array, no object but the outermost
+    # one, so neither UTF-8 nor depth can be a problem. Anything else takes _slow().
+    if raw.isascii() and raw.find(b"[") < 0 and raw.find(b"{", 1) < 0:
+        try:
+            return _EVENT_DECODER.decode(raw)
+        except (msgspec.DecodeError, RecursionError):
+            pass
+    return _slow(_EVENT_DECODER, raw)  # type: ignore[return-value]
+
+
+def validate_line(raw: bytes) -> LineEvent | Invalid:
+    """Validate one event log line: an event plus a required int ``ingest_ts``."""
+    if raw.isascii() and raw.find(b"[") < 0 and raw.find(b"{", 1) < 0:  # as in validate()
+        try:
+            return _LINE_DECODER.decode(raw)
+        except (msgspec.DecodeError, RecursionError):
+            pass
+    return _slow(_LINE_DECODER, raw)  # type: ignore[return-value]
