@@ -1,0 +1,272 @@
+"""A stand-in for the aggregator: plausible indicator records on the `indicators` topic.
+
+For developing and testing the wall before the real pipeline exists, and for benchmarks.
+Values follow bounded random walks around figures of the right size for Guizhou; province
+rows are the sums (or weighted means) of the regions so the page looks consistent.
+
+    python -m web.fake_feed --rate 4            # until Ctrl-C, local broker
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import random
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from pulseboard import spec
+from pulseboard.config import Config
+from pulseboard.kafka_client import client_kwargs
+from web.metadata import EXITS
+
+Record = dict[str, Any]
+
+# Relative weight of each prefecture's freight (Guiyang and Zunyi lead).
+_WEIGHT = {
+    "520100": 1.0, "520200": 0.45, "520300": 0.8, "520400": 0.35, "520500": 0.5,
+    "520600": 0.3, "522300": 0.35, "522600": 0.4, "522700": 0.45,
+}  # fmt: skip
+# Data-centre clusters: Gui'an (Guiyang) and Qiannan carry most of the load.
+_DC_MW = {"520100": 320.0, "522700": 160.0, "520300": 40.0, "520400": 25.0}
+_COUNTRIES = {"VN": 9.0, "TH": 6.0, "MY": 5.0, "SG": 4.0, "ID": 3.5, "DE": 3.0,
+              "US": 4.5, "JP": 2.5, "KR": 2.0, "NL": 1.8, "PL": 1.2, "RU": 1.5}  # fmt: skip
+_SECTOR_CNY_1H = {
+    "big_data": 9e6, "electronics": 1.2e7, "software": 6e6, "ecommerce": 7e6,
+    "manufacturing": 2.2e7, "liquor": 2.6e7, "tourism": 1.1e7, "agriculture": 1.4e7,
+    "energy_mining": 2.4e7, "construction": 1.8e7,
+}  # fmt: skip
+
+
+_COUNTS = frozenset({"shipments_1m", "shipments_today", "active_trucks_5m", "deliveries_1h"})
+_SUMS = frozenset(
+    {"tonnage_1h", "freight_value_1h", "freight_value_today", "export_value_1h",
+     "output_value_1h", "dc_power_mw_5m"}
+)  # fmt: skip
+
+
+def indicator_key(name: str, key: str) -> bytes:
+    return f"{name}|{key}".encode()
+
+
+def encode(record: Record) -> bytes:
+    return orjson.dumps(record)
+
+
+@dataclass(slots=True)
+class FakeIndicators:
+    """Deterministic for a seed. ``step(t)`` advances one tick and returns the records of
+    every value that changed; ``all_records(t)`` is the full table."""
+
+    seed: int = 0
+    final_every: int = 0  # every Nth step is marked final (0: never)
+    _rng: random.Random = field(init=False)
+    _level: dict[tuple[str, str], float] = field(init=False)
+    _steps: int = 0
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+        self._level = {}
+        for code, w in _WEIGHT.items():
+            self._level[("ship", code)] = 60.0 * w
+            self._level[("value", code)] = 8.0e7 * w
+            self._level[("trucks", code)] = 900.0 * w
+            self._level[("ontime", code)] = 0.9
+            self._level[("transit", code)] = 90.0 + 120 * (1 - w)
+            self._level[("digital", code)] = 0.25 + 0.15 * w
+            for sector, cny in _SECTOR_CNY_1H.items():
+                self._level[("sector", f"{code}|{sector}")] = cny * w / 4.5
+        for code, mw in _DC_MW.items():
+            self._level[("dc", code)] = mw
+            self._level[("dcu", code)] = 0.7
+        for cc, w in _COUNTRIES.items():
+            self._level[("country", cc)] = 1.6e6 * w
+        for origin, w in _WEIGHT.items():
+            for dest in (*_WEIGHT, *(e.code for e in EXITS)):
+                if dest != origin:
+                    self._level[("corridor", f"{origin}>{dest}")] = 40.0 * w * self._rng.random()
+
+    def _walk(self, what: str, key: str, spread: float, lo: float, hi: float) -> float:
+        v = self._level[(what, key)] * (1 + self._rng.uniform(-spread, spread))
+        v = min(max(v, lo), hi)
+        self._level[(what, key)] = v
+        return v
+
+    def all_records(self, t: int, ingest_ms: int | None = None) -> list[Record]:
+        return list(self._records(t, ingest_ms, every=True))
+
+    def step(self, t: int, ingest_ms: int | None = None) -> list[Record]:
+        self._steps += 1
+        return list(self._records(t, ingest_ms, every=False))
+
+    def _records(self, t: int, ingest_ms: int | None, *, every: bool) -> Iterator[Record]:
+        final = self.final_every > 0 and self._steps % self.final_every == 0
+        rng = self._rng
+        p = spec.PROVINCE
+
+        def rec(name: str, key: str, value: float | int | None) -> Record:
+            r: Record = {"t": t, "name": name, "key": key, "value": value, "final": final}
+            if ingest_ms is not None:
+                r["ingest_ts"] = ingest_ms
+            return r
+
+        def emit() -> bool:
+            # The aggregator publishes changes only: most values move most ticks.
+            return every or rng.random() < 0.7
+
+        sums: dict[str, float] = {}
+        day_fraction = ((t + 8 * 3600) % 86400) / 86400
+        for code, w in _WEIGHT.items():
+            ship = self._walk("ship", code, 0.08, 5, 400 * w)
+            value = self._walk("value", code, 0.03, 5e6, 6e8 * w)
+            trucks = self._walk("trucks", code, 0.02, 50, 4000 * w)
+            ontime = self._walk("ontime", code, 0.01, 0.7, 0.995)
+            transit = self._walk("transit", code, 0.02, 30, 400)
+            digital = self._walk("digital", code, 0.01, 0.1, 0.6)
+            values: dict[str, float | int] = {
+                "shipments_1m": round(ship),
+                "shipments_today": round(ship * 60 * 24 * day_fraction) + round(ship),
+                "tonnage_1h": round(ship * 60 * 11.5, 1),
+                "freight_value_1h": round(value, 2),
+                "freight_value_today": round(value * 24 * day_fraction + value, 2),
+                "export_value_1h": round(value * 0.12, 2),
+                "active_trucks_5m": round(trucks),
+                "deliveries_1h": round(ship * 55),
+                "on_time_rate_1h": round(ontime, 4),
+                "avg_transit_min_1h": round(transit, 1),
+            }
+            sector_total = 0.0
+            digital_total = 0.0
+            for sector in spec.SECTORS:
+                sv = self._walk("sector", f"{code}|{sector}", 0.03, 1e5, 1e9)
+                sums[sector] = sums.get(sector, 0.0) + sv
+                sector_total += sv
+                if sector in spec.DIGITAL_SECTORS:
+                    digital_total += sv
+                if emit():
+                    yield rec("sector_value_1h", f"{code}|{sector}", round(sv, 2))
+            values["output_value_1h"] = round(sector_total, 2)
+            values["digital_share_1h"] = round(digital_total / sector_total, 4)
+            del digital
+            if code in _DC_MW:
+                values["dc_power_mw_5m"] = round(self._walk("dc", code, 0.02, 5, 900), 2)
+                values["dc_utilization_5m"] = round(self._walk("dcu", code, 0.02, 0.3, 0.97), 4)
+            for name, v in values.items():
+                sums[name] = sums.get(name, 0.0) + v
+                if emit():
+                    yield rec(name, code, v)
+        n = len(_WEIGHT)
+        province: dict[str, float | int | None] = {
+            name: sums[name]
+            for name in (
+                "shipments_1m", "shipments_today", "tonnage_1h", "freight_value_1h",
+                "freight_value_today", "export_value_1h", "active_trucks_5m", "deliveries_1h",
+                "output_value_1h", "dc_power_mw_5m",
+            )
+        }  # fmt: skip
+        province["on_time_rate_1h"] = round(sums["on_time_rate_1h"] / n, 4)
+        province["avg_transit_min_1h"] = round(sums["avg_transit_min_1h"] / n, 1)
+        province["dc_utilization_5m"] = round(sums["dc_utilization_5m"] / len(_DC_MW), 4)
+        digital = sum(sums[s] for s in spec.DIGITAL_SECTORS)
+        province["digital_share_1h"] = round(digital / sum(sums[s] for s in spec.SECTORS), 4)
+        for name, v in province.items():
+            if name in _COUNTS:
+                v = round(v or 0)
+            elif name in _SUMS:
+                v = round(v or 0.0, 2)
+            yield rec(name, p, v)
+        for sector in spec.SECTORS:
+            yield rec("sector_value_1h", f"{p}|{sector}", round(sums[sector], 2))
+        for cc in _COUNTRIES:
+            if emit():
+                v = self._walk("country", cc, 0.04, 1e5, 5e7)
+                yield rec("export_value_by_country_1h", cc, round(v, 2))
+        for (what, key), _level in list(self._level.items()):
+            if what == "corridor" and (every or rng.random() < 0.3):
+                v = self._walk("corridor", key, 0.1, 0, 400)
+                yield rec("corridor_shipments_15m", key, round(v))
+
+
+async def publish(config: Config, records: Iterable[Record]) -> int:
+    """Publish records (keyed name|key) and wait until the broker has them all."""
+    producer = AIOKafkaProducer(**client_kwargs(config, "pulseboard-fake-feed"), linger_ms=5)
+    await producer.start()
+    try:
+        return await publish_with(producer, config, records)
+    finally:
+        await producer.stop()
+
+
+async def publish_with(
+    producer: AIOKafkaProducer, config: Config, records: Iterable[Record]
+) -> int:
+    topic = config.kafka.topic(spec.TOPIC_INDICATORS)
+    sent = [
+        await producer.send(topic, encode(r), key=indicator_key(r["name"], r["key"]))
+        for r in records
+    ]
+    await asyncio.gather(*sent)
+    return len(sent)
+
+
+async def run_feed(
+    config: Config,
+    rate_hz: float = 4.0,
+    duration_s: float | None = None,
+    seed: int = 0,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Publish the full table once, then ``rate_hz`` steps a second; returns steps made."""
+    model = FakeIndicators(seed=seed, final_every=int(rate_hz * 5) or 1)
+    producer = AIOKafkaProducer(**client_kwargs(config, "pulseboard-fake-feed"), linger_ms=5)
+    await producer.start()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    steps = 0
+    try:
+        now_ms = time.time_ns() // 1_000_000
+        await publish_with(producer, config, model.all_records(now_ms // 1000, now_ms))
+        while not stop.is_set():
+            if duration_s is not None and loop.time() - started >= duration_s:
+                break
+            now_ms = time.time_ns() // 1_000_000
+            await publish_with(producer, config, model.step(now_ms // 1000, now_ms))
+            steps += 1
+            deadline = started + steps / rate_hz
+            delay = max(0.0, deadline - loop.time())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+    finally:
+        await producer.stop()
+    return steps
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pulseboard.cli import cluster_options, load_config
+
+    parser = argparse.ArgumentParser(
+        prog="python -m web.fake_feed", parents=[cluster_options()], description=__doc__
+    )
+    parser.add_argument("--rate", type=float, default=4.0, help="steps per second (default 4)")
+    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    config = load_config(args)
+    try:
+        steps = asyncio.run(run_feed(config, args.rate, args.duration, args.seed))
+    except KeyboardInterrupt:
+        return 130
+    print(f"published {steps} steps of fake indicators")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

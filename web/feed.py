@@ -1,0 +1,104 @@
+"""Reading the compacted `indicators` topic: the whole retained state first, then live.
+
+No consumer group: the server is a reader of a table, not a member of a pipeline, so it
+assigns itself every partition and starts at the beginning each time. It is ready once it
+has read up to the end offsets it saw at start."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from pulseboard import spec
+from pulseboard.config import Config
+from pulseboard.kafka_client import client_kwargs
+from pulseboard.topics import describe_topics
+from web.indicators import BadRecord, Indicator, Removal, parse_record
+
+log = logging.getLogger("pulseboard.web.feed")
+
+TOPIC_WAIT_S = 2.0
+RESTART_S = (1.0, 30.0)  # first and largest delay before re-reading after a failure
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSink:
+    """Where records go: the server's ingest, its readiness switch and bad-record count."""
+
+    on_record: Callable[[Indicator | Removal], None]
+    on_ready: Callable[[], None]
+    on_bad: Callable[[str], None]
+
+
+async def _partitions(config: Config, topic: str) -> list[TopicPartition]:
+    while True:
+        try:
+            found = {t.name: t.partitions for t in await describe_topics(config)}
+        except Exception as exc:  # the broker may be starting; keep trying, loudly
+            log.warning("cannot describe topics on %s yet: %s", config.bootstrap_servers, exc)
+            found = {}
+        if found.get(topic):
+            return [TopicPartition(topic, p) for p in range(found[topic])]
+        log.warning("topic %s does not exist yet; waiting (run `pulseboard kafka up`)", topic)
+        await asyncio.sleep(TOPIC_WAIT_S)
+
+
+async def follow_indicators(config: Config, sink: FeedSink) -> None:
+    """Read the indicators topic forever (until cancelled)."""
+    topic = config.kafka.topic(spec.TOPIC_INDICATORS)
+    tps = await _partitions(config, topic)
+    consumer = AIOKafkaConsumer(
+        **client_kwargs(config, "pulseboard-web"),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        waiting = {tp for tp, end in ends.items() if end > 0}
+        log.info("reading %s: the retained state ends at offsets %s", topic, sorted(ends.values()))
+        if not waiting:
+            sink.on_ready()
+        while True:
+            batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            for records in batches.values():
+                for rec in records:
+                    try:
+                        parsed = parse_record(rec.key, rec.value)
+                    except BadRecord as exc:
+                        sink.on_bad(str(exc))
+                        continue
+                    sink.on_record(parsed)
+            if waiting:
+                # position() skips past compaction gaps and transaction markers, so it
+                # reaches the end offset even when the last offsets hold no record.
+                for tp in list(waiting):
+                    if await consumer.position(tp) >= ends[tp]:
+                        waiting.discard(tp)
+                if not waiting:
+                    log.info("read the retained state of %s; live from here", topic)
+                    sink.on_ready()
+    finally:
+        await consumer.stop()
+
+
+async def follow_forever(config: Config, sink: FeedSink) -> None:
+    """Keep reading the indicators topic; after a failure start over (the server's table
+    keeps what it had and ignores older values read again), with capped backoff."""
+    delay = RESTART_S[0]
+    while True:
+        try:
+            await follow_indicators(config, sink)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("reading the indicators topic failed; retrying in %.0f s", delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RESTART_S[1])

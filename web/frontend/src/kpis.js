@@ -1,0 +1,113 @@
+// The headline tiles: a big animated figure and a 15-minute sparkline kept in the browser.
+import { el, setText, svg } from './dom.js';
+import { formatValue } from './format.js';
+import { Series } from './series.js';
+import { Tween } from './tween.js';
+
+export const HEADLINES = [
+  'freight_value_today',
+  'shipments_1m',
+  'active_trucks_5m',
+  'on_time_rate_1h',
+  'export_value_1h',
+  'digital_share_1h',
+];
+const SPARK_SPAN_MS = 15 * 60 * 1000;
+const SPARK_CAPACITY = 900; // one sample a second at most
+const SPARK_W = 300;
+const SPARK_H = 60;
+
+class Tile {
+  constructor(name, label, lang) {
+    this.name = name;
+    this.lang = lang;
+    this.unit = 'count';
+    this.tween = new Tween();
+    this.series = new Series(SPARK_CAPACITY, SPARK_SPAN_MS);
+    this.root = el('section', 'tile');
+    this.root.dataset.kpi = name;
+    this.label = el('div', 'label', label);
+    const figure = el('div', 'figure');
+    this.value = el('span', 'value', '—');
+    this.unitEl = el('span', 'unit', '');
+    figure.append(this.value, this.unitEl);
+    this.spark = svg('svg', { class: 'spark', viewBox: `0 0 ${SPARK_W} ${SPARK_H}`, preserveAspectRatio: 'none' });
+    this.area = svg('polygon');
+    this.line = svg('polyline');
+    this.spark.append(this.area, this.line);
+    this.root.append(this.label, figure, this.spark);
+  }
+
+  setTarget(v, unit, now) {
+    this.unit = unit;
+    this.tween.set(v, now);
+    this.value.dataset.target = v === null ? '' : String(v);
+  }
+
+  render(now) {
+    const [n, u] = formatValue(this.tween.value(now), this.unit, this.lang);
+    setText(this.value, n);
+    setText(this.unitEl, u);
+  }
+
+  sample(now) {
+    const v = this.tween.to;
+    if (v !== null) this.series.push(now, v);
+  }
+
+  drawSpark(now) {
+    if (this.series.length < 2) return;
+    let lo = Infinity;
+    let hi = -Infinity;
+    this.series.forEach((_, v) => {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    });
+    const range = hi - lo || Math.abs(hi) || 1;
+    const pad = range * 0.1;
+    // Until 15 minutes have been seen, stretch what there is across the tile.
+    let first = now;
+    this.series.forEach((t, _, i) => {
+      if (i === 0) first = t;
+    });
+    const t0 = Math.max(first, now - SPARK_SPAN_MS);
+    const span = Math.max(1, now - t0);
+    const pts = [];
+    this.series.forEach((t, v) => {
+      const x = (Math.max(0, t - t0) / span) * SPARK_W;
+      const y = SPARK_H - ((v - lo + pad) / (range + 2 * pad)) * SPARK_H;
+      pts.push(`${x.toFixed(1)},${y.toFixed(1)}`);
+    });
+    const line = pts.join(' ');
+    this.line.setAttribute('points', line);
+    const firstX = pts[0].split(',')[0];
+    const lastX = pts[pts.length - 1].split(',')[0];
+    this.area.setAttribute('points', `${firstX},${SPARK_H} ${line} ${lastX},${SPARK_H}`);
+  }
+}
+
+export class Kpis {
+  constructor(container, s, lang) {
+    this.tiles = HEADLINES.map((name) => new Tile(name, s.kpi[name], lang));
+    container.append(...this.tiles.map((t) => t.root));
+  }
+
+  update(store, now) {
+    for (const tile of this.tiles) tile.setTarget(store.get(tile.name, '520000'), store.unit(tile.name), now);
+  }
+
+  animating(now) {
+    return this.tiles.some((t) => !t.tween.done(now));
+  }
+
+  render(now) {
+    for (const tile of this.tiles) tile.render(now);
+  }
+
+  sample(now) {
+    for (const tile of this.tiles) {
+      tile.sample(now);
+      tile.drawSpark(now);
+    }
+  }
+}
