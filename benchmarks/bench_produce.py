@@ -29,6 +29,7 @@ from pulseboard import localbroker  # noqa: E402
 from pulseboard.config import config_from_env  # noqa: E402
 from pulseboard.topics import ensure_topics  # noqa: E402
 
+
 def busy_start(day_ms: int) -> str:
     """A start time where the daily rhythm runs at its mean (factor ~1), so a paced run at
     --rate publishes about --rate events per second."""

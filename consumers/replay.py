@@ -196,13 +196,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how far behind the greatest ingest_ts seen a line may still arrive "
         f"(default {DEFAULT_REORDER_MS})",
     )
-    # Hook for the lead: `--to-kafka` (replay the events into Kafka, ingest_ts as the record
-    # timestamp) plugs in as an `on_line` callback passed to replay_lines() from run().
+    parser.add_argument(
+        "--to-kafka",
+        action="store_true",
+        help="publish the log into Kafka instead (ingest_ts becomes the record timestamp)",
+    )
+    parser.add_argument(
+        "--speed",
+        type=float,
+        metavar="X",
+        help="with --to-kafka: X times real time (default: as fast as possible)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     if args.out is None:
-        print("replay: --out FILE is required", file=sys.stderr)
+        print("replay: --out FILE is required (or --to-kafka)", file=sys.stderr)
         return 2
     try:
         config = EngineConfig(

@@ -120,15 +120,30 @@ def _print_topics(topics: Sequence[object]) -> None:
         print(f"topic {t.name}: {t.partitions} partitions{note}")  # type: ignore[attr-defined]
 
 
+def replay_into_kafka(args: argparse.Namespace, config: Config) -> int:
+    from consumers.replay_to_kafka import replay_to_kafka
+
+    if args.speed is not None and args.speed <= 0:
+        raise ConfigError(f"--speed must be > 0 (got {args.speed})")
+    sent, seconds = asyncio.run(replay_to_kafka(config, args.log, args.speed))
+    print(
+        f"replayed {sent} records into {config.bootstrap_servers} in {seconds:.2f} s",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "replay":
+        if args.command == "replay" and not args.to_kafka:
             from consumers import replay
 
             return replay.run(args)
         config = load_config(args)
+        if args.command == "replay":
+            return replay_into_kafka(args, config)
         if args.command == "kafka":
             if args.action == "up":
                 return kafka_up(config)

@@ -13,7 +13,6 @@ import uuid
 import orjson
 import pytest
 
-from consumers.replay_to_kafka import replay_to_kafka
 from producers.command import write_log
 from producers.simulation import SimConfig, Simulation
 from pulseboard.config import Config
@@ -52,8 +51,24 @@ def test_log_round_trips_through_kafka(kafka_env, kafka_config, tmp_path):
     )
     write_log(sim, str(source), 6_000)
 
-    sent, _ = asyncio.run(replay_to_kafka(config, str(source), None))
-    assert sent == 6_000
+    replayed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pulseboard.cli",
+            "replay",
+            str(source),
+            "--to-kafka",
+            "--topic-prefix",
+            config.kafka.topic_prefix,
+        ],
+        env={**os.environ, **kafka_env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    assert "replayed 6000 records" in replayed.stderr
 
     out = tmp_path / "recorded.jsonl.gz"
     result = subprocess.run(
