@@ -1,0 +1,109 @@
+"""`pulseboard produce` as a user runs it."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+ARGS = ["--count", "3000", "--seed", "5", "--start", "2026-11-20T08:00:00+08:00"]
+
+
+def _produce(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pulseboard.cli", "produce", *argv],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_to_file_gives_the_same_file_twice(tmp_path):
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl.gz"
+    assert _produce("--to-file", str(first), *ARGS).returncode == 0
+    assert _produce("--to-file", str(second), *ARGS).returncode == 0
+    again = tmp_path / "a2.jsonl"
+    assert _produce("--to-file", str(again), *ARGS).returncode == 0
+    assert first.read_bytes() == again.read_bytes()
+    assert len(first.read_bytes().splitlines()) == 3000
+    assert gzip.decompress(second.read_bytes()) == first.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--start", "2026-11-20T08:00:00"], "has no UTC offset"),
+        (["--start", "yesterday"], "is not an ISO 8601 time"),
+        (["--rate", "0"], "--rate must be > 0"),
+        (["--invalid-fraction", "1.5"], "invalid_fraction"),
+    ],
+)
+def test_wrong_options_fail_fast(tmp_path, argv, fragment):
+    result = _produce("--to-file", str(tmp_path / "x.jsonl"), "--count", "10", *argv)
+    assert result.returncode == 2
+    assert fragment in result.stderr
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _scrape(port: int) -> dict[str, float]:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("pulseboard_producer_events_total{"):
+            out[line.split(" ")[0]] = float(line.split(" ")[1])
+    return out
+
+
+@pytest.mark.integration
+def test_sigterm_flushes_and_exits_cleanly_with_metrics(kafka_env):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pulseboard.cli",
+            "produce",
+            "--rate",
+            "2000",
+            "--metrics-port",
+            str(port),
+        ],
+        env={**os.environ, **kafka_env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        acked = 0.0
+        while time.monotonic() < deadline and acked < 500:
+            with contextlib.suppress(OSError):  # the endpoint is not up yet
+                acked = sum(_scrape(port).values())
+            if proc.poll() is not None:
+                break
+            time.sleep(0.2)  # polling a condition with a deadline, not a fixed wait
+        assert acked >= 500, proc.stderr.read() if proc.poll() is not None else "no events"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    line = next(x for x in err.splitlines() if x.startswith("published "))
+    acked_n, sent_n = line.split()[1], line.split()[3]
+    assert acked_n == sent_n and int(acked_n) >= 500
