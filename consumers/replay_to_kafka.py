@@ -78,6 +78,7 @@ async def replay_to_kafka(config: Config, path: str, speed: float | None) -> tup
                 due = started + (rec.ingest_ts - first_ts) / 1000 / speed
                 if due > time.monotonic() + 0.01:
                     await publisher.publish(chunk)
+                    await publisher.send_due(0.0)  # paced: nothing waits for a batch to fill
                     chunk = []
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=due - time.monotonic())

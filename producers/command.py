@@ -19,6 +19,8 @@ from pulseboard.eventlog import LogWriter
 from pulseboard.metrics_server import serve_metrics
 
 TICK_S = 0.02
+# How long a record may wait in a partly filled batch (Kafka's linger, at the batch level).
+LINGER_S = 0.05
 CHUNK = 5_000
 
 
@@ -136,6 +138,7 @@ async def publish_live(
                     # The rest of this tick's records stay unsent: --count is exact.
                     records = records[:left]
             await publisher.publish(records)
+            await publisher.send_due(LINGER_S)
             if not args.unpaced:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=TICK_S)

@@ -43,6 +43,7 @@ def producer_for(config: Config, client_id: str = "pulseboard-producer") -> AIOK
 @dataclass(slots=True)
 class _OpenBatch:
     builder: object
+    created: float = field(default_factory=time.monotonic)
     counts: Counter[str] = field(default_factory=Counter)
     nbytes: int = 0
 
@@ -90,6 +91,14 @@ class BatchPublisher:
             batch.counts[rec.kind] += 1
             batch.nbytes += len(rec.value)
             self.sent += 1
+
+    async def send_due(self, max_age_s: float) -> None:
+        """Send the batches open for at least `max_age_s`: at low rates a batch would
+        otherwise wait for minutes to fill, and the screen must stay live."""
+        now = time.monotonic()
+        for slot, batch in list(self._open.items()):
+            if now - batch.created >= max_age_s:
+                await self._send(slot, batch)
 
     async def flush(self) -> None:
         """Send every open batch and wait until Kafka acknowledged all records."""

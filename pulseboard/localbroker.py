@@ -225,7 +225,8 @@ def tail(path: Path, lines: int = 30) -> str:
 
 
 def _failure_reason(paths: BrokerPaths) -> str:
-    text = tail(paths.stdout_log, 200) + "\n" + tail(paths.server_log, 200)
+    # The whole start-up log: the cause comes before a long configuration dump.
+    text = tail(paths.stdout_log, 5000) + "\n" + tail(paths.server_log, 5000)
     if "Address already in use" in text:
         return "a port is already taken (another Kafka?); set PULSEBOARD_KAFKA_PORT or stop it"
     if "OutOfMemoryError" in text or "Could not reserve enough space" in text:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,11 +18,12 @@ from pulseboard.topics import ensure_topics
 
 
 def _free_port_pair() -> int:
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port < 65000 and not localbroker.port_in_use(port + 1):
+    """Two free consecutive ports below the ephemeral range, so an outgoing connection
+    cannot take the controller port between this check and the broker's bind."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20_000, 32_000, 2)
+        if not localbroker.port_in_use(port) and not localbroker.port_in_use(port + 1):
             return port
     raise RuntimeError("no free port pair on 127.0.0.1")
 
@@ -55,3 +56,15 @@ def kafka_config(kafka_env: dict[str, str]) -> Config:
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def isolated(kafka_env: dict[str, str]) -> tuple[Config, dict[str, str]]:
+    """A config and environment whose topics (created here) belong to this test alone."""
+    import uuid
+
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    env = {**kafka_env, "PULSEBOARD_TOPIC_PREFIX": prefix}
+    config = config_from_env(env)
+    asyncio.run(ensure_topics(config))
+    return config, env

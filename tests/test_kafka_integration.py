@@ -90,7 +90,8 @@ async def _consume_all(config: Config, topic: str, expected: int) -> list:
         await consumer.stop()
 
 
-def test_produced_events_come_back_intact(kafka_config):
+def test_produced_events_come_back_intact(isolated):
+    kafka_config, _ = isolated
     sim_config = SimConfig(seed=7, start_ms=1_763_596_800_000, events_per_sim_second=500.0)
     count = 20_000
     args = argparse.Namespace(duration=None, count=count, unpaced=True, speed=1.0)
@@ -104,7 +105,7 @@ def test_produced_events_come_back_intact(kafka_config):
     for rec in expected:
         by_topic.setdefault(rec.topic, []).append(rec)
     for topic, records in by_topic.items():
-        got = asyncio.run(_consume_all(kafka_config, topic, len(records)))
+        got = asyncio.run(_consume_all(kafka_config, kafka_config.kafka.topic(topic), len(records)))
         assert len(got) == len(records)
         want = sorted((r.key, r.value, r.ingest_ts) for r in records)
         have = sorted((m.key, m.value, m.timestamp) for m in got)
