@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -68,3 +70,19 @@ def isolated(kafka_env: dict[str, str]) -> tuple[Config, dict[str, str]]:
     config = config_from_env(env)
     asyncio.run(ensure_topics(config))
     return config, env
+
+
+def run_cli(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    """`pulseboard ARGV...` in a child process with `env` added to the environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "pulseboard.cli", *argv],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+@pytest.fixture
+def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    return run_cli

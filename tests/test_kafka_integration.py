@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
-import sys
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from conftest import run_cli
 
 from producers.command import publish_live
 from producers.metrics import ProducerMetrics
@@ -21,24 +19,14 @@ from pulseboard.kafka_client import client_kwargs
 pytestmark = pytest.mark.integration
 
 
-def _cli(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pulseboard.cli", *argv],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-
-
 def test_second_up_is_harmless_and_status_reports_topics(kafka_env, kafka_config):
     pid = localbroker.running_pid(localbroker.BrokerPaths.of(kafka_config.broker))
     assert pid is not None
-    again = _cli(kafka_env, "kafka", "up")
+    again = run_cli(kafka_env, "kafka", "up")
     assert again.returncode == 0, again.stderr
     assert f"already running (pid {pid})" in again.stdout
     assert "created topic" not in again.stdout
-    status = _cli(kafka_env, "kafka", "status")
+    status = run_cli(kafka_env, "kafka", "status")
     assert status.returncode == 0, status.stderr
     assert f"running, pid {pid}" in status.stdout
     assert "topic freight.events: 6 partitions" in status.stdout
@@ -47,20 +35,20 @@ def test_second_up_is_harmless_and_status_reports_topics(kafka_env, kafka_config
 
 def test_up_refuses_a_port_taken_by_someone_else(kafka_env, tmp_path):
     env = {**kafka_env, "PULSEBOARD_STATE_DIR": str(tmp_path)}
-    result = _cli(env, "kafka", "up")
+    result = run_cli(env, "kafka", "up")
     assert result.returncode == 2
     assert "is taken by another process" in result.stderr
     assert "PULSEBOARD_KAFKA_PORT" in result.stderr
 
 
 def test_unknown_bootstrap_address_fails_with_a_clear_message(kafka_env):
-    result = _cli(kafka_env, "kafka", "status", "--bootstrap-servers", "bad host:9092")
+    result = run_cli(kafka_env, "kafka", "status", "--bootstrap-servers", "bad host:9092")
     assert result.returncode == 2
     assert "is not host:port" in result.stderr
 
 
 def test_unreachable_cluster_fails_with_what_to_check(kafka_env):
-    result = _cli(kafka_env, "kafka", "status", "--bootstrap-servers", "127.0.0.1:1")
+    result = run_cli(kafka_env, "kafka", "status", "--bootstrap-servers", "127.0.0.1:1")
     assert result.returncode == 2
     assert "cannot reach Kafka at 127.0.0.1:1" in result.stderr
     assert "PULSEBOARD_BOOTSTRAP" in result.stderr

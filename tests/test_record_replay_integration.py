@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gzip
-import os
-import subprocess
-import sys
 import uuid
 
 import orjson
@@ -35,7 +32,7 @@ def _canonical(line: bytes) -> tuple[int, object]:
     return (ts if type(ts) is int else -1, orjson.dumps(obj, option=orjson.OPT_SORT_KEYS))
 
 
-def test_log_round_trips_through_kafka(kafka_env, kafka_config, tmp_path):
+def test_log_round_trips_through_kafka(kafka_env, kafka_config, tmp_path, cli):
     config = _prefixed(kafka_config)
     asyncio.run(ensure_topics(config))
     source = tmp_path / "source.jsonl"
@@ -51,41 +48,15 @@ def test_log_round_trips_through_kafka(kafka_env, kafka_config, tmp_path):
     )
     write_log(sim, str(source), 6_000)
 
-    replayed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pulseboard.cli",
-            "replay",
-            str(source),
-            "--to-kafka",
-            "--topic-prefix",
-            config.kafka.topic_prefix,
-        ],
-        env={**os.environ, **kafka_env},
-        capture_output=True,
-        text=True,
-        timeout=120,
+    replayed = cli(
+        kafka_env, "replay", str(source), "--to-kafka", "--topic-prefix", config.kafka.topic_prefix
     )
     assert replayed.returncode == 0, replayed.stderr
     assert "replayed 6000 records" in replayed.stderr
 
     out = tmp_path / "recorded.jsonl.gz"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pulseboard.cli",
-            "record",
-            "--out",
-            str(out),
-            "--topic-prefix",
-            config.kafka.topic_prefix,
-        ],
-        env={**os.environ, **kafka_env},
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = cli(
+        kafka_env, "record", "--out", str(out), "--topic-prefix", config.kafka.topic_prefix
     )
     assert result.returncode == 0, result.stderr
     assert "recorded 6000 records" in result.stderr
@@ -98,29 +69,11 @@ def test_log_round_trips_through_kafka(kafka_env, kafka_config, tmp_path):
     assert stamps == sorted(stamps)
 
 
-def test_record_into_an_unwritable_place_fails_clearly(kafka_env, kafka_config, tmp_path):
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
-    target = locked / "out.jsonl"
-    result = subprocess.run(
-        [sys.executable, "-m", "pulseboard.cli", "record", "--out", str(target)],
-        env={**os.environ, **kafka_env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if os.geteuid() == 0:
-        # root ignores directory permissions; a path under a regular file fails for anyone.
-        target = tmp_path / "file" / "out.jsonl"
-        (tmp_path / "file").write_text("")
-        result = subprocess.run(
-            [sys.executable, "-m", "pulseboard.cli", "record", "--out", str(target)],
-            env={**os.environ, **kafka_env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+def test_record_into_an_unwritable_place_fails_clearly(kafka_env, tmp_path, cli):
+    # A path under a regular file cannot be created by anyone, root included.
+    (tmp_path / "file").write_text("")
+    target = tmp_path / "file" / "out.jsonl"
+    result = cli(kafka_env, "record", "--out", str(target))
     assert result.returncode == 1
     assert "cannot write" in result.stderr
     assert not target.exists()
