@@ -166,7 +166,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         print(f"wrote {written} records to {args.to_file} in {seconds:.2f} s", file=sys.stderr)
         return 0
     metrics = ProducerMetrics.create()
-    server = serve_metrics(metrics.registry, args.metrics_port)
+    server = serve_metrics(metrics.registry, args.metrics_port, config.metrics_host)
     try:
         sent, acked, seconds = asyncio.run(publish_live(config, sim, args, metrics))
     finally:

@@ -92,6 +92,8 @@ class Config:
     broker: LocalBrokerSettings = field(default_factory=LocalBrokerSettings)
     lateness_ms: int = spec.DEFAULT_LATENESS_MS
     future_ms: int = spec.DEFAULT_FUTURE_MS
+    # Loopback unless told otherwise; containers set 0.0.0.0 so Prometheus can scrape them.
+    metrics_host: str = "127.0.0.1"
 
     @property
     def bootstrap_servers(self) -> str:
@@ -193,6 +195,7 @@ def config_from_env(env: Mapping[str, str] | None = None, **overrides: object) -
         broker=broker,
         lateness_ms=_env_int(env, "PULSEBOARD_LATENESS_MS", spec.DEFAULT_LATENESS_MS),
         future_ms=_env_int(env, "PULSEBOARD_FUTURE_MS", spec.DEFAULT_FUTURE_MS),
+        metrics_host=env.get("PULSEBOARD_METRICS_HOST") or "127.0.0.1",
     )
     kafka_over = {k: v for k, v in overrides.items() if v is not None and hasattr(kafka, k)}
     broker_over = {k: v for k, v in overrides.items() if v is not None and hasattr(broker, k)}
