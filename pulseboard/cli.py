@@ -38,6 +38,7 @@ def cluster_options() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     from consumers import record, replay
+    from consumers.aggregate import command as aggregate
     from producers import command as produce
     from web import command as serve
 
@@ -67,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_arguments(replay_parser)
     record.add_arguments(
         sub.add_parser("record", parents=[common], help="write the events topics to an event log")
+    )
+    aggregate.add_arguments(
+        sub.add_parser("aggregate", parents=[common], help="the live indicator aggregator")
     )
     serve.add_arguments(sub.add_parser("serve", parents=[common], help="push server and wall page"))
     up = sub.add_parser("up", parents=[common], help="run the whole system")
@@ -156,6 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print("local broker stopped" if stopped else "local broker was not running")
                 return 0
             return kafka_status(config)
+        if args.command == "aggregate":
+            from consumers.aggregate import command as aggregate
+
+            return aggregate.run(args, config)
         if args.command == "serve":
             from web import command as serve
 

@@ -59,8 +59,9 @@ def _services(args: argparse.Namespace, config: Config) -> list[Child]:
         value = getattr(args, flag)
         if value:
             produce += [f"--{flag.replace('_', '-')}", str(value)]
+    aggregate = [*exe, "aggregate", *cluster, "--idle-speed", str(args.speed)]
     serve = [*exe, "serve", *cluster, "--port", str(args.web_port)]
-    return [Child("producer", produce), Child("server", serve)]
+    return [Child("producer", produce), Child("aggregator", aggregate), Child("server", serve)]
 
 
 def _stop_all(children: list[Child]) -> None:

@@ -1,0 +1,182 @@
+"""`pulseboard aggregate`: the live aggregator (both stages; see docs/aggregator.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from aiokafka.errors import KafkaError
+
+from consumers.aggregate.metrics import AggregatorMetrics
+from consumers.aggregate.service import AggregateOptions, run_aggregator
+from consumers.aggregate.sink import PublishError
+from pulseboard.config import Config, ConfigError
+from pulseboard.metrics_server import serve_metrics
+
+log = logging.getLogger("pulseboard.aggregate")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=9102,
+        help="Prometheus metrics port on 127.0.0.1 (0 disables; default 9102)",
+    )
+    parser.add_argument(
+        "--lateness-ms",
+        type=int,
+        default=None,
+        metavar="X",
+        help="allowed lateness L (default PULSEBOARD_LATENESS_MS or 30000)",
+    )
+    parser.add_argument(
+        "--future-ms",
+        type=int,
+        default=None,
+        metavar="Y",
+        help="allowed clock skew F (default PULSEBOARD_FUTURE_MS or 5000)",
+    )
+    parser.add_argument(
+        "--idle-ms",
+        type=int,
+        default=2000,
+        help="a caught-up partition without records for this long advances "
+        "its watermark by wall-clock time (default 2000)",
+    )
+    parser.add_argument(
+        "--idle-speed",
+        type=float,
+        default=1.0,
+        help="watermark ms per wall-clock ms for idle partitions: the "
+        "producer's --speed when it publishes simulated time (default 1)",
+    )
+    parser.add_argument(
+        "--role",
+        choices=("all", "sealer", "finalizer"),
+        default="all",
+        help="run both stages (default) or only one",
+    )
+    parser.add_argument(
+        "--seal-interval-ms",
+        type=int,
+        default=200,
+        help="how often each partition's sealed seconds are sent (default 200)",
+    )
+    parser.add_argument(
+        "--provisional-interval-ms",
+        type=int,
+        default=250,
+        help="how often provisional values are sent (default 250)",
+    )
+    parser.add_argument(
+        "--commit-interval-ms",
+        type=int,
+        default=1000,
+        help="how often offsets are committed (default 1000)",
+    )
+    parser.add_argument(
+        "--checkpoint-interval-ms",
+        type=int,
+        default=10_000,
+        help="how often the finalizer writes a checkpoint (default 10000)",
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")
+    )
+
+
+def options(args: argparse.Namespace, config: Config) -> AggregateOptions:
+    lateness = config.lateness_ms if args.lateness_ms is None else args.lateness_ms
+    future = config.future_ms if args.future_ms is None else args.future_ms
+    for flag, value, low in (
+        ("--lateness-ms", lateness, 0),
+        ("--future-ms", future, 0),
+        ("--idle-ms", args.idle_ms, 0),
+        ("--seal-interval-ms", args.seal_interval_ms, 10),
+        ("--provisional-interval-ms", args.provisional_interval_ms, 10),
+        ("--commit-interval-ms", args.commit_interval_ms, 10),
+        ("--checkpoint-interval-ms", args.checkpoint_interval_ms, 100),
+    ):
+        if value < low:
+            raise ConfigError(f"{flag} must be >= {low} (got {value})")
+    if not args.idle_speed > 0:
+        raise ConfigError(f"--idle-speed must be > 0 (got {args.idle_speed})")
+    if args.provisional_interval_ms > 500:
+        log.warning(
+            "--provisional-interval-ms %d: provisional values will be sent less than "
+            "twice a second",
+            args.provisional_interval_ms,
+        )
+    return AggregateOptions(
+        lateness_ms=lateness,
+        future_ms=future,
+        idle_ms=args.idle_ms,
+        idle_speed=args.idle_speed,
+        seal_interval_ms=args.seal_interval_ms,
+        provisional_interval_ms=args.provisional_interval_ms,
+        commit_interval_ms=args.commit_interval_ms,
+        checkpoint_interval_ms=args.checkpoint_interval_ms,
+        sealer=args.role in ("all", "sealer"),
+        finalizer=args.role in ("all", "finalizer"),
+    )
+
+
+async def _main(config: Config, opts: AggregateOptions, metrics: AggregatorMetrics) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await run_aggregator(config, opts, metrics, stop)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def _stop_early(signum: int, _frame: object) -> None:
+    # SIGTERM / SIGINT before the loop runs (it installs its own handlers): nothing to save.
+    raise SystemExit(0)
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    signal.signal(signal.SIGTERM, _stop_early)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.log_level != "DEBUG":
+        # aiokafka logs every join/sync step; ours say what matters, once.
+        logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    opts = options(args, config)
+    log.info(
+        "aggregate: cluster %s, topic prefix %r, L=%d ms, F=%d ms, idle %d ms x%g, role %s, "
+        "metrics port %d",
+        config.bootstrap_servers,
+        config.kafka.topic_prefix,
+        opts.lateness_ms,
+        opts.future_ms,
+        opts.idle_ms,
+        opts.idle_speed,
+        args.role,
+        args.metrics_port,
+    )
+    metrics = AggregatorMetrics.create()
+    server = serve_metrics(metrics.registry, args.metrics_port)
+    try:
+        asyncio.run(_main(config, opts, metrics))
+    except PublishError as exc:
+        log.error("aggregate: stopping: %s", exc)
+        return 1
+    except KafkaError as exc:
+        log.error("aggregate: stopping on a Kafka error: %r", exc)
+        return 1
+    finally:
+        if server is not None:
+            server.shutdown()
+    log.info("aggregate: stopped")
+    return 0

@@ -1,0 +1,356 @@
+"""Stage 1 of the live aggregator: per source partition, validated events into sealed
+per-second buckets (pure state, no I/O; see docs/aggregator.md).
+
+A ``PartitionSealer`` owns one partition of ``freight.events`` or ``sector.events``:
+
+* ``feed_batch`` validates records (SPEC section 3, plus: the record key must be the event's
+  SPEC key, reason ``key_mismatch``, and the type must belong on the topic, reason
+  ``wrong_topic``), classifies them (SPEC section 4) and adds counted events to the bucket of
+  their second, and to a *delta* bucket of events not yet reported provisionally.
+* The partition's watermark is the greatest record timestamp read (ingest time; records of
+  one partition are assumed to be in ingest order, as SPEC section 4 allows). Second ``s`` is
+  *sealed* once ``watermark >= (s + 1) * 1000 + L``: no counted event of ``s`` can follow.
+  ``through`` is the first unsealed second.
+* Idle rule (``advance``): a partition that is caught up and has had no record for
+  ``idle_ms`` advances its watermark by the wall-clock time elapsed since its last record
+  (times ``idle_speed``), never further. A partition that has never held a record is
+  ``empty`` and does not hold the watermark back at all.
+* ``sealed_messages`` / ``provisional_messages`` turn newly sealed buckets and the deltas
+  into messages for the internal topic (``codec``).
+
+Restart and rebalance: the committed offset's metadata is the partition's ``through``.
+A new owner seeks to the first record that can hold a counted event of an unsealed second
+(ingest time ``through * 1000 - F``), rebuilds the open buckets, and ignores re-read events
+of sealed seconds. Records before the committed offset were accounted already (metrics,
+DLQ) and are only used to rebuild state (``replay_until``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Any, Final, Protocol
+
+import orjson
+
+from consumers.aggregate.codec import (
+    PROVISIONAL,
+    SEALED,
+    Entry,
+    chunk_entries,
+    encode_entry,
+    encode_message,
+)
+from consumers.buckets import ADDERS, Bucket
+from consumers.events import DcLoad, Delivery, Output, Position, Shipment
+from consumers.validation import REASONS, Invalid, validate
+from pulseboard.spec import DEFAULT_FUTURE_MS, DEFAULT_LATENESS_MS
+
+KEY_MISMATCH: Final = "key_mismatch"
+WRONG_TOPIC: Final = "wrong_topic"
+INVALID_REASONS: Final = (*REASONS, KEY_MISMATCH, WRONG_TOPIC)
+
+_NO_VALUE: Final = Invalid("not_json", "record has no value")
+
+
+def _output_key(ev: Output) -> str:
+    return ev.region + "|" + ev.sector
+
+
+# Event class -> its SPEC section 2 key, for the types each events topic may hold.
+FREIGHT_KEYS: Final[dict[type, Callable[[Any], str]]] = {
+    Shipment: attrgetter("truck_id"),
+    Position: attrgetter("truck_id"),
+    Delivery: attrgetter("truck_id"),
+}
+SECTOR_KEYS: Final[dict[type, Callable[[Any], str]]] = {
+    DcLoad: attrgetter("dc_id"),
+    Output: _output_key,
+}
+
+
+class RecordLike(Protocol):
+    """The parts of an aiokafka ``ConsumerRecord`` the sealer reads."""
+
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class SealerConfig:
+    lateness_ms: int = DEFAULT_LATENESS_MS
+    future_ms: int = DEFAULT_FUTURE_MS
+    idle_ms: int = 2000
+    idle_speed: float = 1.0  # watermark ms per wall-clock ms while idle
+    max_message_bytes: int = 256 * 1024  # a message's bucket entries are cut at this size
+
+    def __post_init__(self) -> None:
+        if self.lateness_ms < 0 or self.future_ms < 0:
+            raise ValueError("lateness_ms and future_ms must be >= 0")
+        if self.idle_ms < 0:
+            raise ValueError("idle_ms must be >= 0")
+        if not self.idle_speed > 0:
+            raise ValueError("idle_speed must be > 0")
+        if self.max_message_bytes < 1024:
+            raise ValueError("max_message_bytes must be >= 1024")
+
+
+@dataclass(slots=True)
+class FeedResult:
+    """What one ``feed_batch`` did. Re-read records (offset below ``replay_until``) are
+    only ``replayed``: they were accounted by a previous owner of the partition."""
+
+    consumed: int = 0
+    replayed: int = 0
+    counted: int = 0
+    late: int = 0
+    future: int = 0
+    after_seal: int = 0
+    invalid: list[tuple[Any, str, str]] = field(default_factory=list)  # (record, reason, detail)
+
+
+def parse_commit_metadata(metadata: str | None) -> int | None:
+    """The ``through`` stored in a committed offset's metadata (None if absent)."""
+    if not metadata:
+        return None
+    try:
+        obj = orjson.loads(metadata)
+    except orjson.JSONDecodeError:
+        return None
+    through = obj.get("through") if isinstance(obj, dict) else None
+    return through if type(through) is int else None
+
+
+class PartitionSealer:
+    """Open buckets, watermark and sealing of one source partition (see module doc)."""
+
+    def __init__(
+        self,
+        topic: str,
+        partition: int,
+        *,
+        freight: bool,
+        sid: str,
+        config: SealerConfig | None = None,
+        through: int | None = None,
+        replay_until: int = 0,
+        now_ms: float = 0.0,
+    ) -> None:
+        self.config = config or SealerConfig()
+        self.topic = topic
+        self.partition = partition
+        self.src = f"{topic}:{partition}"
+        self.sid = sid
+        self._keys = FREIGHT_KEYS if freight else SECTOR_KEYS
+        self._lateness = self.config.lateness_ms
+        self._neg_future = -self.config.future_ms
+        self.through = through  # first unsealed second (None: nothing sealed, no bound yet)
+        self.through_sent = through  # ``through`` of the last sealed message made
+        self.replay_until = replay_until
+        self.buckets: dict[int, Bucket] = {}
+        self.delta: dict[int, Bucket] = {}  # events not yet in a provisional message
+        self.ingest: dict[int, int] = {}  # second -> greatest ingest_ts of its events
+        self.sealed: list[Entry] = []  # sealed, not yet in a message
+        self.hi: int | None = None  # greatest ts of counted events seen
+        self.last_ts: int | None = None  # greatest record timestamp read
+        # A committed through implies the previous owner's watermark reached this.
+        self._base = None if through is None else through * 1000 + self._lateness
+        self.wm: int | None = self._base  # effective watermark (records, then idle rule)
+        self.last_wall = now_ms  # wall clock (ms) of the last record, or of the assignment
+        self.empty = False
+        self._empty_sent = False
+
+    # ---------------------------------------------------------------- records
+
+    def feed_batch(self, records: Iterable[RecordLike], now_ms: float) -> FeedResult:
+        """Account records of this partition, in offset order."""
+        res = FeedResult()
+        lateness_ms = self._lateness
+        neg_future = self._neg_future
+        keys = self._keys
+        buckets = self.buckets
+        delta = self.delta
+        ingest = self.ingest
+        through = self.through if self.through is not None else -(2**63)
+        replay_until = self.replay_until
+        invalid = res.invalid
+        last_ts = self.last_ts if self.last_ts is not None else -(2**63)
+        hi = self.hi if self.hi is not None else -(2**63)
+        consumed = replayed = counted = late = future = after_seal = 0
+        seen = False
+        for rec in records:
+            seen = True
+            ingest_ts = rec.timestamp
+            if ingest_ts > last_ts:
+                last_ts = ingest_ts
+            new = rec.offset >= replay_until
+            if new:
+                consumed += 1
+            else:
+                replayed += 1
+            raw = rec.value
+            ev = validate(raw) if raw is not None else _NO_VALUE
+            cls = type(ev)
+            if cls is Invalid:
+                if new:
+                    invalid.append((rec, ev.reason, ev.detail))  # type: ignore[union-attr]
+                continue
+            key_of = keys.get(cls)
+            if key_of is None:
+                if new:
+                    invalid.append((rec, WRONG_TOPIC, f"{cls.__name__} event on {self.topic}"))
+                continue
+            key = key_of(ev)
+            if rec.key is None or rec.key != key.encode():
+                if new:
+                    invalid.append((rec, KEY_MISMATCH, f"record key is not {key[:100]!r}"))
+                continue
+            ts = ev.ts  # type: ignore[union-attr]
+            diff = ingest_ts - ts
+            if diff > lateness_ms:
+                late += new
+                continue
+            if diff < neg_future:
+                future += new
+                continue
+            s = ts // 1000
+            if s < through:
+                after_seal += new  # re-read events of sealed seconds are expected
+                continue
+            b = buckets.get(s)
+            if b is None:
+                b = buckets[s] = Bucket()
+                ingest[s] = ingest_ts
+            elif ingest_ts > ingest[s]:
+                ingest[s] = ingest_ts
+            d = delta.get(s)
+            if d is None:
+                d = delta[s] = Bucket()
+            adder = ADDERS[cls]
+            adder(b, ev)
+            adder(d, ev)
+            if ts > hi:
+                hi = ts
+            counted += new
+        if seen:
+            self.last_wall = now_ms
+            self.last_ts = last_ts
+            self.empty = False
+            if self.wm is None or last_ts > self.wm:
+                self.wm = last_ts
+            if hi != -(2**63):
+                self.hi = hi
+        res.consumed = consumed
+        res.replayed = replayed
+        res.counted = counted
+        res.late = late
+        res.future = future
+        res.after_seal = after_seal
+        return res
+
+    # ---------------------------------------------------------------- sealing
+
+    def advance(self, now_ms: float, caught_up: bool) -> None:
+        """Apply the idle rule (``caught_up``: nothing left to read in the partition right
+        now) and seal every second the watermark has passed by ``L``."""
+        wm = self.wm
+        cfg = self.config
+        if caught_up:
+            idle = now_ms - self.last_wall
+            if idle >= cfg.idle_ms:
+                base = self.last_ts
+                if base is None or (self._base is not None and self._base > base):
+                    base = self._base
+                if base is None:
+                    self.empty = True  # no record ever, no committed state
+                else:
+                    candidate = base + int(idle * cfg.idle_speed)
+                    if wm is None or candidate > wm:
+                        wm = candidate
+        self.wm = wm
+        if wm is None:
+            return
+        through = (wm - self._lateness) // 1000
+        if self.through is None or through > self.through:
+            self._seal_below(through)
+            self.through = through
+
+    def _seal_below(self, through: int) -> None:
+        for s in sorted(s for s in self.buckets if s < through):
+            self.sealed.append((s, self.ingest.pop(s), self.buckets.pop(s)))
+            self.delta.pop(s, None)
+
+    @property
+    def resume_ms(self) -> int | None:
+        """Ingest time from which a new owner must re-read (None: from the beginning)."""
+        if self.through_sent is None:
+            return None
+        return max(0, self.through_sent * 1000 - self.config.future_ms)
+
+    def commit_metadata(self) -> str:
+        return orjson.dumps({"through": self.through_sent}).decode()
+
+    # --------------------------------------------------------------- messages
+
+    def sealed_messages(self) -> list[bytes]:
+        """Messages for the seconds sealed since the last call (none if nothing changed).
+        Each covers ``[from, through)``; long runs are cut into several messages."""
+        if self.through is None:
+            if self.empty and not self._empty_sent:
+                self._empty_sent = True
+                return [
+                    encode_message(SEALED, self.src, self.sid, start=None, through=None, empty=True)
+                ]
+            return []
+        if not self.sealed and self.through == self.through_sent:
+            return []
+        encoded = [(s, encode_entry(s, ing, b)) for s, ing, b in self.sealed]
+        runs = list(chunk_entries(encoded, self.config.max_message_bytes)) or [[]]
+        out = []
+        start = self.through_sent
+        for i, run in enumerate(runs):
+            through = runs[i + 1][0][0] if i + 1 < len(runs) else self.through
+            out.append(
+                encode_message(
+                    SEALED,
+                    self.src,
+                    self.sid,
+                    start=start,
+                    through=through,
+                    hi=self.hi,
+                    wm=self.wm,
+                    entries=[e for _, e in run],
+                )
+            )
+            start = through
+        self.sealed.clear()
+        self.through_sent = self.through
+        self._empty_sent = False
+        return out
+
+    def provisional_messages(self) -> list[bytes]:
+        """The deltas of the open seconds since the last call (none if nothing changed)."""
+        if not self.delta:
+            return []
+        encoded = [(s, encode_entry(s, self.ingest[s], d)) for s, d in sorted(self.delta.items())]
+        self.delta = {}
+        return [
+            encode_message(
+                PROVISIONAL,
+                self.src,
+                self.sid,
+                start=None,
+                through=self.through,
+                hi=self.hi,
+                wm=self.wm,
+                entries=[e for _, e in run],
+            )
+            for run in chunk_entries(encoded, self.config.max_message_bytes)
+        ]
+
+    @property
+    def open_seconds(self) -> int:
+        return len(self.buckets)
