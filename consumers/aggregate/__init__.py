@@ -1,0 +1,1 @@
+"""The live aggregator (`pulseboard aggregate`): see docs/aggregator.md."""

@@ -166,7 +166,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         args.metrics_port,
     )
     metrics = AggregatorMetrics.create()
-    server = serve_metrics(metrics.registry, args.metrics_port)
+    server = serve_metrics(metrics.registry, args.metrics_port, config.metrics_host)
     try:
         asyncio.run(_main(config, opts, metrics))
     except PublishError as exc:

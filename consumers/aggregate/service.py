@@ -243,14 +243,16 @@ class SealerService:
                 self._after_seal = 0
         for rec, reason, detail in res.invalid:
             m.invalid.labels(reason).inc()
+            # Kafka needs a key or a value; a record with neither becomes an empty value.
+            value = b"" if rec.value is None and rec.key is None else rec.value
             await self.sink.send(
                 self.dlq_topic,
-                rec.value,
+                value,
                 key=rec.key,
                 timestamp_ms=rec.timestamp,
                 headers=[
                     (REASON_HEADER, reason.encode()),
-                    ("pulseboard-detail", detail.encode()),
+                    ("pulseboard-detail", detail.encode("utf-8", "replace")),
                     ("pulseboard-source-topic", topic.encode()),
                     ("pulseboard-source-partition", str(tp.partition).encode()),
                     ("pulseboard-source-offset", str(rec.offset).encode()),
