@@ -14,26 +14,15 @@ from pulseboard import spec
 PROTOCOL_VERSION: Final = 1
 
 
-@dataclass(frozen=True, slots=True)
-class Place:
-    """A destination outside the province, drawn at a point just beyond its border."""
-
-    code: str
-    name_en: str
-    name_zh: str
-    lon: float
-    lat: float
-
-
 # Anchors sit a little outside Guizhou's outline in the direction of each neighbour, so
 # corridor flows visibly leave the province rather than ending at a distant capital.
-EXITS: Final[tuple[Place, ...]] = (
-    Place("CN-CQ", "Chongqing", "重庆", 107.35, 29.55),
-    Place("CN-SC", "Sichuan", "四川", 105.45, 28.95),
-    Place("CN-YN", "Yunnan", "云南", 103.35, 25.95),
-    Place("CN-GX", "Guangxi", "广西", 107.35, 24.45),
-    Place("CN-GD", "Guangdong", "广东", 109.75, 25.05),
-    Place("CN-HN", "Hunan", "湖南", 109.95, 27.05),
+EXITS: Final[tuple[spec.Region, ...]] = (
+    spec.Region("CN-CQ", "Chongqing", "重庆", 107.35, 29.55),
+    spec.Region("CN-SC", "Sichuan", "四川", 105.45, 28.95),
+    spec.Region("CN-YN", "Yunnan", "云南", 103.35, 25.95),
+    spec.Region("CN-GX", "Guangxi", "广西", 107.35, 24.45),
+    spec.Region("CN-GD", "Guangdong", "广东", 109.75, 25.05),
+    spec.Region("CN-HN", "Hunan", "湖南", 109.95, 27.05),
 )
 
 
