@@ -122,6 +122,8 @@ def reason_for(error: msgspec.ValidationError) -> str:
         return BAD_INGEST_TS if missing.group(1) == "ingest_ts" else MISSING_FIELD
     at = _PATH.search(msg)
     if at is None:
+        if msg.startswith("Number out of range"):
+            return NOT_FINITE  # a document that is one huge number, e.g. 1e999
         return NOT_OBJECT if msg.startswith("Expected `object`") else OTHER
     field = at.group(1)
     if field in _FIELD_REASON:

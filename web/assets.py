@@ -59,10 +59,13 @@ class StaticAssets:
                 f"`cd {FRONTEND_DIR} && npm ci && npm run build`"
             )
         files: dict[str, Asset] = {}
+        root = directory.resolve()
         for path in sorted(directory.rglob("*")):
             suffix = path.suffix.lower()
             if not path.is_file() or path.name.startswith(".") or suffix not in CONTENT_TYPES:
                 continue
+            if not path.resolve().is_relative_to(root):
+                continue  # a symlink out of the build must not publish what it points at
             body = path.read_bytes()
             packed = gzip.compress(body, 9, mtime=0) if suffix in _COMPRESSIBLE else None
             if packed is not None and len(packed) >= len(body):

@@ -57,6 +57,15 @@ class OriginPolicy:
         return origin is None or self.allow_any or origin in self.allowed
 
 
+def add_security_headers(headers: Headers) -> None:
+    """Stamp the security headers on a response, replacing any of the same name (also used
+    for the errors websockets writes itself, which never reach the router)."""
+    for name, value in SECURITY_HEADERS:
+        if name in headers:
+            del headers[name]
+        headers[name] = value
+
+
 def _response(
     status: HTTPStatus,
     body: bytes,
@@ -69,6 +78,12 @@ def _response(
     for name, value in SECURITY_HEADERS + extra:
         headers[name] = value
     return Response(status.value, status.phrase, headers, body)
+
+
+def _without_body(response: Response) -> Response:
+    # A HEAD answer keeps the GET answer's headers (Content-Length included) but no body:
+    # bytes after the head would be read by the client as the start of another response.
+    return Response(response.status_code, response.reason_phrase, response.headers, b"")
 
 
 def text_response(status: HTTPStatus, text: str) -> Response:
@@ -88,9 +103,21 @@ class Router:
 
     def route(self, request: Request, peer: str) -> Response | None:
         """A response, or None to let the websocket handshake proceed."""
+        method = getattr(request, "method", "GET")
+        if method not in ("GET", "HEAD"):
+            return _response(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                b"read-only\n",
+                "text/plain; charset=utf-8",
+                (("Allow", "GET, HEAD"), ("Cache-Control", "no-store")),
+            )
+        response = self._get(request, peer)
+        if method == "HEAD" and response is not None:
+            return _without_body(response)
+        return response
+
+    def _get(self, request: Request, peer: str) -> Response | None:
         path = request.path.split("?", 1)[0]
-        if getattr(request, "method", "GET") not in ("GET", "HEAD"):
-            return text_response(HTTPStatus.METHOD_NOT_ALLOWED, "read-only\n")
         if path == WS_PATH:
             return self._admit(request, peer)
         if path == "/healthz":

@@ -17,6 +17,7 @@ from pathlib import Path
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.server import ServerProtocol
 
 from web.assets import STATIC_DIR, StaticAssets
 from web.indicators import Applied, Indicator, Removal
@@ -34,11 +35,15 @@ from web.protocol import (
     OutFrame,
     Timing,
 )
-from web.routes import OriginPolicy, Router
+from web.routes import OriginPolicy, Router, add_security_headers
 
 log = logging.getLogger("pulseboard.web")
 
 EXPIRY_CHECK_S = 1.0
+# Automatic replies (pongs) a client may leave unread before it is dropped. websockets
+# writes them without flow control, so a client that floods pings and never reads would
+# otherwise grow the server's write buffer by as much as it sends.
+UNREAD_REPLIES_LIMIT = 256 * 1024
 
 
 def wall_ms() -> int:
@@ -55,12 +60,22 @@ class ServeSettings:
     allow_origins: tuple[str, ...] = ()
     # A send that cannot complete in this time means the client stopped reading.
     send_timeout_s: float = 10.0
+    # From accepting a TCP connection to a complete HTTP request (and the websocket
+    # handshake): a client that trickles its headers (slowloris) is cut off after this.
+    open_timeout_s: float = 10.0
     static_dir: Path = STATIC_DIR
     compression: bool = False
     # Kernel send buffer per client. Left to autotuning, Linux lets one stalled client
     # hold up to 4 MiB; a wall's traffic is a few kB/s, so a small fixed buffer bounds
     # memory and makes a stuck client visible to the protocol's queue within seconds.
     socket_send_buffer: int = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    queued_frames: int  # frames in the session's queue (bounded by Limits)
+    queued_bytes: int
+    unsent_bytes: int  # written to the transport, not yet taken by the kernel
 
 
 @dataclass(slots=True, eq=False)
@@ -128,6 +143,17 @@ class PushServer:
     def client_count(self) -> int:
         return len(self._clients)
 
+    def client_backlogs(self) -> list[Backlog]:
+        """What each connected client costs in memory right now (tests, debugging)."""
+        return [
+            Backlog(
+                c.session.queued_frames,
+                c.session.queued_bytes,
+                c.ws.transport.get_write_buffer_size(),
+            )
+            for c in self._clients
+        ]
+
     async def start(self) -> None:
         s = self.settings
         self._server = await serve(
@@ -135,6 +161,8 @@ class PushServer:
             s.host,
             s.port,
             process_request=self._process_request,
+            create_connection=_HardenedConnection,
+            open_timeout=s.open_timeout_s,
             compression="deflate" if s.compression else None,
             max_size=s.limits.max_message_bytes,
             ping_interval=20,
@@ -306,6 +334,43 @@ class PushServer:
             client.wake.set()
         if dropped:
             self.metrics.dropped.inc(dropped)
+
+
+class _HardenedConnection(ServerConnection):
+    """A websockets connection with two holes closed: the error answers websockets writes
+    itself (request line or headers too large, a malformed handshake: via
+    ``ServerProtocol.reject``, never through ``process_request``) get the security headers,
+    and a client that floods pings without reading the pongs is dropped."""
+
+    def __init__(self, protocol: ServerProtocol, server: Server, **kwargs: object) -> None:
+        super().__init__(protocol, server, **kwargs)  # type: ignore[arg-type]
+        reject = protocol.reject
+
+        def reject_with_headers(status: object, text: str) -> Response:
+            response = reject(status, text)  # type: ignore[arg-type]
+            add_security_headers(response.headers)
+            return response
+
+        protocol.reject = reject_with_headers  # type: ignore[method-assign]
+        self._unread_replies = 0
+
+    def data_received(self, data: bytes) -> None:
+        before = self.transport.get_write_buffer_size()
+        super().data_received(data)
+        if not self.paused:  # the transport's buffer is below its limit: the peer reads
+            return
+        self._unread_replies += max(0, self.transport.get_write_buffer_size() - before)
+        if self._unread_replies > UNREAD_REPLIES_LIMIT:
+            log.warning(
+                "closing websocket %s: it left %d bytes of pongs unread (ping flood)",
+                _peer(self),
+                self._unread_replies,
+            )
+            self.transport.abort()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._unread_replies = 0
 
 
 def _peer(conn: ServerConnection) -> str:
