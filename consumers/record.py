@@ -73,17 +73,22 @@ class MergeBuffer:
 
 
 async def record(config: Config, out: str, start: str, follow: bool) -> int:
+    # The output first: an unwritable place fails before anything talks to Kafka.
+    writer = LogWriter(out)
     consumer = AIOKafkaConsumer(
         **client_kwargs(config, "pulseboard-record"),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    await consumer.start()
+    try:
+        await consumer.start()
+    except BaseException:
+        writer.abort()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    writer = LogWriter(out)
     try:
         topics = [config.kafka.topic(b) for b in (spec.TOPIC_FREIGHT, spec.TOPIC_SECTOR)]
         found = await topic_partitions(config, topics)

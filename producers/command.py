@@ -6,22 +6,27 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import logging
 import signal
-import sys
 import time
 from datetime import datetime
 
 from producers.metrics import ProducerMetrics
 from producers.publisher import BatchPublisher, producer_for
 from producers.simulation import SimConfig, Simulation
+from pulseboard import spec
 from pulseboard.config import Config, ConfigError
+from pulseboard.connect import wait_for_cluster
 from pulseboard.eventlog import LogWriter
+from pulseboard.logs import configure_logging, log_start
 from pulseboard.metrics_server import serve_metrics
 
 TICK_S = 0.02
 # How long a record may wait in a partly filled batch (Kafka's linger, at the batch level).
 LINGER_S = 0.05
 CHUNK = 5_000
+
+log = logging.getLogger("pulseboard.produce")
 
 
 def parse_start(text: str | None) -> int:
@@ -117,6 +122,9 @@ async def publish_live(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    topics = [config.kafka.topic(t) for t in (spec.TOPIC_FREIGHT, spec.TOPIC_SECTOR)]
+    if await wait_for_cluster(config, topics, "produce", log, stop) is None:
+        return 0, 0, 0.0
     producer = producer_for(config)
     await producer.start()
     publisher = BatchPublisher(producer, metrics, config.kafka.topic_prefix)
@@ -153,6 +161,7 @@ async def publish_live(
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
+    configure_logging(config)
     sim = Simulation(sim_config(args))
     # The fleet is ~100k long-lived objects; without this the cycle collector rescans them
     # over and over (measured: 1.46 s of every 1M records, 0.05 s with it).
@@ -163,19 +172,36 @@ def run(args: argparse.Namespace, config: Config) -> int:
         started = time.monotonic()
         written = write_log(sim, args.to_file, args.count)
         seconds = time.monotonic() - started
-        print(f"wrote {written} records to {args.to_file} in {seconds:.2f} s", file=sys.stderr)
+        log.info("wrote %d records to %s in %.2f s", written, args.to_file, seconds)
         return 0
+    log_start(
+        log,
+        "produce",
+        config,
+        rate=args.rate,
+        speed=args.speed,
+        seed=args.seed,
+        start_ms=sim.config.start_ms,
+        metrics_port=args.metrics_port,
+    )
     metrics = ProducerMetrics.create()
     server = serve_metrics(metrics.registry, args.metrics_port, config.metrics_host)
     try:
         sent, acked, seconds = asyncio.run(publish_live(config, sim, args, metrics))
+    except Exception as exc:
+        log.error("produce: stopping: %r", exc, extra={"event": "error"})
+        raise
     finally:
         if server is not None:
             server.shutdown()
     rate = acked / seconds if seconds > 0 else 0.0
-    print(
-        f"published {acked} of {sent} records to {config.bootstrap_servers} in {seconds:.2f} s "
-        f"({rate:,.0f} events/s)",
-        file=sys.stderr,
+    log.info(
+        "published %d of %d records to %s in %.2f s (%s events/s)",
+        acked,
+        sent,
+        config.bootstrap_servers,
+        seconds,
+        f"{rate:,.0f}",
+        extra={"event": "stop", "service": "produce", "sent": sent, "acked": acked},
     )
     return 0 if acked == sent else 1

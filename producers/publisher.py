@@ -9,12 +9,14 @@ region|sector pairs) is small and the pure-Python hash is not cheap."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaTimeoutError
 from aiokafka.partitioner import murmur2
 
 from producers.metrics import ProducerMetrics
@@ -24,10 +26,12 @@ from pulseboard.kafka_client import client_kwargs
 
 BATCH_BYTES = 512 * 1024
 
+log = logging.getLogger("pulseboard.produce")
+
 
 def producer_for(config: Config, client_id: str = "pulseboard-producer") -> AIOKafkaProducer:
     """An idempotent, acks=all, batching and compressing producer for the configured cluster."""
-    return AIOKafkaProducer(
+    producer = AIOKafkaProducer(
         **client_kwargs(config, client_id),
         acks="all",
         enable_idempotence=True,
@@ -38,6 +42,16 @@ def producer_for(config: Config, client_id: str = "pulseboard-producer") -> AIOK
         request_timeout_ms=30_000,
         retry_backoff_ms=200,
     )
+    # aiokafka retries an idempotent producer's batches for ever, except one path: a batch
+    # whose partition has no known leader is failed once it is request_timeout_ms old. A
+    # broker that goes down reports its partitions leaderless first, so any outage longer
+    # than 30 s lost every batch buffered meanwhile (found by tests/test_faults.py). With no
+    # expiry they wait for the leader like any other retry; the buffer stays bounded because
+    # `send_batch` blocks while a partition's previous batch is undelivered.
+    accumulator = getattr(producer, "_message_accumulator", None)
+    if accumulator is not None and hasattr(accumulator, "_batch_ttl"):
+        accumulator._batch_ttl = float("inf")
+    return producer
 
 
 @dataclass(slots=True)
@@ -114,11 +128,22 @@ class BatchPublisher:
         if not batch.counts:
             return
         started = time.perf_counter()
-        future = await self.producer.send_batch(batch.builder, topic, partition=partition)
+        records = sum(batch.counts.values())
+        self.metrics.unacked.inc(records)
+        while True:
+            try:
+                future = await self.producer.send_batch(batch.builder, topic, partition=partition)
+                break
+            except KafkaTimeoutError:
+                # The partition's previous batch is still undelivered (the cluster is
+                # unreachable): keep this one and wait again rather than drop it or crash.
+                self.metrics.send_errors.labels("KafkaTimeoutError").inc()
+                log.warning("Kafka has not taken a batch for %s:%d yet; still waiting", *slot)
         self._inflight.add(future)
 
         def done(fut: asyncio.Future[object]) -> None:
             self._inflight.discard(fut)
+            self.metrics.unacked.dec(records)
             if fut.cancelled() or fut.exception() is not None:
                 error = "cancelled" if fut.cancelled() else type(fut.exception()).__name__
                 self.metrics.send_errors.labels(error).inc()

@@ -33,6 +33,18 @@ def cluster_options() -> argparse.ArgumentParser:
         type=int,
         help="port of the local broker on 127.0.0.1 (env PULSEBOARD_KAFKA_PORT; default 19092)",
     )
+    group.add_argument(
+        "--connect-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="services (produce, aggregate, serve) retry an unreachable cluster for ever; "
+        "give up after this long instead, exit code 2 (env PULSEBOARD_CONNECT_TIMEOUT)",
+    )
+    logs = common.add_argument_group("logging")
+    logs.add_argument(
+        "--log-format",
+        help="text (default) or json: one JSON object per line (env PULSEBOARD_LOG_FORMAT)",
+    )
     return common
 
 
@@ -81,6 +93,24 @@ def build_parser() -> argparse.ArgumentParser:
         default=8080,
         help="port of the wall page and websocket (default 8080)",
     )
+    up.add_argument(
+        "--prometheus",
+        action="store_true",
+        help="also run Debian's /usr/bin/prometheus scraping the services, with the alert "
+        "rules of deploy/prometheus/rules (state in PULSEBOARD_STATE_DIR/prometheus)",
+    )
+    up.add_argument(
+        "--aggregator-metrics-port",
+        type=int,
+        default=9102,
+        help="the aggregator's Prometheus metrics port (default 9102)",
+    )
+    up.add_argument(
+        "--prometheus-port",
+        type=int,
+        default=9090,
+        help="Prometheus port on 127.0.0.1 (default 9090)",
+    )
     return parser
 
 
@@ -89,6 +119,8 @@ def load_config(args: argparse.Namespace) -> Config:
         bootstrap_servers=getattr(args, "bootstrap_servers", None),
         topic_prefix=getattr(args, "topic_prefix", None),
         port=getattr(args, "kafka_port", None),
+        log_format=getattr(args, "log_format", None),
+        connect_timeout_s=getattr(args, "connect_timeout", None),
     )
 
 

@@ -14,6 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+LOG_FORMATS = ("text", "json")
 
 
 # Internal topic of the live aggregator (docs/aggregator.md): sealed per-second buckets from
@@ -94,6 +95,11 @@ class Config:
     future_ms: int = spec.DEFAULT_FUTURE_MS
     # Loopback unless told otherwise; containers set 0.0.0.0 so Prometheus can scrape them.
     metrics_host: str = "127.0.0.1"
+    # "text" for people, "json" (one object per line) for log shippers; see pulseboard/logs.py.
+    log_format: str = "text"
+    # Services wait for an unreachable cluster; None = for ever (a wall must come up by
+    # itself when the broker does), else give up after this many seconds (pulseboard/connect.py).
+    connect_timeout_s: float | None = None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -150,7 +156,27 @@ class Config:
             )
         if self.lateness_ms < 0 or self.future_ms < 0:
             raise ConfigError("lateness and future allowances must be >= 0 ms")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(
+                f"log format {self.log_format!r} is unknown; set PULSEBOARD_LOG_FORMAT / "
+                f"--log-format to one of {', '.join(LOG_FORMATS)}"
+            )
+        if self.connect_timeout_s is not None and not self.connect_timeout_s >= 0:
+            raise ConfigError(
+                f"connect timeout {self.connect_timeout_s} must be >= 0 seconds; set "
+                "--connect-timeout / PULSEBOARD_CONNECT_TIMEOUT (unset: retry for ever)"
+            )
         return self
+
+
+def _env_float(env: Mapping[str, str], name: str) -> float | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds") from None
 
 
 def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -196,11 +222,15 @@ def config_from_env(env: Mapping[str, str] | None = None, **overrides: object) -
         lateness_ms=_env_int(env, "PULSEBOARD_LATENESS_MS", spec.DEFAULT_LATENESS_MS),
         future_ms=_env_int(env, "PULSEBOARD_FUTURE_MS", spec.DEFAULT_FUTURE_MS),
         metrics_host=env.get("PULSEBOARD_METRICS_HOST") or "127.0.0.1",
+        log_format=(env.get("PULSEBOARD_LOG_FORMAT") or "text").strip().lower(),
+        connect_timeout_s=_env_float(env, "PULSEBOARD_CONNECT_TIMEOUT"),
     )
     kafka_over = {k: v for k, v in overrides.items() if v is not None and hasattr(kafka, k)}
     broker_over = {k: v for k, v in overrides.items() if v is not None and hasattr(broker, k)}
     top_over = {
-        k: v for k, v in overrides.items() if v is not None and k in ("lateness_ms", "future_ms")
+        k: v
+        for k, v in overrides.items()
+        if v is not None and k in ("lateness_ms", "future_ms", "log_format", "connect_timeout_s")
     }
     config = replace(
         config,

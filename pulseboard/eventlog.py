@@ -7,6 +7,7 @@ invalid record is written as it came (its raw bytes, newlines escaped) so nothin
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 from collections.abc import Iterator
@@ -74,11 +75,10 @@ class LogWriter:
 
     def abort(self) -> None:
         """Drop what was written: the final file is never created."""
-        try:
-            self._out.close()
-            self._raw.close()
-        except OSError:
-            pass
+        # Closing writes buffered bytes, which fails again on a full disk: close both anyway.
+        for stream in (self._out, self._raw):
+            with contextlib.suppress(OSError):
+                stream.close()
         if self._tmp is not None:
             self._tmp.unlink(missing_ok=True)
 

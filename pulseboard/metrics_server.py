@@ -6,6 +6,8 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, start_http_server
 
+from pulseboard.config import ConfigError
+
 
 def serve_metrics(
     registry: CollectorRegistry, port: int, host: str = "127.0.0.1"
@@ -13,5 +15,12 @@ def serve_metrics(
     """Serve `registry` on host:port in a background thread; port 0 disables it."""
     if port == 0:
         return None
-    server, _thread = start_http_server(port, addr=host, registry=registry)
+    try:
+        server, _thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        # A port taken by another process is a setting to fix, not a crash to restart.
+        raise ConfigError(
+            f"cannot serve metrics on {host}:{port} ({exc.strerror or exc}); "
+            "choose a free port with --metrics-port (0 disables metrics)"
+        ) from None
     return server

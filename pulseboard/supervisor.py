@@ -13,10 +13,11 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from pulseboard import localbroker
+from pulseboard import localbroker, prometheus_local
 from pulseboard.cli_support import cluster_argv
-from pulseboard.config import Config
+from pulseboard.config import Config, ConfigError
 
 MAX_BACKOFF_S = 30.0
 STOP_GRACE_S = 15.0
@@ -30,16 +31,41 @@ class Child:
     restarts: int = 0
     next_start: float = 0.0
     started_at: float = field(default=0.0)
+    # Output goes here (appended) instead of the terminal, for chatty non-pulseboard children.
+    log_path: Path | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL)
+        if self.log_path is None:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL)
+        else:
+            with self.log_path.open("ab") as out:
+                self.proc = subprocess.Popen(
+                    self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+                )
         self.started_at = time.monotonic()
         print(f"up: started {self.name} (pid {self.proc.pid})", flush=True)
 
 
+def _prometheus(args: argparse.Namespace, config: Config) -> Child:
+    """The supervised Prometheus child; fails fast (before anything starts) when the
+    binary is missing or the ports cannot be scraped."""
+    if args.metrics_port == 0 or args.aggregator_metrics_port == 0:
+        raise ConfigError(
+            "--prometheus scrapes the services' metrics: drop --metrics-port 0 / "
+            "--aggregator-metrics-port 0"
+        )
+    home = config.broker.state_dir / "prometheus"
+    argv = prometheus_local.prepare(
+        home,
+        prometheus_local.Targets(args.metrics_port, args.aggregator_metrics_port, args.web_port),
+        port=args.prometheus_port,
+    )
+    return Child("prometheus", argv, log_path=home / "prometheus.log")
+
+
 def _services(args: argparse.Namespace, config: Config) -> list[Child]:
     exe = [sys.executable, "-m", "pulseboard.cli"]
-    cluster = cluster_argv(config)
+    cluster = [*cluster_argv(config), "--log-format", config.log_format]
     produce = [
         *exe,
         "produce",
@@ -59,7 +85,15 @@ def _services(args: argparse.Namespace, config: Config) -> list[Child]:
         value = getattr(args, flag)
         if value:
             produce += [f"--{flag.replace('_', '-')}", str(value)]
-    aggregate = [*exe, "aggregate", *cluster, "--idle-speed", str(args.speed)]
+    aggregate = [
+        *exe,
+        "aggregate",
+        *cluster,
+        "--idle-speed",
+        str(args.speed),
+        "--metrics-port",
+        str(args.aggregator_metrics_port),
+    ]
     serve = [*exe, "serve", *cluster, "--port", str(args.web_port)]
     return [Child("producer", produce), Child("aggregator", aggregate), Child("server", serve)]
 
@@ -83,8 +117,11 @@ def _stop_all(children: list[Child]) -> None:
 def run(args: argparse.Namespace, config: Config) -> int:
     from pulseboard.cli import kafka_up
 
+    prometheus = _prometheus(args, config) if args.prometheus else None
     kafka_up(config)
     children = _services(args, config)
+    if prometheus is not None:
+        children.append(prometheus)
     stopping = False
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -101,6 +138,12 @@ def run(args: argparse.Namespace, config: Config) -> int:
         "(`pulseboard kafka down` stops it).",
         flush=True,
     )
+    if prometheus is not None:
+        print(
+            f"up: Prometheus at http://127.0.0.1:{args.prometheus_port}/ (alerts: /alerts; "
+            f"its log: {prometheus.log_path})",
+            flush=True,
+        )
     try:
         while not stopping:
             now = time.monotonic()

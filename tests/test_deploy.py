@@ -108,6 +108,12 @@ def code_metrics() -> dict[str, set[str]]:
     names: dict[str, set[str]] = {}
     for registry in registries:
         for collector in registry._collector_to_names:
+            if not hasattr(collector, "_type"):
+                # process/platform/GC collectors: their samples are all there is to know
+                for family in collector.collect():
+                    for sample in family.samples:
+                        names[sample.name] = set(sample.labels) | {"job", "instance"}
+                continue
             labels = set(collector._labelnames) | {"job", "instance"}
             for suffix in suffixes[collector._type]:
                 bucket = {"le"} if suffix == "_bucket" else set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -107,6 +108,7 @@ def test_sigterm_flushes_and_exits_cleanly_with_metrics(isolated):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
-    line = next(x for x in err.splitlines() if x.startswith("published "))
-    acked_n, sent_n = line.split()[1], line.split()[3]
+    summary = re.search(r"published (\d+) of (\d+) records", err)
+    assert summary, err
+    acked_n, sent_n = summary.groups()
     assert acked_n == sent_n and int(acked_n) >= 500

@@ -12,12 +12,14 @@ import sys
 from pathlib import Path
 
 from pulseboard.config import Config
+from pulseboard.logs import configure_logging, log_start, log_stop, public_settings
 from web.assets import STATIC_DIR, AssetsMissing, build_frontend
 from web.harness import serving
 from web.protocol import Limits, Timing
 from web.server import ServeSettings
 
 log = logging.getLogger("pulseboard.web")
+_ERROR = {"event": "error"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -139,34 +141,37 @@ async def serve_until_stopped(settings: ServeSettings, config: Config) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    async with serving(settings, config):
+    async with serving(settings, config, stop=stop):
         await stop.wait()
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(config, args.log_level)
     # One line per websocket handshake is noise at a thousand clients.
     logging.getLogger("pulseboard.web.websockets").setLevel(logging.WARNING)
     settings = settings_from_args(args)
+    log_start(log, "serve", config, settings=public_settings(settings))
     if not (settings.static_dir / "index.html").is_file() and settings.static_dir == STATIC_DIR:
         try:
             build_frontend()
         except (AssetsMissing, subprocess.CalledProcessError) as exc:
-            print(f"pulseboard serve: cannot build the wall page: {exc}", file=sys.stderr)
+            log.error("pulseboard serve: cannot build the wall page: %s", exc, extra=_ERROR)
             return 2
     try:
         asyncio.run(serve_until_stopped(settings, config))
     except AssetsMissing as exc:
-        print(f"pulseboard serve: {exc}", file=sys.stderr)
+        log.error("pulseboard serve: %s", exc, extra=_ERROR)
         return 2
     except OSError as exc:
-        print(
-            f"pulseboard serve: cannot listen on {settings.host}:{settings.port}: {exc}",
-            file=sys.stderr,
+        log.error(
+            "pulseboard serve: cannot listen on %s:%d: %s",
+            settings.host,
+            settings.port,
+            exc,
+            extra=_ERROR,
         )
         return 2
+    log_stop(log, "serve")
     return 0
 
 

@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from pulseboard import spec
-from pulseboard.config import Config
+from pulseboard.config import Config, ConfigError
+from pulseboard.connect import GaveUp, wait_for_cluster
 from pulseboard.kafka_client import client_kwargs
-from pulseboard.topics import describe_topics
 from web.indicators import BadRecord, Indicator, Removal, parse_record
 
 log = logging.getLogger("pulseboard.web.feed")
 
-TOPIC_WAIT_S = 2.0
 RESTART_S = (1.0, 30.0)  # first and largest delay before re-reading after a failure
 
 
@@ -35,16 +34,11 @@ class FeedSink:
 
 
 async def _partitions(config: Config, topic: str) -> list[TopicPartition]:
-    while True:
-        try:
-            found = {t.name: t.partitions for t in await describe_topics(config)}
-        except Exception as exc:  # the broker may be starting; keep trying, loudly
-            log.warning("cannot describe topics on %s yet: %s", config.bootstrap_servers, exc)
-            found = {}
-        if found.get(topic):
-            return [TopicPartition(topic, p) for p in range(found[topic])]
-        log.warning("topic %s does not exist yet; waiting (run `pulseboard kafka up`)", topic)
-        await asyncio.sleep(TOPIC_WAIT_S)
+    # An unreachable cluster is waited for (with backoff, logged); a missing topic or
+    # refused credentials raise ConfigError, which stops the server (see harness.serving).
+    found = await wait_for_cluster(config, [topic], "serve", log)
+    assert found is not None  # no stop event: it returns only once the topic is there
+    return [TopicPartition(topic, p) for p in found[topic]]
 
 
 async def follow_indicators(config: Config, sink: FeedSink) -> None:
@@ -96,7 +90,7 @@ async def follow_forever(config: Config, sink: FeedSink) -> None:
     while True:
         try:
             await follow_indicators(config, sink)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, ConfigError, GaveUp):
             raise
         except Exception:
             log.exception("reading the indicators topic failed; retrying in %.0f s", delay)

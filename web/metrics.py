@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from pulseboard.service_metrics import add_service_metrics
+
 # End-to-end latency runs from an event entering Kafka to its effect leaving on a
 # websocket: aggregation windows put most of it in seconds, the push path in milliseconds.
 LATENCY_BUCKETS = (
@@ -46,6 +48,7 @@ class WebMetrics:
 
     def __post_init__(self) -> None:
         r = self.registry
+        add_service_metrics(r, "web")
         p = "pulseboard_web_"
         self.clients = Gauge(
             p + "clients_connected", "Open display websocket connections", registry=r

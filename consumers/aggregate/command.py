@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import signal
-import sys
 
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from consumers.aggregate.metrics import AggregatorMetrics
 from consumers.aggregate.service import AggregateOptions, run_aggregator
 from consumers.aggregate.sink import PublishError
+from pulseboard import spec
 from pulseboard.config import Config, ConfigError
+from pulseboard.connect import wait_for_cluster
+from pulseboard.logs import configure_logging, log_start, log_stop
 from pulseboard.metrics_server import serve_metrics
 
 log = logging.getLogger("pulseboard.aggregate")
@@ -131,7 +134,10 @@ async def _main(config: Config, opts: AggregateOptions, metrics: AggregatorMetri
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await run_aggregator(config, opts, metrics, stop)
+        k = config.kafka
+        topics = [k.topic(t) for t in (*k.partitions(), spec.TOPIC_INDICATORS)]
+        if await wait_for_cluster(config, sorted(set(topics)), "aggregate", log, stop) is not None:
+            await run_aggregator(config, opts, metrics, stop)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -144,39 +150,30 @@ def _stop_early(signum: int, _frame: object) -> None:
 
 def run(args: argparse.Namespace, config: Config) -> int:
     signal.signal(signal.SIGTERM, _stop_early)
-    logging.basicConfig(
-        level=getattr(logging, args.log_level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if args.log_level != "DEBUG":
-        # aiokafka logs every join/sync step; ours say what matters, once.
-        logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    configure_logging(config, args.log_level)
     opts = options(args, config)
-    log.info(
-        "aggregate: cluster %s, topic prefix %r, L=%d ms, F=%d ms, idle %d ms x%g, role %s, "
-        "metrics port %d",
-        config.bootstrap_servers,
-        config.kafka.topic_prefix,
-        opts.lateness_ms,
-        opts.future_ms,
-        opts.idle_ms,
-        opts.idle_speed,
-        args.role,
-        args.metrics_port,
+    log_start(
+        log,
+        "aggregate",
+        config,
+        role=args.role,
+        options=dataclasses.asdict(opts),
+        metrics_port=args.metrics_port,
     )
     metrics = AggregatorMetrics.create()
     server = serve_metrics(metrics.registry, args.metrics_port, config.metrics_host)
     try:
         asyncio.run(_main(config, opts, metrics))
     except PublishError as exc:
-        log.error("aggregate: stopping: %s", exc)
+        log.error("aggregate: stopping: %s", exc, extra={"event": "error"})
         return 1
+    except KafkaConnectionError:
+        raise  # gave up waiting (--connect-timeout): the CLI says what to check, exit code 2
     except KafkaError as exc:
-        log.error("aggregate: stopping on a Kafka error: %r", exc)
+        log.error("aggregate: stopping on a Kafka error: %r", exc, extra={"event": "error"})
         return 1
     finally:
         if server is not None:
             server.shutdown()
-    log.info("aggregate: stopped")
+    log_stop(log, "aggregate")
     return 0

@@ -3,11 +3,33 @@ base units; counters are exposed with the ``_total`` suffix)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from consumers.changelog import Record
+from pulseboard.service_metrics import add_service_metrics
+
 _BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+# Province-level indicators exported as gauges for alerting and the dashboard. A fixed,
+# short allow-list with the province key only keeps the series count constant (the topic
+# has thousands of name|key pairs; Prometheus is not the place for them).
+INDICATOR_GAUGE_KEY = "520000"
+INDICATOR_GAUGE_NAMES = frozenset(
+    {
+        "shipments_1m",
+        "tonnage_1h",
+        "freight_value_1h",
+        "active_trucks_5m",
+        "deliveries_1h",
+        "on_time_rate_1h",
+        "output_value_1h",
+        "dc_power_mw_5m",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +54,32 @@ class AggregatorMetrics:
     assigned: Gauge
     rebalances: Counter
     restore_seconds: Gauge
+    indicator_value: Gauge
+
+    def observe_indicators(self, records: Iterable[Record]) -> None:
+        """Set the allow-listed province gauges from changed indicator records; a null
+        value (a rate with nothing to divide) removes the series rather than faking 0."""
+        for rec in records:
+            if rec.key != INDICATOR_GAUGE_KEY or rec.name not in INDICATOR_GAUGE_NAMES:
+                continue
+            if rec.value is None:
+                self.forget_indicator(rec.name)
+            else:
+                self.indicator_value.labels(rec.name, rec.key).set(rec.value)
+
+    def forget_indicator(self, name: str) -> None:
+        with contextlib.suppress(KeyError):
+            self.indicator_value.remove(name, INDICATOR_GAUGE_KEY)
+
+    def forget_indicators(self) -> None:
+        """Drop every indicator gauge: this process no longer finalizes, and a standby's
+        frozen values must not look current next to the active one's."""
+        self.indicator_value.clear()
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> AggregatorMetrics:
         r = registry or CollectorRegistry()
+        add_service_metrics(r, "aggregator")
         p = "pulseboard_aggregator_"
         return cls(
             registry=r,
@@ -151,6 +195,13 @@ class AggregatorMetrics:
             restore_seconds=Gauge(
                 p + "finalizer_restore_seconds",
                 "Duration of the finalizer's last restore from its checkpoint",
+                registry=r,
+            ),
+            indicator_value=Gauge(
+                "pulseboard_indicator_value",
+                "Latest provisional value of an allow-listed province indicator (SPEC "
+                "section 7), set by the active finalizer",
+                ["name", "key"],
                 registry=r,
             ),
         )

@@ -45,6 +45,9 @@ log = logging.getLogger("pulseboard.aggregate")
 SEALER_GROUP = "pulseboard-aggregate"
 FINALIZER_GROUP = "pulseboard-finalize"
 REASON_HEADER = "pulseboard-reason"
+# A fetch answers within fetch_max_wait_ms (500) when the broker is up; several times that
+# without an answer means we cannot see the partition (broker down or unreachable).
+SEEN_WITHIN_MS = 3000
 
 _SEALED_KEY = SEALED.encode()[0]
 _PROVISIONAL_KEY = PROVISIONAL.encode()[0]
@@ -187,6 +190,7 @@ class SealerService:
         self._next_seal = self._next_prov = self._next_commit = 0.0
         self._after_seal = 0
         self._next_warning = 0.0
+        self._blind: set[TopicPartition] = set()  # partitions without a recent fetch response
 
     async def start(self) -> None:
         self.consumer.subscribe(self.topics, listener=_Listener(self))
@@ -266,7 +270,17 @@ class SealerService:
         for tp, st in self.parts.items():
             hw = self.consumer.highwater(tp)
             pos = self._position(tp)
-            caught_up = tp not in batches and hw is not None and pos >= hw
+            # While the broker is unreachable the high watermark is stale: a partition we
+            # cannot see is not idle (its producers may be buffering). Once we see it again
+            # the idle rule counts from then on, never across the blind spell.
+            polled = self.consumer.last_poll_timestamp(tp)
+            seen = polled is not None and wall - polled < SEEN_WITHIN_MS
+            if not seen:
+                self._blind.add(tp)
+            elif tp in self._blind:
+                self._blind.discard(tp)
+                st.last_wall = max(st.last_wall, now)
+            caught_up = seen and tp not in batches and hw is not None and pos >= hw
             st.advance(now, caught_up)
             labels = (tp.topic, str(tp.partition))
             if hw is not None:
@@ -583,6 +597,7 @@ class FinalizerService:
                     (f"{r.name}|{r.key}".encode(), _indicator_value(r, False, ingest)) for r in recs
                 )
                 self.metrics.indicator_records.labels("provisional").inc(len(recs))
+                self.metrics.observe_indicators(recs)
             if st.wm and st.final.as_of is not None:
                 self.metrics.final_delay.set(
                     max(0.0, (max(st.wm.values()) - st.final.as_of * 1000) / 1000)
@@ -730,6 +745,7 @@ class FinalizerService:
         self.state = None
         self.expected = {}
         self.metrics.assigned.labels(self.stage).set(0)
+        self.metrics.forget_indicators()
         log.info("finalizer: revoked %s:0 at T=%s", self.topic, st.emitted)
 
     async def close(self) -> None:

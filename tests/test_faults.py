@@ -1,0 +1,641 @@
+"""Faults (issue 6): a broker outage under a running producer, an aggregator SIGKILLed
+repeatedly, a rebalance storm, the push server restarted under 200 clients, Kafka
+unreachable or misconfigured at start, and a full or unwritable disk for `record`.
+
+Every result is compared with a ground truth computed independently: the generator's own
+log (`produce --to-file` with the same seed, start and rate) and `pulseboard replay --out`
+offline. Tests that stop a broker start one of their own; the session broker is never
+touched."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import random
+import re
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from conftest import _free_port_pair
+from test_aggregate_integration import Finals, _diff, _free_port
+from websockets.asyncio.client import connect
+from websockets.exceptions import WebSocketException
+
+from consumers.replay_to_kafka import replay_to_kafka
+from producers.command import write_log
+from producers.simulation import SimConfig, Simulation
+from pulseboard import localbroker, spec
+from pulseboard.config import Config, config_from_env
+from pulseboard.eventlog import read_lines
+from pulseboard.kafka_client import client_kwargs
+from pulseboard.topics import ensure_topics
+from web.fake_feed import FakeIndicators, encode, indicator_key
+
+pytestmark = pytest.mark.integration
+
+LATENESS = "5000"  # short allowed lateness: final values follow the data within seconds
+CLI = [sys.executable, "-m", "pulseboard.cli"]
+
+
+class Child:
+    """A `pulseboard` child process; its stderr goes to a file (a pipe nobody reads while
+    it runs could fill up and block it), readable at any time."""
+
+    def __init__(self, env: dict[str, str], *argv: str) -> None:
+        fd, name = tempfile.mkstemp(prefix="pulseboard-child-", suffix=".log")
+        self.err_path = Path(name)
+        with os.fdopen(fd, "w") as err:
+            self.proc = subprocess.Popen(
+                [*CLI, *argv],
+                env={**os.environ, **env},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+
+    def stderr(self) -> str:
+        return self.err_path.read_text(errors="replace")
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def send_signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float = 120) -> tuple[int, str]:
+        """Wait for the child to exit by itself; its exit code and stderr."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        return self.proc.returncode, self.stderr()
+
+    def end(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
+        """Stop it (by its own pid, never by name) unless it has exited."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code, err = self.wait(60)
+        self.err_path.unlink(missing_ok=True)
+        return code, err
+
+
+def _spawn(env: dict[str, str], *argv: str) -> Child:
+    return Child(env, *argv)
+
+
+def _end(child: Child) -> tuple[int, str]:
+    return child.end()
+
+
+def _run(
+    env: dict[str, str], *argv: str, timeout: float = 120, **kw: object
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *argv],
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+@contextlib.contextmanager
+def _own_broker_env(tmp: Path) -> Iterator[tuple[Config, dict[str, str]]]:
+    """Settings of a broker of this test's own (not started); stopped on exit if it runs."""
+    env = {
+        "PULSEBOARD_STATE_DIR": str(tmp / "kafka"),
+        "PULSEBOARD_KAFKA_PORT": str(_free_port_pair()),
+        "PULSEBOARD_KAFKA_HEAP": "384m",
+    }
+    if "PULSEBOARD_CACHE_DIR" in os.environ:
+        env["PULSEBOARD_CACHE_DIR"] = os.environ["PULSEBOARD_CACHE_DIR"]
+    config = config_from_env(env)
+    try:
+        yield config, env
+    finally:
+        localbroker.stop(config.broker)
+
+
+def _start_broker(config: Config) -> None:
+    localbroker.start(config.broker, log=lambda _: None)
+
+
+def _metric(port: int, name: str) -> float:
+    """Sum of every sample of one metric family (0 if the endpoint is not up yet)."""
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=3).read()
+    except OSError:
+        return 0.0
+    total = 0.0
+    for line in text.decode().splitlines():
+        if line.startswith(name) and line[len(name)] in " {":
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+async def _until(predicate, timeout: float, what: str, step: float = 0.2) -> None:
+    """Poll a condition with a deadline (never a fixed wait standing in for an event)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(step)
+
+
+def _offline(env: dict[str, str], log: Path, out: Path) -> dict[tuple[int, str, str], object]:
+    """`pulseboard replay LOG --out FILE`: the final records, as the live pipeline must give."""
+    done = _run(env, "replay", str(log), "--out", str(out), "--lateness-ms", LATENESS)
+    assert done.returncode == 0, done.stderr
+    rows = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert rows
+    return {(r["t"], r["name"], r["key"]): r["value"] for r in rows}
+
+
+def _aggregate(cfg: Config, env: dict[str, str], *extra: str) -> Child:
+    return Child(
+        env,
+        *[
+            "aggregate",
+            "--topic-prefix",
+            cfg.kafka.topic_prefix,
+            "--kafka-port",
+            str(cfg.broker.port),
+            "--lateness-ms",
+            LATENESS,
+            "--metrics-port",
+            "0",
+            "--checkpoint-interval-ms",
+            "500",
+            *extra,
+        ],
+    )
+
+
+async def _read_events(cfg: Config) -> list[bytes]:
+    """Every record value in the two events topics, read back from the start."""
+    c = AIOKafkaConsumer(**client_kwargs(cfg, "test-events"), enable_auto_commit=False)
+    await c.start()
+    try:
+        tps = [
+            TopicPartition(cfg.kafka.topic(base), p)
+            for base in (spec.TOPIC_FREIGHT, spec.TOPIC_SECTOR)
+            for p in range(cfg.kafka.partitions()[base])
+        ]
+        c.assign(tps)
+        await c.seek_to_beginning(*tps)
+        ends = await c.end_offsets(tps)
+        out: list[bytes] = []
+
+        async def behind() -> bool:
+            return any([await c.position(tp) < ends[tp] for tp in tps])
+
+        while await behind():
+            for records in (await c.getmany(timeout_ms=500)).values():
+                out.extend(r.value for r in records)
+        return out
+    finally:
+        await c.stop()
+
+
+# ----------------------------------------------------------------------------- 1. outage
+
+
+async def test_broker_outage_under_a_running_producer_loses_and_duplicates_nothing(tmp_path):
+    rate, count, seed = 400, 7_000, 61
+    start = datetime.fromtimestamp(int(time.time()), UTC).isoformat()
+    sim_args = ["--rate", str(rate), "--seed", str(seed), "--start", start, "--count", str(count)]
+    truth_log = tmp_path / "truth.jsonl"
+    made = _run({}, "produce", "--to-file", str(truth_log), *sim_args)
+    assert made.returncode == 0, made.stderr
+    with _own_broker_env(tmp_path) as (cfg, env):
+        _start_broker(cfg)
+        await ensure_topics(cfg)
+        expected = _offline(env, truth_log, tmp_path / "truth.out.jsonl")
+        port = _free_port()
+        producer = _spawn(env, "produce", *sim_args, "--metrics-port", str(port))
+        aggregator = _aggregate(cfg, env)
+        acked = "pulseboard_producer_events_total"
+        try:
+            await _until(lambda: _metric(port, acked) >= 1000, 60, "the first acknowledged records")
+            localbroker.stop(cfg.broker)
+            down = time.monotonic()
+            unacked_max = 0.0
+            # The outage itself lasts 20 s; meanwhile the producer must hold its records.
+            while time.monotonic() - down < 20:
+                assert producer.poll() is None, "the producer died during the outage"
+                unacked_max = max(unacked_max, _metric(port, "pulseboard_producer_unacked_records"))
+                await asyncio.sleep(0.5)
+            during = _metric(port, acked)
+            _start_broker(cfg)
+            code, err = await asyncio.to_thread(producer.wait)
+            assert code == 0, err
+            summary = re.search(r"published (\d+) of (\d+) records", err)
+            assert summary and summary.groups() == (str(count), str(count)), err
+            assert unacked_max > 0, "the outage never showed in pulseboard_producer_unacked_records"
+            assert during < count
+            # Nothing lost, nothing twice: the events topics hold exactly the generator's log.
+            got = Counter(orjson.loads(v)["id"] for v in await _read_events(cfg))
+            want = Counter(orjson.loads(line)["id"] for line in read_lines(truth_log))
+            assert got == want
+            # The aggregator rode the outage out by itself and agrees with the offline replay.
+            async with Finals(cfg) as finals:
+                await finals.until(lambda: finals.values == expected or bool(finals.conflicts))
+                assert not finals.conflicts
+                assert finals.values == expected, _diff(finals.values, expected)
+            assert aggregator.poll() is None
+        finally:
+            _end(producer)
+            _end(aggregator)
+
+
+# --------------------------------------------------------- 2. and 3. kills and rebalances
+
+
+@dataclasses.dataclass(frozen=True)
+class Logged:
+    path: Path
+    records: int
+    expected: dict[tuple[int, str, str], object]
+
+
+@pytest.fixture(scope="module")
+def replay_log(tmp_path_factory: pytest.TempPathFactory) -> Logged:
+    tmp = tmp_path_factory.mktemp("faults")
+    sim = Simulation(
+        SimConfig(
+            seed=62,
+            start_ms=int(time.time() * 1000) - 3600 * 1000,
+            events_per_sim_second=150.0,
+            invalid_fraction=0.01,
+            late_fraction=0.01,
+            future_fraction=0.01,
+        )
+    )
+    path = tmp / "log.jsonl"
+    count = write_log(sim, str(path), 15_000)
+    return Logged(path, count, _offline({}, path, tmp / "offline.jsonl"))
+
+
+REPLAY_SPEED = "5"  # the log's ~100 s of event time in ~20 s
+LIVE_IDLE = ("--idle-ms", "3000", "--idle-speed", REPLAY_SPEED)
+
+
+def _replay_into(cfg: Config, env: dict[str, str], log: Path) -> Child:
+    prefix = ["--topic-prefix", cfg.kafka.topic_prefix]
+    return _spawn(env, "replay", str(log), "--to-kafka", "--speed", REPLAY_SPEED, *prefix)
+
+
+async def _progress(finals: Finals, since: int, timeout: float = 60) -> None:
+    """Until final records beyond ``since`` appear (the current members are working)."""
+    deadline = time.monotonic() + timeout
+    while finals.max_t <= since:
+        assert time.monotonic() < deadline, "no final records"
+        await finals.poll()
+
+
+async def test_aggregator_sigkilled_three_times_during_a_replay(isolated, replay_log):
+    cfg, env = isolated
+    agg = _aggregate(cfg, env, *LIVE_IDLE)
+    replay = _replay_into(cfg, env, replay_log.path)
+    try:
+        async with Finals(cfg) as finals:
+            for _ in range(3):
+                await _progress(finals, finals.max_t)
+                assert replay.poll() is None, "the replay ended before the kills"
+                agg.send_signal(signal.SIGKILL)
+                agg.wait()
+                agg = _aggregate(cfg, env, *LIVE_IDLE)
+            code, err = await asyncio.to_thread(replay.wait)
+            assert code == 0 and f"replayed {replay_log.records} records" in err, err
+            want = replay_log.expected
+            await finals.until(lambda: finals.values == want or bool(finals.conflicts))
+            assert not finals.conflicts
+            assert finals.values == want, _diff(finals.values, want)
+    finally:
+        _end(replay)
+        _end(agg)
+
+
+async def test_rebalance_storm_gives_the_offline_records(isolated, replay_log):
+    cfg, env = isolated
+    members = [_aggregate(cfg, env, *LIVE_IDLE) for _ in range(3)]
+    replay = _replay_into(cfg, env, replay_log.path)
+    try:
+        async with Finals(cfg) as finals:
+            # Members leave (SIGTERM) and new ones join while the log flows in.
+            for _ in range(3):
+                await _progress(finals, finals.max_t)
+                leaving = members.pop(0)  # the oldest: long past its start-up
+                code, _ = await asyncio.to_thread(_end, leaving)
+                assert code == 0
+                members.append(_aggregate(cfg, env, *LIVE_IDLE))
+            code, err = await asyncio.to_thread(replay.wait)
+            assert code == 0, err
+            want = replay_log.expected
+            await finals.until(lambda: finals.values == want or bool(finals.conflicts))
+            assert not finals.conflicts
+            assert finals.values == want, _diff(finals.values, want)
+    finally:
+        _end(replay)
+        for m in members:
+            _end(m)
+
+
+# ------------------------------------------------------------------ 4. push server restart
+
+
+@dataclasses.dataclass
+class WallClient:
+    """What the page does: keep a table from snapshots and deltas, reconnect with backoff."""
+
+    url: str
+    table: dict[tuple[str, str], object] = dataclasses.field(default_factory=dict)
+    snapshots: list[float] = dataclasses.field(default_factory=list)  # monotonic, ready ones
+    deltas_after_snapshot: int = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        rng = random.Random()
+        delay = 0.1
+        while not stop.is_set():
+            try:
+                async with connect(self.url, open_timeout=10, max_size=None) as ws:
+                    delay = 0.1
+                    while True:
+                        msg = orjson.loads(await ws.recv())
+                        self._apply(msg)
+            except (OSError, WebSocketException, TimeoutError):
+                await asyncio.sleep(rng.uniform(delay / 2, delay))
+                delay = min(delay * 2, 2.0)
+
+    def _apply(self, msg: dict) -> None:
+        if msg["type"] == "snapshot":
+            self.table = {
+                (name, row[0]): row[1] for name, rows in msg["values"].items() for row in rows
+            }
+            if msg["ready"]:
+                self.snapshots.append(time.monotonic())
+                self.deltas_after_snapshot = 0
+        elif msg["type"] == "delta":
+            for name, rows in msg["changes"].items():
+                self.table.update({(name, row[0]): row[1] for row in rows})
+            for name, keys in msg.get("removed", {}).items():
+                for key in keys:
+                    self.table.pop((name, key), None)
+            self.deltas_after_snapshot += 1
+
+
+class Feed:
+    """The fake aggregator: publishes indicator records and keeps the truth (last per key)."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.truth: dict[tuple[str, str], object] = {}
+        self.removed: set[tuple[str, str]] = set()
+        self.model = FakeIndicators(seed=64)
+        self.topic = cfg.kafka.topic(spec.TOPIC_INDICATORS)
+
+    async def publish(self, producer, records: list[dict]) -> None:
+        # The model knows nothing of removals: a removed key stays removed.
+        records = [r for r in records if (r["name"], r["key"]) not in self.removed]
+        futures = [
+            await producer.send(self.topic, encode(r), key=indicator_key(r["name"], r["key"]))
+            for r in records
+        ]
+        await asyncio.gather(*futures)
+        for r in records:
+            self.truth[(r["name"], r["key"])] = r["value"]
+
+    async def remove(self, producer, name: str, key: str) -> None:
+        await (await producer.send(self.topic, None, key=indicator_key(name, key)))
+        self.truth.pop((name, key), None)
+        self.removed.add((name, key))
+
+
+async def test_push_server_restart_under_200_clients(isolated):
+    from aiokafka import AIOKafkaProducer
+
+    cfg, env = isolated
+    port = _free_port()
+    argv = [
+        "serve",
+        "--port",
+        str(port),
+        "--topic-prefix",
+        cfg.kafka.topic_prefix,
+        "--coalesce-hz",
+        "4",
+        "--allow-origin",
+        "*",
+    ]
+    feed = Feed(cfg)
+    producer = AIOKafkaProducer(**client_kwargs(cfg, "test-feed"))
+    await producer.start()
+    t = int(time.time())
+    await feed.publish(producer, feed.model.all_records(t))
+    server = _spawn(env, *argv)
+    stop = asyncio.Event()
+    clients = [WallClient(f"ws://127.0.0.1:{port}/ws") for _ in range(200)]
+    tasks = [asyncio.create_task(c.run(stop)) for c in clients]
+    try:
+        await _until(lambda: all(c.snapshots for c in clients), 60, "200 first snapshots")
+        await feed.publish(producer, feed.model.step(t + 1))
+        code, _ = await asyncio.to_thread(_end, server)
+        assert code == 0
+        # While the server is down the table moves on, a key is removed: what the clients
+        # hold is now stale.
+        await feed.publish(producer, feed.model.step(t + 2))
+        gone = next(k for k in feed.truth if k[0] == "sector_value_1h")
+        await feed.remove(producer, *gone)
+        before = [len(c.snapshots) for c in clients]
+        restarted = time.monotonic()
+        server = _spawn(env, *argv)
+        await _until(
+            lambda: all(len(c.snapshots) > n for c, n in zip(clients, before, strict=True)),
+            30,
+            "fresh snapshots after the restart",
+        )
+        late = [c.snapshots[-1] - restarted for c in clients if c.snapshots[-1] - restarted > 10]
+        assert not late, f"{len(late)} clients took more than 10 s: {max(late):.1f} s"
+        # The next delta: afterwards every client holds exactly the server's current state.
+        marker = {"t": t + 3, "name": "shipments_1m", "key": "520000", "value": 987_654,
+                  "final": False}  # fmt: skip
+        await feed.publish(producer, [marker, *feed.model.step(t + 3)])
+        key = ("shipments_1m", "520000")
+        await _until(
+            lambda: all(c.table.get(key) == feed.truth[key] for c in clients), 30, "the delta"
+        )
+        assert gone not in feed.truth
+        stale = [c for c in clients if c.table != feed.truth]
+        assert not stale, _diff(stale[0].table, feed.truth)
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await producer.stop()
+        _end(server)
+
+
+# ------------------------------------------------------- 5. unreachable or wrong at start
+
+RETRY_LINE = re.compile(r"cannot reach Kafka at \S+ \(attempt (\d+): .*retrying in ([\d.]+) s")
+
+
+def _retries(child: Child) -> list[tuple[int, float]]:
+    """(attempt, delay) of every "cannot reach Kafka" line the child logged so far."""
+    found = map(RETRY_LINE.search, child.stderr().splitlines())
+    return [(int(m[1]), float(m[2])) for m in found if m]
+
+
+async def test_services_wait_for_an_unreachable_cluster_then_work(tmp_path):
+    with _own_broker_env(tmp_path) as (cfg, env):
+        # The topics exist (created on a first run), then the broker goes down.
+        _start_broker(cfg)
+        await ensure_topics(cfg)
+        localbroker.stop(cfg.broker)
+        produce_port, web_port = _free_port(), _free_port()
+        procs = {
+            "produce": _spawn(env, "produce", "--rate", "200", "--metrics-port", str(produce_port)),
+            "aggregate": _spawn(env, "aggregate", "--metrics-port", "0", "--lateness-ms", "1000"),
+            "serve": _spawn(env, "serve", "--port", str(web_port)),
+        }
+        try:
+            await _until(
+                lambda: all(len(_retries(p)) >= 3 for p in procs.values()), 60, "three retries"
+            )
+            _start_broker(cfg)
+
+            def ready() -> bool:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/readyz", timeout=2):
+                        return True
+                except OSError:
+                    return False
+
+            await _until(lambda: _metric(produce_port, "pulseboard_producer_events_total") > 0,
+                         60, "the producer to publish")  # fmt: skip
+            async with Finals(cfg) as finals:
+                await finals.until(lambda: finals.provisional > 0, timeout=60)
+                assert finals.provisional > 0, "the aggregator never published"
+            await _until(ready, 60, "the push server to read the indicators")
+            for name, child in procs.items():
+                retries = _retries(child)
+                # One line per attempt, attempts numbered 1, 2, 3, ... with growing delays.
+                assert [a for a, _ in retries] == list(range(1, len(retries) + 1)), name
+                delays = [d for _, d in retries]
+                assert all(b > a for a, b in zip(delays, delays[2:], strict=False)), (name, delays)
+                assert "PULSEBOARD_BOOTSTRAP" in child.stderr()
+                assert child.poll() is None, (name, child.stderr()[-3000:])
+        finally:
+            for p in procs.values():
+                _end(p)
+
+
+SERVICES = {
+    "produce": ["produce", "--metrics-port", "0"],
+    "aggregate": ["aggregate", "--metrics-port", "0"],
+    "serve": ["serve", "--port", "0"],
+}
+
+
+async def test_wrong_settings_fail_fast_with_what_to_fix(kafka_env, kafka_config):
+    broker = kafka_config.bootstrap_servers
+    sasl = {
+        "PULSEBOARD_BOOTSTRAP": broker,
+        "PULSEBOARD_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "PULSEBOARD_SASL_MECHANISM": "PLAIN",
+        "PULSEBOARD_SASL_USERNAME": "wall",
+        "PULSEBOARD_SASL_PASSWORD": "secret",
+    }
+    cases = {
+        "syntax": ({}, ["--bootstrap-servers", "bad host:9092"], "is not host:port"),
+        "topic": ({}, ["--topic-prefix", "never-created."], "does not exist on Kafka"),
+        "sasl": (sasl, [], "accepts connections but refused ours"),
+        "give up": ({}, ["--bootstrap-servers", "127.0.0.1:1", "--connect-timeout", "1"],
+                    "cannot reach Kafka at 127.0.0.1:1"),
+    }  # fmt: skip
+    runs = {
+        (service, case): asyncio.to_thread(
+            _run, {**kafka_env, **extra_env}, *argv, *flags, timeout=60
+        )
+        for service, argv in SERVICES.items()
+        for case, (extra_env, flags, _) in cases.items()
+    }
+    results = dict(zip(runs, await asyncio.gather(*runs.values()), strict=True))
+    for (service, case), result in results.items():
+        fragment = cases[case][2]
+        assert result.returncode == 2, (service, case, result.stderr[-2000:])
+        assert fragment in result.stderr, (service, case, result.stderr[-2000:])
+    assert "PULSEBOARD_SASL" in results[("produce", "sasl")].stderr
+    assert "pulseboard kafka up" in results[("aggregate", "topic")].stderr
+
+
+# ------------------------------------------------------------------- 6. disk full, read-only
+
+
+@pytest.fixture
+def recorded_topics(isolated, tmp_path) -> tuple[Config, dict[str, str]]:
+    cfg, env = isolated
+    sim = Simulation(SimConfig(seed=66, start_ms=int(time.time() * 1000) - 600_000))
+    log = tmp_path / "source.jsonl"
+    write_log(sim, str(log), 3000)
+    sent, _ = asyncio.run(replay_to_kafka(cfg, str(log), None))
+    assert sent == 3000
+    return cfg, env
+
+
+def _limit_file_size() -> None:
+    # A full disk without root: writes past RLIMIT_FSIZE fail with EFBIG (once SIGXFSZ,
+    # which would kill the process, is ignored).
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+
+def test_record_on_a_full_disk_leaves_no_file(recorded_topics, tmp_path):
+    cfg, env = recorded_topics
+    folder = tmp_path / "out"
+    folder.mkdir()
+    target = folder / "seen.jsonl"
+    prefix = ["--topic-prefix", cfg.kafka.topic_prefix]
+    result = _run(env, "record", "--out", str(target), *prefix, preexec_fn=_limit_file_size)
+    assert result.returncode == 1, result.stderr
+    assert f"cannot write {target}: File too large" in result.stderr
+    assert list(folder.iterdir()) == []  # no file, no partial left behind
+    # The same recording fits without the limit: the failure was the disk's, nothing else.
+    fine = _run(env, "record", "--out", str(target), *prefix)
+    assert fine.returncode == 0 and "recorded 3000 records" in fine.stderr, fine.stderr
+
+
+def test_record_into_an_unwritable_directory_fails_clearly(kafka_env):
+    # Root writes through any mode bits; sysfs refuses new files to everybody, root included.
+    folder = Path(tempfile.mkdtemp(prefix="pulseboard-ro-")) if os.geteuid() else Path("/sys")
+    try:
+        if os.geteuid():
+            folder.chmod(0o555)
+        before = set(folder.iterdir())
+        target = folder / "seen.jsonl"
+        result = _run(kafka_env, "record", "--out", str(target))
+        assert result.returncode == 1, result.stderr
+        assert f"cannot write {target}: Permission denied" in result.stderr
+        assert "nothing was left behind" in result.stderr
+        assert set(folder.iterdir()) == before
+    finally:
+        if os.geteuid():
+            folder.chmod(0o755)
+            folder.rmdir()

@@ -1,0 +1,178 @@
+"""Structured logs (pulseboard/logs.py): the JSON formatter's shape, extra fields, errors,
+the choice of format through the one Config object, and that secrets never reach a log."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from pulseboard.config import ConfigError, config_from_env
+from pulseboard.logs import (
+    JsonFormatter,
+    configure_logging,
+    log_start,
+    log_stop,
+    public_settings,
+)
+
+SECRET = "s3cret-Pa55word"
+SASL_ENV = {
+    "PULSEBOARD_BOOTSTRAP": "kafka.example:9094",
+    "PULSEBOARD_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+    "PULSEBOARD_SASL_MECHANISM": "SCRAM-SHA-256",
+    "PULSEBOARD_SASL_USERNAME": "wall",
+    "PULSEBOARD_SASL_PASSWORD": SECRET,
+}
+
+
+@pytest.fixture
+def restore_root_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    aiokafka_level = logging.getLogger("aiokafka").level
+    yield
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    for h in handlers:
+        root.addHandler(h)
+    root.setLevel(level)
+    logging.getLogger("aiokafka").setLevel(aiokafka_level)
+
+
+def _record(msg: str, *args: object, **extra: object) -> logging.LogRecord:
+    logger = logging.getLogger("pulseboard.test")
+    return logger.makeRecord(
+        logger.name, logging.WARNING, __file__, 1, msg, args, None, extra=extra
+    )
+
+
+def test_json_formatter_writes_one_object_with_the_fixed_fields_and_extras():
+    record = _record("assigned %s", "freight.events[0,1]\nsecond line", partitions=2, stage="x")
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    obj = json.loads(line)
+    assert obj["level"] == "WARNING"
+    assert obj["logger"] == "pulseboard.test"
+    assert obj["msg"] == "assigned freight.events[0,1]\nsecond line"
+    assert obj["partitions"] == 2 and obj["stage"] == "x"
+    assert obj["ts"].endswith("Z")
+    # ts is the record's creation time, in UTC with milliseconds
+    from datetime import datetime
+
+    parsed = datetime.fromisoformat(obj["ts"].replace("Z", "+00:00"))
+    assert abs(parsed.timestamp() - record.created) < 0.001
+    assert list(obj)[:4] == ["ts", "level", "logger", "msg"]
+
+
+def test_json_formatter_keeps_exceptions_and_odd_values_on_one_line():
+    logger = logging.getLogger("pulseboard.test")
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        record = logger.makeRecord(
+            logger.name,
+            logging.ERROR,
+            __file__,
+            1,
+            "failed",
+            (),
+            sys.exc_info(),
+            extra={"obj": object(), "path": os.path},
+        )
+    line = JsonFormatter().format(record)
+    assert len(line.splitlines()) == 1
+    obj = json.loads(line)
+    assert "RuntimeError: boom" in obj["exc"]
+    assert obj["obj"].startswith("<object object")
+
+
+def test_log_format_setting_is_validated_and_flags_override_the_environment():
+    assert config_from_env({}).log_format == "text"
+    assert config_from_env({"PULSEBOARD_LOG_FORMAT": "JSON"}).log_format == "json"
+    assert config_from_env({"PULSEBOARD_LOG_FORMAT": "json"}, log_format="text").log_format == (
+        "text"
+    )
+    with pytest.raises(
+        ConfigError, match="PULSEBOARD_LOG_FORMAT / --log-format to one of text, json"
+    ):
+        config_from_env({"PULSEBOARD_LOG_FORMAT": "yaml"})
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_start_and_stop_lines_carry_the_config_but_never_the_password(fmt, restore_root_logging):
+    config = config_from_env({**SASL_ENV, "PULSEBOARD_LOG_FORMAT": fmt})
+    out = io.StringIO()
+    configure_logging(config, "INFO", stream=out)
+    log = logging.getLogger("pulseboard.test")
+    log_start(log, "aggregate", config, role="all")
+    log.info("config again: %r", config)
+    log_stop(log, "aggregate")
+    text = out.getvalue()
+    assert SECRET not in text
+    lines = text.splitlines()
+    assert len(lines) == 3
+    if fmt == "json":
+        start = json.loads(lines[0])
+        assert start["event"] == "start" and start["service"] == "aggregate"
+        assert start["config"]["kafka"]["sasl_username"] == "wall"
+        assert start["config"]["kafka"]["bootstrap_servers"] == "kafka.example:9094"
+        assert "sasl_password" not in start["config"]["kafka"]
+        assert start["role"] == "all"
+        assert json.loads(lines[2])["event"] == "stop"
+    else:
+        assert "INFO pulseboard.test: aggregate: starting on kafka.example:9094" in lines[0]
+        assert '"sasl_username": "wall"' in lines[0]
+
+
+def test_public_settings_hide_exactly_what_repr_hides():
+    config = config_from_env(SASL_ENV)
+    settings = public_settings(config)
+    assert "sasl_password" not in settings["kafka"]
+    assert settings["log_format"] == "text"
+    assert json.dumps(settings)  # plain data only
+
+
+def test_aggregator_logs_json_lines_without_the_password(tmp_path):
+    """The real command: a start line, then (no broker there) an error and exit; every
+    line of stderr, aiokafka's and asyncio's included, is a JSON object and none shows
+    the password."""
+    env = {
+        **os.environ,
+        **SASL_ENV,
+        "PULSEBOARD_BOOTSTRAP": "127.0.0.1:1",
+        "PULSEBOARD_LOG_FORMAT": "json",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "pulseboard.cli", "aggregate", "--metrics-port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert SECRET not in result.stderr + result.stdout
+    objects = [json.loads(line) for line in result.stderr.splitlines()]
+    assert objects, result.stderr
+    start = objects[0]
+    assert start["event"] == "start" and start["service"] == "aggregate"
+    assert start["config"]["kafka"]["security_protocol"] == "SASL_PLAINTEXT"
+    assert start["options"]["lateness_ms"] == 30_000
+    assert result.returncode == 1
+    assert any(o["level"] == "ERROR" and o.get("event") == "error" for o in objects)
+
+
+def test_wrong_log_format_flag_fails_fast_naming_the_setting():
+    result = subprocess.run(
+        [sys.executable, "-m", "pulseboard.cli", "aggregate", "--log-format", "xml"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--log-format" in result.stderr and "text, json" in result.stderr
