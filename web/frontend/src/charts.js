@@ -19,6 +19,36 @@ echarts.use([
 ]);
 echarts.registerMap('guizhou', guizhou);
 
+// Chromium keeps a text-shaping cache per canvas and purges it only when that canvas paints
+// a frame. zrender measures label text on a canvas that never paints, so every distinct
+// string a wall ever measured (values change every second) stayed in memory, tens of MB
+// after a few hours. Summing per-character widths bounds that cache by the characters on
+// screen; kerning is ignored, which only moves a label by a fraction of a pixel.
+const measurer = document.createElement('canvas').getContext('2d');
+const charWidths = new Map(); // font -> Map(char -> px)
+
+function measureText(text, font) {
+  const key = font || '12px sans-serif';
+  let widths = charWidths.get(key);
+  if (widths === undefined) {
+    widths = new Map();
+    charWidths.set(key, widths);
+  }
+  let width = 0;
+  for (const ch of String(text ?? '')) {
+    let w = widths.get(ch);
+    if (w === undefined) {
+      measurer.font = key;
+      w = measurer.measureText(ch).width;
+      widths.set(ch, w);
+    }
+    width += w;
+  }
+  return { width };
+}
+
+echarts.setPlatformAPI({ measureText });
+
 export { echarts, guizhou };
 
 // Sizes in chart options are pixels; the page scales by its root font size.
