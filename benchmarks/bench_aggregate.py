@@ -152,7 +152,9 @@ def produce(config: Config, env: dict[str, str], *argv: str) -> subprocess.Popen
     )
 
 
-def catchup(config: Config, env: dict[str, str], count: int, processes: int) -> dict:
+def catchup(
+    config: Config, env: dict[str, str], count: int, processes: int, invalid: float
+) -> dict:
     p = produce(
         config,
         env,
@@ -164,7 +166,7 @@ def catchup(config: Config, env: dict[str, str], count: int, processes: int) -> 
         "--rate",
         "30000",
         "--invalid-fraction",
-        "0.005",
+        str(invalid),
     )
     _, err = p.communicate()
     if p.returncode != 0:
@@ -184,6 +186,7 @@ def catchup(config: Config, env: dict[str, str], count: int, processes: int) -> 
         aggs.stop()
     return {
         "events": count,
+        "invalid_fraction": invalid,
         "processes": processes,
         "seconds_incl_startup": round(seconds, 2),
         "events_per_s": round(count / seconds),
@@ -312,6 +315,13 @@ def main() -> None:
         default=1_000_000,
         help="events for the catch-up ceiling (0 skips it)",
     )
+    parser.add_argument(
+        "--invalid-fraction",
+        type=float,
+        default=0.005,
+        help="share of the catch-up records that are invalid (20 kinds of fault, DLQ'd)",
+    )
+    parser.add_argument("--no-live", action="store_true", help="only the catch-up ceiling")
     parser.add_argument("--sample-s", type=float, default=5.0)
     parser.add_argument("--port", type=int, default=19492, help="local broker port")
     opts = parser.parse_args()
@@ -334,19 +344,25 @@ def main() -> None:
             if opts.catchup_count:
                 cfg = replace(config, kafka=replace(config.kafka, topic_prefix="catchup."))
                 asyncio.run(ensure_topics(cfg))
-                report["catchup"] = catchup(cfg, env, opts.catchup_count, opts.processes)
+                report["catchup"] = catchup(
+                    cfg, env, opts.catchup_count, opts.processes, opts.invalid_fraction
+                )
                 print(json.dumps(report["catchup"]), flush=True)
-            cfg = replace(config, kafka=replace(config.kafka, topic_prefix="live."))
-            asyncio.run(ensure_topics(cfg))
-            report["live"] = live(cfg, env, opts.rate, opts.minutes, opts.processes, opts.sample_s)
+            if not opts.no_live:
+                cfg = replace(config, kafka=replace(config.kafka, topic_prefix="live."))
+                asyncio.run(ensure_topics(cfg))
+                report["live"] = live(
+                    cfg, env, opts.rate, opts.minutes, opts.processes, opts.sample_s
+                )
         finally:
             if config.uses_local_broker:
                 localbroker.stop(config.broker)
     out = ROOT / "bench-results"
     out.mkdir(exist_ok=True)
     (out / "aggregate.json").write_text(json.dumps(report, indent=2))
-    summary = {k: v for k, v in report["live"].items() if k != "samples"}
-    print(json.dumps({**report, "live": summary}, indent=2))
+    if "live" in report:
+        report = {**report, "live": {k: v for k, v in report["live"].items() if k != "samples"}}
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -213,20 +214,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return supervisor.run(args, config)
     except (ConfigError, BrokerError) as exc:
-        print(f"pulseboard: error: {exc}", file=sys.stderr)
+        _fatal(str(exc))
         return 2
     except KafkaConnectionError as exc:
         where = getattr(args, "bootstrap_servers", None) or "the configured cluster"
-        print(
-            f"pulseboard: error: cannot reach Kafka at {where} ({exc}). Check --bootstrap-servers "
-            "/ PULSEBOARD_BOOTSTRAP, or start the local broker with `pulseboard kafka up`.",
-            file=sys.stderr,
+        _fatal(
+            f"cannot reach Kafka at {where} ({exc}). Check --bootstrap-servers "
+            "/ PULSEBOARD_BOOTSTRAP, or start the local broker with `pulseboard kafka up`."
         )
         return 2
     except KeyboardInterrupt:
         return 130
     parser.error(f"unknown command {args.command}")
     return 2
+
+
+def _fatal(message: str) -> None:
+    """The last word of a failing command: a JSON line when the service already logs JSON
+    (a log shipper must not meet one plain line), else the usual 'pulseboard: error:'."""
+    from pulseboard.logs import JsonFormatter
+
+    if any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers):
+        logging.getLogger("pulseboard").error(message, extra={"event": "fatal"})
+    else:
+        print(f"pulseboard: error: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -296,7 +296,9 @@ def _assert_twice_a_second(times: list[int], until_ms: float) -> None:
     span_s = (times[-1] - times[0]) / 1000
     assert span_s > 2
     assert len(starts) / span_s >= 2.0, (len(starts), span_s)
-    assert max(b - a for a, b in itertools.pairwise(starts)) < 750
+    # Publications are 250 ms apart; a gap of a few intervals is a loaded CI machine
+    # stalling the process, a gap of seconds would be the loop blocked by work.
+    assert max(b - a for a, b in itertools.pairwise(starts)) < 1500
 
 
 # The log is published while the aggregator runs, at 100x its own pace (its ~1000 s of event

@@ -140,9 +140,9 @@ def test_public_settings_hide_exactly_what_repr_hides():
 
 
 def test_aggregator_logs_json_lines_without_the_password(tmp_path):
-    """The real command: a start line, then (no broker there) an error and exit; every
-    line of stderr, aiokafka's and asyncio's included, is a JSON object and none shows
-    the password."""
+    """The real command: a start line, then (no broker there) retries, giving up and exit 2;
+    every line of stderr, aiokafka's and asyncio's and the final error included, is a JSON
+    object and none shows the password."""
     env = {
         **os.environ,
         **SASL_ENV,
@@ -150,7 +150,17 @@ def test_aggregator_logs_json_lines_without_the_password(tmp_path):
         "PULSEBOARD_LOG_FORMAT": "json",
     }
     result = subprocess.run(
-        [sys.executable, "-m", "pulseboard.cli", "aggregate", "--metrics-port", "0"],
+        # Services wait for an unreachable cluster for ever unless told when to give up.
+        [
+            sys.executable,
+            "-m",
+            "pulseboard.cli",
+            "aggregate",
+            "--metrics-port",
+            "0",
+            "--connect-timeout",
+            "2",
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -163,8 +173,12 @@ def test_aggregator_logs_json_lines_without_the_password(tmp_path):
     assert start["event"] == "start" and start["service"] == "aggregate"
     assert start["config"]["kafka"]["security_protocol"] == "SASL_PLAINTEXT"
     assert start["options"]["lateness_ms"] == 30_000
-    assert result.returncode == 1
-    assert any(o["level"] == "ERROR" and o.get("event") == "error" for o in objects)
+    assert result.returncode == 2
+    retries = [o for o in objects if o.get("event") == "kafka_unreachable"]
+    assert retries and retries[0]["attempt"] == 1
+    fatal = objects[-1]
+    assert fatal["level"] == "ERROR" and fatal["event"] == "fatal"
+    assert "--bootstrap-servers" in fatal["msg"]
 
 
 def test_wrong_log_format_flag_fails_fast_naming_the_setting():

@@ -174,8 +174,12 @@ async def test_the_wall_goes_live_follows_the_feed_and_survives_a_restart(browse
     async with wall_server(topic_config, port):
         feed.start()
         try:
-            await expect(page.locator("body")).to_have_attribute("data-snapshots", "2",
-                                                                 timeout=30_000)  # fmt: skip
+            # At least one fresh snapshot after the restart: the server accepts the page
+            # while it is still reading Kafka (a not-ready snapshot), then sends another
+            # once it is ready, so it may be two.
+            await expect(page.locator("body")).to_have_attribute(
+                "data-snapshots", re.compile(r"^([2-9]|\d{2,})$"), timeout=30_000
+            )
             await expect(page.locator("#badge")).to_have_attribute("data-state", "live",
                                                                    timeout=15_000)  # fmt: skip
             await expect(tile).to_have_text("4,321")
