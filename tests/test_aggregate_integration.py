@@ -373,3 +373,75 @@ async def test_three_processes_give_the_same_final_records_as_one(kafka_env, kaf
         assert len(sealers) == kafka_config.kafka.freight_partitions + 3
     finally:
         _stop(*procs)
+
+
+async def test_hand_made_bad_records_reach_the_dlq_intact_and_the_aggregator_goes_on(
+    kafka_env, kafka_config
+):
+    """Bad records of every sort, a 10 MB one among them, published around a valid event:
+    each lands in the DLQ byte for byte with the validator's reason (the key check's for a
+    wrong key), the valid event is counted, and the aggregator keeps running."""
+    import uuid
+
+    from consumers.validation import Invalid, validate
+    from producers.publisher import producer_for
+
+    cfg = await _prepared(kafka_config, f"bad{uuid.uuid4().hex[:6]}.", None)
+    now = int(time.time() * 1000)
+    good = {
+        "v": 1, "id": "ok-1", "type": "shipment", "ts": now, "truck_id": "T1",
+        "shipment_id": "S1", "shipper_id": "P1", "origin": "520100", "dest": "CN-CQ",
+        "cargo": "tea", "weight_kg": 1000, "value_cny": 5.0, "export_country": None,
+    }  # fmt: skip
+
+    def variant(**change: object) -> bytes:
+        return orjson.dumps({**good, "id": f"bad-{len(change)}-{sorted(change)}", **change})
+
+    bad = [
+        (b"T1", b'\xff\xfe{"v":1}'),  # not UTF-8
+        (b"T1", orjson.dumps(good)[:40]),  # truncated
+        (b"T1", b"[" * 100_000 + b"]" * 100_000),  # deeply nested
+        (b"T1", orjson.dumps(good).replace(b'"value_cny":5.0', b'"value_cny":NaN')),
+        (b"T1", orjson.dumps(good).replace(b'"value_cny":5.0', b'"value_cny":Infinity')),
+        (b"T1", variant(weight_kg="heavy")),  # wrong type
+        (b"T1", variant(type="teleport")),  # unknown type
+        (b"T1", variant(v=2)),  # unknown version
+        (b"T1", b'{"pad":"' + b"x" * 10_000_000 + b'"}'),  # 10 MB
+        (b"T1", b"[]"),  # not an object
+    ]
+    wrong_key = (b"T2", variant(id="wrong-key"))  # valid event, key not its truck_id
+    producer = producer_for(cfg, "test-bad-records")
+    await producer.start()
+    try:
+        topic = cfg.kafka.topic(spec.TOPIC_FREIGHT)
+        for key, value in [*bad[:5], (b"T1", orjson.dumps(good)), *bad[5:], wrong_key]:
+            await producer.send_and_wait(topic, value, key=key, timestamp_ms=now)
+    finally:
+        await producer.stop()
+
+    port = _free_port()
+    proc = _start(cfg, kafka_env, "--metrics-port", str(port))
+    try:
+        dlq = await _dlq(cfg, len(bad) + 1)
+        assert len(dlq) == len(bad) + 1
+        got = {rec.value: dict(rec.headers)["pulseboard-reason"].decode() for rec in dlq}
+        for _key, value in bad:
+            expected = validate(value)
+            assert isinstance(expected, Invalid)
+            assert got[value] == expected.reason
+        assert got[wrong_key[1]] == "key_mismatch"
+        assert {r.key for r in dlq} == {b"T1", b"T2"}
+
+        def counted() -> bool:
+            m = _scrape(port)
+            return m.get("pulseboard_aggregator_records_counted_total", 0) == 1
+
+        deadline = time.monotonic() + 30
+        while not counted() and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        assert counted()
+        m = _scrape(port)
+        assert m["pulseboard_aggregator_dlq_records_total"] == len(bad) + 1
+        assert proc.poll() is None
+    finally:
+        _stop(proc)

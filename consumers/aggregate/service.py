@@ -33,7 +33,7 @@ from consumers.aggregate.codec import (
 from consumers.aggregate.finalizer import Checkpoint, FinalizerState
 from consumers.aggregate.metrics import AggregatorMetrics
 from consumers.aggregate.sealer import PartitionSealer, SealerConfig, parse_commit_metadata
-from consumers.aggregate.sink import BatchSink, Sink
+from consumers.aggregate.sink import BatchSink, OutRecord, Sink
 from consumers.changelog import Record
 from producers.publisher import producer_for
 from pulseboard import spec
@@ -245,24 +245,25 @@ class SealerService:
                     self._after_seal,
                 )
                 self._after_seal = 0
-        for rec, reason, detail in res.invalid:
-            m.invalid.labels(reason).inc()
-            # Kafka needs a key or a value; a record with neither becomes an empty value.
-            value = b"" if rec.value is None and rec.key is None else rec.value
-            await self.sink.send(
-                self.dlq_topic,
-                value,
-                key=rec.key,
-                timestamp_ms=rec.timestamp,
-                headers=[
+        if res.invalid:
+            source = [
+                ("pulseboard-source-topic", topic.encode()),
+                ("pulseboard-source-partition", str(tp.partition).encode()),
+            ]
+            dead = []
+            for rec, reason, detail in res.invalid:
+                m.invalid.labels(reason).inc()
+                # Kafka needs a key or a value; a record with neither becomes an empty value.
+                value = b"" if rec.value is None and rec.key is None else rec.value
+                headers = [
                     (REASON_HEADER, reason.encode()),
                     ("pulseboard-detail", detail.encode("utf-8", "replace")),
-                    ("pulseboard-source-topic", topic.encode()),
-                    ("pulseboard-source-partition", str(tp.partition).encode()),
+                    *source,
                     ("pulseboard-source-offset", str(rec.offset).encode()),
-                ],
-            )
-            m.dlq.labels(topic).inc()
+                ]
+                dead.append(OutRecord(value, rec.key, rec.timestamp, headers))
+            await self.sink.send_many(self.dlq_topic, dead)
+            m.dlq.labels(topic).inc(len(dead))
 
     async def _tick(self, batches: dict, now: float) -> None:
         m = self.metrics

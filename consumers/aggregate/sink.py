@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
@@ -57,11 +58,12 @@ class _Tracker:
 
 
 class Sink:
-    """Per-record sends (the internal topic, the DLQ: a few hundred records per second)."""
+    """Per-record sends (the internal topic) and per-partition batches (the DLQ)."""
 
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self.producer = producer
         self._tracker = _Tracker()
+        self._spread = 0
 
     async def send(
         self,
@@ -84,8 +86,59 @@ class Sink:
         self._tracker.add(fut)
         return fut
 
+    async def send_many(self, topic: str, records: Sequence[OutRecord]) -> None:
+        """Records to one topic in one batch per partition, each partition chosen as Kafka's
+        default partitioner would (murmur2 of the key; no key: spread round robin). A burst
+        of bad input then costs a request per partition, not a send per record: at 5%
+        invalid records, per-record sends made the whole aggregator a third slower."""
+        if not records:
+            return
+        parts = sorted(await self.producer.partitions_for(topic) or ())
+        if not parts:
+            raise PublishError(f"topic {topic} does not exist")
+        batches: dict[int, object] = {}
+        for i, rec in enumerate(records):
+            if rec.key is not None:
+                p = parts[(murmur2(rec.key) & 0x7FFFFFFF) % len(parts)]
+            else:
+                p = parts[(self._spread + i) % len(parts)]
+            batch = batches.get(p)
+            if batch is None:
+                batch = batches[p] = self.producer.create_batch()
+            if not _append(batch, rec):
+                await self._send_batch(batch, topic, p)
+                batch = batches[p] = self.producer.create_batch()
+                if not _append(batch, rec):
+                    # Larger than an empty batch takes: alone, through the normal path.
+                    await self.send(topic, rec.value, key=rec.key, partition=p,
+                                    timestamp_ms=rec.timestamp_ms, headers=rec.headers)  # fmt: skip
+        self._spread += len(records)
+        for p, batch in batches.items():
+            await self._send_batch(batch, topic, p)
+
+    async def _send_batch(self, batch: object, topic: str, partition: int) -> None:
+        if batch.record_count() == 0:  # type: ignore[attr-defined]
+            return
+        fut = await self.producer.send_batch(batch, topic, partition=partition)
+        self._tracker.add(fut)
+
     async def flush(self) -> None:
         await self._tracker.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class OutRecord:
+    value: bytes | None
+    key: bytes | None
+    timestamp_ms: int | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+def _append(batch: object, rec: OutRecord) -> bool:
+    meta = batch.append(  # type: ignore[attr-defined]
+        timestamp=rec.timestamp_ms, key=rec.key, value=rec.value, headers=list(rec.headers)
+    )
+    return meta is not None
 
 
 class BatchSink:
