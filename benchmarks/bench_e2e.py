@@ -28,7 +28,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ import orjson  # noqa: E402
 from aiokafka import AIOKafkaProducer  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
+from benchmarks.common import free_port  # noqa: E402
 from pulseboard import localbroker  # noqa: E402
 from pulseboard.cli_support import cluster_argv  # noqa: E402
 from pulseboard.config import Config, config_from_env  # noqa: E402
@@ -53,12 +53,6 @@ from pulseboard.topics import ensure_topics  # noqa: E402
 
 PROBE_NAME = "export_value_by_country_1h"
 PROBE_COUNTRY = "AQ"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def spawn(config: Config, env: dict[str, str], *argv: str) -> subprocess.Popen[bytes]:

@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.async_api import CDPSession, Page, async_playwright  # noqa: E402
 
+from benchmarks.common import free_port  # noqa: E402
+
 CHROMIUM = "/usr/bin/chromium"
 MARK = f"--pulseboard-bench={uuid.uuid4().hex}"  # finds this benchmark's browser in /proc
 CHROMIUM_ARGS = [
@@ -45,12 +46,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float) -> None:

@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ import orjson  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
+from benchmarks.common import free_port, slope  # noqa: E402
 from pulseboard import localbroker  # noqa: E402
 from pulseboard.cli_support import cluster_argv  # noqa: E402
 from pulseboard.config import Config, config_from_env  # noqa: E402
@@ -58,12 +58,6 @@ def steady_start(hour_cst: int = 9) -> str:
     if start > now:
         start -= timedelta(days=1)
     return start.isoformat()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_bytes(pid: int) -> int:
@@ -86,16 +80,6 @@ def scrape_sum(port: int, prefix: str) -> float:
         for line in text.decode().splitlines()
         if line.startswith(prefix) and not line.startswith("#")
     )
-
-
-def slope(points: list[tuple[float, float]]) -> float:
-    n = len(points)
-    if n < 2:
-        return 0.0
-    mx = sum(x for x, _ in points) / n
-    my = sum(y for _, y in points) / n
-    den = sum((x - mx) ** 2 for x, _ in points)
-    return sum((x - mx) * (y - my) for x, y in points) / den if den else 0.0
 
 
 @dataclass

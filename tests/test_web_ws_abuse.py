@@ -5,9 +5,7 @@ reads. During each, a normal client keeps getting its snapshot and every delta i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,13 +19,13 @@ from web_raw import (
     close_code,
     frame,
     raw_websocket,
+    ready_server,
     stuck_websocket,
 )
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from web.assets import STATIC_DIR, build_frontend
-from web.harness import serving
 from web.indicators import Indicator
 from web.protocol import Limits, Timing
 from web.server import UNREAD_REPLIES_LIMIT, PushServer, ServeSettings
@@ -40,13 +38,6 @@ WRITE_LIMIT = 32 * 1024
 def static_dir() -> Path:
     build_frontend()
     return STATIC_DIR
-
-
-@contextlib.asynccontextmanager
-async def server(settings: ServeSettings) -> AsyncIterator[PushServer]:
-    async with serving(settings, None) as s:
-        s.mark_ready()
-        yield s
 
 
 def settings(static_dir: Path, **kw) -> ServeSettings:
@@ -121,7 +112,7 @@ ABUSE = {
 @pytest.mark.parametrize("abuse", list(ABUSE))
 async def test_abusive_frames_close_only_the_abuser(static_dir, abuse):
     frames, expected = ABUSE[abuse]
-    async with server(settings(static_dir)) as s:
+    async with ready_server(settings(static_dir)) as s:
         watcher = await Watcher.open(s)
         await watcher.sees("520000", 1)
         reader, writer = await raw_websocket(s.port)
@@ -138,7 +129,7 @@ async def test_a_flood_of_connections_past_the_limit(static_dir, caplog):
     """Thirty simultaneous handshakes for two free places: exactly two get in, every
     other one is refused with a log line, and the clients already there notice nothing."""
     caplog.set_level(logging.WARNING, "pulseboard.web")
-    async with server(settings(static_dir, max_clients=4)) as s:
+    async with ready_server(settings(static_dir, max_clients=4)) as s:
         url = f"ws://127.0.0.1:{s.port}/ws"
         watchers = [await Watcher.open(s) for _ in range(2)]
 
@@ -188,7 +179,7 @@ async def test_a_client_that_never_reads_costs_a_bounded_amount(static_dir):
         socket_send_buffer=16384,
         timing=Timing(200, 5, 10),
     )
-    async with server(opts) as s:
+    async with ready_server(opts) as s:
         stuck = await stuck_websocket(s.port)
         await asyncio.wait_for(s.wait_for_clients(1), 10)
         watcher = await Watcher.open(s)
@@ -213,7 +204,7 @@ async def test_a_client_that_never_reads_costs_a_bounded_amount(static_dir):
 async def test_a_ping_flood_that_never_reads_its_pongs_is_cut_off(static_dir, caplog):
     """websockets answers every ping without flow control; a client that floods pings
     and reads nothing is dropped before its pongs pile up in the server."""
-    async with server(settings(static_dir, socket_send_buffer=16384)) as s:
+    async with ready_server(settings(static_dir, socket_send_buffer=16384)) as s:
         watcher = await Watcher.open(s)
         flooder = await stuck_websocket(s.port)
         await asyncio.wait_for(s.wait_for_clients(2), 10)

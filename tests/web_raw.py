@@ -8,7 +8,11 @@ import base64
 import contextlib
 import os
 import socket
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+
+from web.harness import serving
+from web.server import PushServer, ServeSettings
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING = 0x0, 0x1, 0x2, 0x8, 0x9
 
@@ -134,3 +138,12 @@ async def close_code(reader: asyncio.StreamReader, timeout: float = 10.0) -> int
                     return int.from_bytes(payload[:2], "big") if payload else None
     except (asyncio.IncompleteReadError, ConnectionError):
         return None
+
+
+@contextlib.asynccontextmanager
+async def ready_server(settings: ServeSettings) -> AsyncIterator[PushServer]:
+    """A push server with no Kafka feed, marked ready: the target of the abuse tests, which
+    feed it indicators directly."""
+    async with serving(settings, None) as s:
+        s.mark_ready()
+        yield s
