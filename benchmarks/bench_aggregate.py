@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import free_port, slope  # noqa: E402
+from benchmarks.common import free_port, machine, slope  # noqa: E402
 from pulseboard import localbroker  # noqa: E402
 from pulseboard.cli_support import cluster_argv  # noqa: E402
 from pulseboard.config import Config, config_from_env  # noqa: E402
@@ -316,12 +315,7 @@ def main() -> None:
             localbroker.start(config.broker)
         try:
             report: dict = {
-                "machine": {
-                    "cpus": os.cpu_count(),
-                    "python": platform.python_version(),
-                    "platform": platform.platform(),
-                    "load_avg_at_start": os.getloadavg(),
-                },
+                "machine": machine(os.getloadavg()),
                 "conditions": "broker, producer and aggregator(s) on the same machine; "
                 "6 freight + 3 sector partitions; L=30 s",
             }

@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -44,7 +43,7 @@ import orjson  # noqa: E402
 from aiokafka import AIOKafkaProducer  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
-from benchmarks.common import free_port  # noqa: E402
+from benchmarks.common import free_port, machine  # noqa: E402
 from pulseboard import localbroker  # noqa: E402
 from pulseboard.cli_support import cluster_argv  # noqa: E402
 from pulseboard.config import Config, config_from_env  # noqa: E402
@@ -240,12 +239,7 @@ def main() -> None:
     if not latencies:
         raise SystemExit("no probe reached the screen")
     report = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "load_avg_at_start": load0,
-        },
+        "machine": machine(load0),
         "conditions": "broker, producer, aggregator, push server and the watching client on "
         "one machine; 6 freight + 3 sector partitions; L=30 s; coalescing 4 deltas/s",
         "load_events_per_s": round(rate),

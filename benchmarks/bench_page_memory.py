@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -33,19 +32,10 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.async_api import CDPSession, Page, async_playwright  # noqa: E402
 
-from benchmarks.common import free_port  # noqa: E402
+from benchmarks.common import free_port, machine  # noqa: E402
+from web.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
 MARK = f"--pulseboard-bench={uuid.uuid4().hex}"  # finds this benchmark's browser in /proc
-CHROMIUM_ARGS = [
-    MARK,
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
@@ -117,7 +107,7 @@ async def measure(page: Page, cdp: CDPSession) -> dict:
 async def watch_page(web_port: int, minutes: float, every_s: float) -> list[dict]:
     samples: list[dict] = []
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[MARK, *CHROMIUM_ARGS])
         context = await browser.new_context(viewport={"width": 1920, "height": 1080})
         page = await context.new_page()
         errors: list[str] = []
@@ -171,15 +161,12 @@ def main() -> None:
     at5 = min(samples, key=lambda s: abs(s["minute"] - 5))
     last = samples[-1]
     report = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "chromium": subprocess.run(
+        "machine": machine(
+            load0,
+            chromium=subprocess.run(
                 [CHROMIUM, "--version"], capture_output=True, text=True
             ).stdout.strip(),
-            "load_avg_at_start": load0,
-        },
+        ),
         "conditions": f"pulseboard up --speed {opts.speed} --rate {opts.rate}; page at "
         "1920x1080, lang=zh; heap after forced GC, least of 4 readings",
         "heap_at_5_min_bytes": at5["js_heap_used_bytes"],

@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -39,7 +38,7 @@ import orjson  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
-from benchmarks.common import free_port, slope  # noqa: E402
+from benchmarks.common import free_port, machine, slope  # noqa: E402
 from pulseboard import localbroker  # noqa: E402
 from pulseboard.cli_support import cluster_argv  # noqa: E402
 from pulseboard.config import Config, config_from_env  # noqa: E402
@@ -297,12 +296,7 @@ def main() -> None:
     elapsed_s = samples[-1]["minute"] * 60
     rate = samples[-1]["produced"] / elapsed_s if elapsed_s else 0.0
     report = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "load_avg_at_start": load0,
-        },
+        "machine": machine(load0),
         "conditions": f"broker + produce --speed {opts.speed} --rate {opts.rate} "
         f"--start {opts.start} + aggregate + "
         f"serve, {opts.clients} websocket clients, all on one machine",

@@ -325,15 +325,25 @@ async def test_aggregator_sigkilled_three_times_during_a_replay(isolated, replay
                 agg.send_signal(signal.SIGKILL)
                 agg.wait()
                 agg = _aggregate(cfg, env, *LIVE_IDLE)
-            code, err = await asyncio.to_thread(replay.wait)
-            assert code == 0 and f"replayed {replay_log.records} records" in err, err
-            want = replay_log.expected
-            await finals.until(lambda: finals.values == want or bool(finals.conflicts))
-            assert not finals.conflicts
-            assert finals.values == want, _diff(finals.values, want)
+            err = await _replay_ends_with_the_offline_records(finals, replay, replay_log)
+            assert f"replayed {replay_log.records} records" in err, err
     finally:
         _end(replay)
         _end(agg)
+
+
+async def _replay_ends_with_the_offline_records(
+    finals: Finals, replay: Child, replay_log: Logged
+) -> str:
+    """The replay into Kafka exits 0 and the final records equal the offline replay of the
+    same log; returns the replay's stderr."""
+    code, err = await asyncio.to_thread(replay.wait)
+    assert code == 0, err
+    want = replay_log.expected
+    await finals.until(lambda: finals.values == want or bool(finals.conflicts))
+    assert not finals.conflicts
+    assert finals.values == want, _diff(finals.values, want)
+    return err
 
 
 async def test_rebalance_storm_gives_the_offline_records(isolated, replay_log):
@@ -349,12 +359,7 @@ async def test_rebalance_storm_gives_the_offline_records(isolated, replay_log):
                 code, _ = await asyncio.to_thread(_end, leaving)
                 assert code == 0
                 members.append(_aggregate(cfg, env, *LIVE_IDLE))
-            code, err = await asyncio.to_thread(replay.wait)
-            assert code == 0, err
-            want = replay_log.expected
-            await finals.until(lambda: finals.values == want or bool(finals.conflicts))
-            assert not finals.conflicts
-            assert finals.values == want, _diff(finals.values, want)
+            await _replay_ends_with_the_offline_records(finals, replay, replay_log)
     finally:
         _end(replay)
         for m in members:

@@ -21,6 +21,7 @@ from playwright.async_api import Browser, Page, WebSocketRoute, async_playwright
 from pulseboard.config import Config
 from pulseboard.topics import ensure_topics
 from web.assets import STATIC_DIR, build_frontend
+from web.chromium import CHROMIUM, CHROMIUM_ARGS
 from web.fake_feed import publish, run_feed
 from web.harness import serving
 from web.protocol import Timing
@@ -28,15 +29,6 @@ from web.server import PushServer, ServeSettings
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "artifacts"
 
@@ -46,7 +38,7 @@ async def browser() -> AsyncIterator[Browser]:
     build_frontend()
     assert Path(CHROMIUM).exists(), "install Debian's chromium (scripts/setup --test does)"
     async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = await pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         yield b
         await b.close()
 
