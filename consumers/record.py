@@ -21,7 +21,7 @@ from producers.command import parse_start
 from pulseboard import spec
 from pulseboard.config import Config, ConfigError
 from pulseboard.eventlog import LogWriter
-from pulseboard.kafka_client import client_kwargs, topic_partitions
+from pulseboard.kafka_client import client_kwargs, paced, topic_partitions
 
 IDLE_FLUSH_S = 1.0
 
@@ -80,6 +80,7 @@ async def record(config: Config, out: str, start: str, follow: bool) -> int:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
+    paced(consumer)
     try:
         await consumer.start()
     except BaseException:

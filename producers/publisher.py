@@ -22,7 +22,7 @@ from aiokafka.partitioner import murmur2
 from producers.metrics import ProducerMetrics
 from producers.simulation import SimRecord
 from pulseboard.config import Config
-from pulseboard.kafka_client import client_kwargs
+from pulseboard.kafka_client import client_kwargs, paced
 
 BATCH_BYTES = 512 * 1024
 
@@ -31,16 +31,18 @@ log = logging.getLogger("pulseboard.produce")
 
 def producer_for(config: Config, client_id: str = "pulseboard-producer") -> AIOKafkaProducer:
     """An idempotent, acks=all, batching and compressing producer for the configured cluster."""
-    producer = AIOKafkaProducer(
-        **client_kwargs(config, client_id),
-        acks="all",
-        enable_idempotence=True,
-        compression_type="lz4",
-        linger_ms=5,
-        max_batch_size=BATCH_BYTES,
-        max_request_size=10 * 1024 * 1024 + 4096,
-        request_timeout_ms=30_000,
-        retry_backoff_ms=200,
+    producer = paced(
+        AIOKafkaProducer(
+            **client_kwargs(config, client_id),
+            acks="all",
+            enable_idempotence=True,
+            compression_type="lz4",
+            linger_ms=5,
+            max_batch_size=BATCH_BYTES,
+            max_request_size=10 * 1024 * 1024 + 4096,
+            request_timeout_ms=30_000,
+            retry_backoff_ms=200,
+        )
     )
     # aiokafka retries an idempotent producer's batches for ever, except one path: a batch
     # whose partition has no known leader is failed once it is request_timeout_ms old. A

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from aiokafka.helpers import create_ssl_context
 
@@ -30,11 +33,50 @@ def client_kwargs(config: Config, client_id: str) -> dict[str, Any]:
     return kwargs
 
 
+METADATA_RETRY_FIRST_S = 0.1
+METADATA_RETRY_MAX_S = 2.0
+
+_Client = TypeVar("_Client")
+
+
+def paced(owner: _Client, sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> _Client:
+    """`owner` (an aiokafka producer, consumer or admin client), with exponential backoff
+    between failed metadata refreshes; returns it.
+
+    aiokafka retries a failed refresh as soon as it is asked again, and while the cluster is
+    unreachable its sender and fetcher ask in a loop: thousands of attempts and ERROR lines
+    a second, and a busy core, for as long as an outage lasts (seen in tests/test_faults.py:
+    175,000 log lines from one producer in a 20 s outage). Java clients back off
+    (`retry.backoff.ms` up to `retry.backoff.max.ms`, with jitter); this does the same, from
+    0.1 s to 2 s, reset by the first refresh that succeeds. It wraps a private method of
+    aiokafka's client, so it is guarded: if a release renames it, nothing is changed."""
+    client = getattr(owner, "client", None) or getattr(owner, "_client", None)
+    update = getattr(client, "_metadata_update", None)
+    if update is None or getattr(update, "_pulseboard_paced", False):
+        return owner
+    delay = METADATA_RETRY_FIRST_S
+
+    async def paced_update(*args: Any, **kwargs: Any) -> Any:
+        nonlocal delay
+        ok = await update(*args, **kwargs)
+        if ok:
+            delay = METADATA_RETRY_FIRST_S
+        else:
+            # Waiting here holds aiokafka's one metadata task, so every caller waits too.
+            await sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(METADATA_RETRY_MAX_S, delay * 2)
+        return ok
+
+    paced_update._pulseboard_paced = True  # type: ignore[attr-defined]
+    client._metadata_update = paced_update  # type: ignore[union-attr]
+    return owner
+
+
 async def topic_partitions(config: Config, topics: list[str]) -> dict[str, list[int]]:
     """Partition ids of each existing topic among `topics` (missing topics are left out)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(**client_kwargs(config, "pulseboard-metadata"))
+    admin = paced(AIOKafkaAdminClient(**client_kwargs(config, "pulseboard-metadata")))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

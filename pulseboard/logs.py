@@ -71,11 +71,42 @@ class TextFormatter(logging.Formatter):
         return f"{head} {tail}{sep}{trace}"
 
 
+class RepeatFilter(logging.Filter):
+    """Lets through at most one record per ``window_s`` for each (logger, message template)
+    of the loggers under ``prefix``; the next one let through says how many were held back.
+
+    aiokafka logs every failed fetch, heartbeat and reconnect while a broker is away, ten
+    lines a second per client; an outage must show in the log, not fill the disk."""
+
+    def __init__(self, prefix: str = "aiokafka", window_s: float = 30.0) -> None:
+        super().__init__()
+        self.prefix = prefix
+        self.window_s = window_s
+        self._last: dict[tuple[str, object], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.prefix):
+            return True
+        key = (record.name, record.msg)
+        last = self._last.get(key)
+        if last is not None and record.created - last[0] < self.window_s:
+            self._last[key] = (last[0], last[1] + 1)
+            return False
+        held = last[1] if last is not None else 0
+        if len(self._last) > 1000:  # bounded: message templates are few, but be safe
+            self._last.clear()
+        self._last[key] = (record.created, 0)
+        if held:
+            record.msg = f"{record.msg} ({held} more like this since the last one shown)"
+        return True
+
+
 def configure_logging(config: Config, level: str = "INFO", stream: IO[str] | None = None) -> None:
     """Route every logger of the process to ``stream`` (stderr) in the configured format;
     replaces whatever handlers were there, so calling it again switches formats."""
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JsonFormatter() if config.log_format == "json" else TextFormatter())
+    handler.addFilter(RepeatFilter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -16,6 +16,7 @@ import pytest
 from pulseboard.config import ConfigError, config_from_env
 from pulseboard.logs import (
     JsonFormatter,
+    RepeatFilter,
     configure_logging,
     log_start,
     log_stop,
@@ -91,6 +92,32 @@ def test_json_formatter_keeps_exceptions_and_odd_values_on_one_line():
     obj = json.loads(line)
     assert "RuntimeError: boom" in obj["exc"]
     assert obj["obj"].startswith("<object object")
+
+
+def test_repeated_aiokafka_lines_are_held_back_and_counted():
+    f = RepeatFilter(window_s=30)
+
+    def rec(name: str, msg: str, created: float) -> logging.LogRecord:
+        r = logging.getLogger(name).makeRecord(name, logging.ERROR, __file__, 1, msg, ("x",), None)
+        r.created = created
+        return r
+
+    fetch = "Failed fetch messages from 1: %s"
+    shown = [
+        r.getMessage()
+        for r in (rec("aiokafka.consumer.fetcher", fetch, 100 + i / 10) for i in range(200))
+        if f.filter(r)
+    ]
+    assert shown == ["Failed fetch messages from 1: x"]  # 20 s of a tight retry loop
+    later = rec("aiokafka.consumer.fetcher", fetch, 131)
+    assert f.filter(later)
+    assert (
+        later.getMessage()
+        == "Failed fetch messages from 1: x (199 more like this since the last one shown)"
+    )
+    # Another template, and our own loggers, are never held back.
+    assert f.filter(rec("aiokafka.consumer.fetcher", "Heartbeat failed: %s", 131.5))
+    assert all(f.filter(rec("pulseboard.aggregate", fetch, 131.6)) for _ in range(5))
 
 
 def test_log_format_setting_is_validated_and_flags_override_the_environment():

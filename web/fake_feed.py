@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaProducer
 
 from pulseboard import spec
 from pulseboard.config import Config
-from pulseboard.kafka_client import client_kwargs
+from pulseboard.kafka_client import client_kwargs, paced
 from web.metadata import EXITS
 
 Record = dict[str, Any]
@@ -196,7 +196,7 @@ class FakeIndicators:
 
 async def publish(config: Config, records: Iterable[Record]) -> int:
     """Publish records (keyed name|key) and wait until the broker has them all."""
-    producer = AIOKafkaProducer(**client_kwargs(config, "pulseboard-fake-feed"), linger_ms=5)
+    producer = paced(AIOKafkaProducer(**client_kwargs(config, "pulseboard-fake-feed"), linger_ms=5))
     await producer.start()
     try:
         return await publish_with(producer, config, records)
@@ -225,7 +225,7 @@ async def run_feed(
 ) -> int:
     """Publish the full table once, then ``rate_hz`` steps a second; returns steps made."""
     model = FakeIndicators(seed=seed, final_every=int(rate_hz * 5) or 1)
-    producer = AIOKafkaProducer(**client_kwargs(config, "pulseboard-fake-feed"), linger_ms=5)
+    producer = paced(AIOKafkaProducer(**client_kwargs(config, "pulseboard-fake-feed"), linger_ms=5))
     await producer.start()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pulseboard import spec
 from pulseboard.config import Config, ConfigError
 from pulseboard.connect import GaveUp, wait_for_cluster
-from pulseboard.kafka_client import client_kwargs
+from pulseboard.kafka_client import client_kwargs, paced
 from web.indicators import BadRecord, Indicator, Removal, parse_record
 
 log = logging.getLogger("pulseboard.web.feed")
@@ -51,6 +51,7 @@ async def follow_indicators(config: Config, sink: FeedSink) -> None:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
+    paced(consumer)
     await consumer.start()
     try:
         consumer.assign(tps)
