@@ -168,6 +168,40 @@ def test_idle_rule_advances_by_elapsed_wall_time_only_when_caught_up() -> None:
     assert sl.wm == T0 + 40_000
 
 
+def test_idle_rule_claims_quiet_only_up_to_the_brokers_last_answer() -> None:
+    # The broker stopped answering 500 ms after the last record (an outage): however long
+    # we wait, the partition was only seen quiet for 500 ms, less than idle_ms.
+    sl = sealer(now_ms=0)
+    sl.feed_batch([Log().add(T0, ship(1, T0))], now_ms=1000)
+    sl.advance(1000 + 2900, caught_up=True, answered_ms=1500)
+    assert sl.wm == T0
+    # Answers came until 3,000 ms after the record: quiet is claimed up to there, no further.
+    sl.advance(1000 + 9000, caught_up=True, answered_ms=1000 + 3000)
+    assert sl.wm == T0 + 3000
+
+
+def test_after_a_blind_spell_the_idle_rule_counts_from_then_and_holds_for_backlogs() -> None:
+    sl = sealer(now_ms=0, config=SealerConfig(idle_ms=2000, recovery_hold_ms=10_000))
+    log = Log()
+    sl.feed_batch([log.add(T0, ship(1, T0))], now_ms=1000)
+    # Unwatched from 1,500 to 26,000 ms (broker down, or our loop stalled); then a fetch is
+    # answered with nothing: producers have not delivered their backlog yet.
+    sl.resumed(26_000)
+    sl.advance(26_000 + 9_999, caught_up=True, answered_ms=26_000 + 9_999)
+    assert sl.wm == T0
+    # After the hold the rule claims only the time watched since, not the blind spell.
+    sl.advance(36_000, caught_up=True, answered_ms=36_000)
+    assert sl.wm == T0 + 10_000
+    # A backlog delivered within the hold is counted like any record.
+    sl2 = sealer(now_ms=0, config=SealerConfig(idle_ms=2000, recovery_hold_ms=10_000))
+    log2 = Log()
+    sl2.feed_batch([log2.add(T0, ship(1, T0))], now_ms=1000)
+    sl2.resumed(26_000)
+    sl2.advance(30_000, caught_up=True, answered_ms=30_000)
+    res = sl2.feed_batch([log2.add(T0 + 5000, ship(2, T0 + 100))], now_ms=31_000)
+    assert res.counted == 1 and res.after_seal == 0
+
+
 def test_idle_speed_scales_the_advance() -> None:
     sl = sealer(config=SealerConfig(idle_ms=100, idle_speed=50.0))
     sl.feed_batch([Log().add(T0, ship(1, T0))], now_ms=0)

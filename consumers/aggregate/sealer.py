@@ -13,8 +13,9 @@ A ``PartitionSealer`` owns one partition of ``freight.events`` or ``sector.event
   ``through`` is the first unsealed second.
 * Idle rule (``advance``): a partition that is caught up and has had no record for
   ``idle_ms`` advances its watermark by the wall-clock time elapsed since its last record
-  (times ``idle_speed``), never further. A partition that has never held a record is
-  ``empty`` and does not hold the watermark back at all.
+  (times ``idle_speed``), never further, and never beyond the broker's last answer for it.
+  A partition that has never held a record is ``empty`` and does not hold the watermark
+  back at all.
 * ``sealed_messages`` / ``provisional_messages`` turn newly sealed buckets and the deltas
   into messages for the internal topic (``codec``).
 
@@ -85,13 +86,17 @@ class SealerConfig:
     future_ms: int = DEFAULT_FUTURE_MS
     idle_ms: int = 2000
     idle_speed: float = 1.0  # watermark ms per wall-clock ms while idle
+    # After a spell in which the partition could not be watched, how long the idle rule
+    # waits for producers to deliver what they buffered meanwhile (their reconnect backoff,
+    # a new producer id, the backlog itself): well above aiokafka's and Java's 1-2 s.
+    recovery_hold_ms: int = 10_000
     max_message_bytes: int = 256 * 1024  # a message's bucket entries are cut at this size
 
     def __post_init__(self) -> None:
         if self.lateness_ms < 0 or self.future_ms < 0:
             raise ValueError("lateness_ms and future_ms must be >= 0")
-        if self.idle_ms < 0:
-            raise ValueError("idle_ms must be >= 0")
+        if self.idle_ms < 0 or self.recovery_hold_ms < 0:
+            raise ValueError("idle_ms and recovery_hold_ms must be >= 0")
         if not self.idle_speed > 0:
             raise ValueError("idle_speed must be > 0")
         if self.max_message_bytes < 1024:
@@ -160,6 +165,7 @@ class PartitionSealer:
         self._base = None if through is None else through * 1000 + self._lateness
         self.wm: int | None = self._base  # effective watermark (records, then idle rule)
         self.last_wall = now_ms  # wall clock (ms) of the last record, or of the assignment
+        self.hold_until = 0.0  # no idle advance before this (wall clock, ms): see ``resumed``
         self.empty = False
         self._empty_sent = False
 
@@ -253,13 +259,19 @@ class PartitionSealer:
 
     # ---------------------------------------------------------------- sealing
 
-    def advance(self, now_ms: float, caught_up: bool) -> None:
+    def advance(self, now_ms: float, caught_up: bool, answered_ms: float | None = None) -> None:
         """Apply the idle rule (``caught_up``: nothing left to read in the partition right
-        now) and seal every second the watermark has passed by ``L``."""
+        now) and seal every second the watermark has passed by ``L``.
+
+        ``answered_ms`` is when the broker last answered a fetch for the partition (same
+        clock as ``now_ms``; default now). Quiet is only claimed up to that answer: a broker
+        that has just gone away answers nothing, and its producers are buffering records
+        stamped with times we would otherwise seal past."""
         wm = self.wm
         cfg = self.config
-        if caught_up:
-            idle = now_ms - self.last_wall
+        if caught_up and now_ms >= self.hold_until:
+            quiet_until = now_ms if answered_ms is None else min(now_ms, answered_ms)
+            idle = quiet_until - self.last_wall
             if idle >= cfg.idle_ms:
                 base = self.last_ts
                 if base is None or (self._base is not None and self._base > base):
@@ -277,6 +289,14 @@ class PartitionSealer:
         if self.through is None or through > self.through:
             self._seal_below(through)
             self.through = through
+
+    def resumed(self, now_ms: float) -> None:
+        """The partition is watched again after a spell in which it could not be (the
+        broker unreachable, or our loop stalled): nothing is known of that time, and its
+        producers may be holding records stamped in it. Idle time counts from now, and the
+        idle rule waits ``recovery_hold_ms`` for their backlog."""
+        self.last_wall = max(self.last_wall, now_ms)
+        self.hold_until = max(self.hold_until, now_ms + self.config.recovery_hold_ms)
 
     def _seal_below(self, through: int) -> None:
         for s in sorted(s for s in self.buckets if s < through):

@@ -38,7 +38,7 @@ from consumers.changelog import Record
 from producers.publisher import producer_for
 from pulseboard import spec
 from pulseboard.config import TOPIC_BUCKETS, Config
-from pulseboard.kafka_client import client_kwargs, topic_partitions
+from pulseboard.kafka_client import client_kwargs, paced, topic_partitions
 
 log = logging.getLogger("pulseboard.aggregate")
 
@@ -179,6 +179,7 @@ class SealerService:
             partition_assignment_strategy=(StickyPartitionAssignor,),
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
+        paced(self.consumer)
         self.parts: dict[TopicPartition, PartitionSealer] = {}
         self.lock = asyncio.Lock()
         self.generation = 0  # bumped by every revocation and assignment
@@ -191,6 +192,7 @@ class SealerService:
         self._after_seal = 0
         self._next_warning = 0.0
         self._blind: set[TopicPartition] = set()  # partitions without a recent fetch response
+        self._last_tick: float | None = None
 
     async def start(self) -> None:
         self.consumer.subscribe(self.topics, listener=_Listener(self))
@@ -268,26 +270,42 @@ class SealerService:
     async def _tick(self, batches: dict, now: float) -> None:
         m = self.metrics
         wall = time.time() * 1000
+        # A partition is watched while fetches for it are answered and this loop runs. A
+        # spell without either (the broker unreachable; the loop stalled, e.g. in a commit
+        # that waits for Kafka) tells nothing about that time, and producers may have been
+        # buffering records stamped in it: such a partition is not idle, and when watched
+        # again it gets time for their backlog (``PartitionSealer.resumed``).
+        stalled = self._last_tick is not None and now - self._last_tick > SEEN_WITHIN_MS
+        self._last_tick = now
+        resumed = []
         for tp, st in self.parts.items():
             hw = self.consumer.highwater(tp)
             pos = self._position(tp)
-            # While the broker is unreachable the high watermark is stale: a partition we
-            # cannot see is not idle (its producers may be buffering). Once we see it again
-            # the idle rule counts from then on, never across the blind spell.
             polled = self.consumer.last_poll_timestamp(tp)
             seen = polled is not None and wall - polled < SEEN_WITHIN_MS
-            if not seen:
-                self._blind.add(tp)
-            elif tp in self._blind:
+            if not seen and (polled is not None or now - st.last_wall >= SEEN_WITHIN_MS):
+                self._blind.add(tp)  # (not just assigned and waiting for its first fetch)
+            elif stalled or tp in self._blind:
                 self._blind.discard(tp)
-                st.last_wall = max(st.last_wall, now)
+                st.resumed(now)
+                resumed.append(tp)
             caught_up = seen and tp not in batches and hw is not None and pos >= hw
-            st.advance(now, caught_up)
+            answered = None if polled is None else now - (wall - polled)
+            st.advance(now, caught_up, answered)
             labels = (tp.topic, str(tp.partition))
             if hw is not None:
                 m.lag.labels(*labels).set(max(0, hw - pos))
             if st.wm is not None:
                 m.watermark_delay.labels(*labels).set((wall - st.wm) / 1000)
+        if resumed:
+            log.warning(
+                "sealer: watching %s again after a spell without fetch answers%s; the idle "
+                "rule waits %.0f s for what producers buffered meanwhile",
+                _tps(resumed),
+                " (this loop stalled)" if stalled else "",
+                self.cfg.recovery_hold_ms / 1000,
+                extra={"event": "resumed"},
+            )
         if now >= self._next_seal:
             self._next_seal = now + self.opts.seal_interval_ms
             for st in self.parts.values():
@@ -501,6 +519,7 @@ class FinalizerService:
             max_partition_fetch_bytes=16 * 1024 * 1024,
             fetch_max_bytes=64 * 1024 * 1024,
         )
+        paced(self.consumer)
         self.state: FinalizerState | None = None
         # Revoked state, reused if the next assignment gives the partition back untouched.
         self._parked: tuple[FinalizerState, int, int | None, OffsetAndMetadata] | None = None
@@ -638,6 +657,7 @@ class FinalizerService:
             enable_auto_commit=False,
             max_partition_fetch_bytes=16 * 1024 * 1024,
         )
+        paced(reader)
         await reader.start()
         try:
             reader.assign([self.tp])
@@ -765,7 +785,7 @@ async def run_aggregator(
     """Run the configured stages until ``stop`` is set or one of them fails."""
     producer = producer_for(config, "pulseboard-aggregate")
     await producer.start()
-    admin = AIOKafkaAdminClient(**client_kwargs(config, "pulseboard-aggregate-admin"))
+    admin = paced(AIOKafkaAdminClient(**client_kwargs(config, "pulseboard-aggregate-admin")))
     await admin.start()
     sink = Sink(producer)
     services: list[SealerService | FinalizerService] = []
