@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import heapq
+import logging
 import signal
 import sys
 import time
@@ -19,11 +20,15 @@ from aiokafka.structs import ConsumerRecord
 
 from producers.command import parse_start
 from pulseboard import spec
-from pulseboard.config import Config, ConfigError
+from pulseboard.config import Config
+from pulseboard.connect import one_shot, wait_for_cluster
 from pulseboard.eventlog import LogWriter
-from pulseboard.kafka_client import client_kwargs, paced, topic_partitions
+from pulseboard.kafka_client import client_kwargs, paced
+from pulseboard.logs import configure_logging
 
 IDLE_FLUSH_S = 1.0
+
+log = logging.getLogger("pulseboard.record")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,30 +80,24 @@ class MergeBuffer:
 async def record(config: Config, out: str, start: str, follow: bool) -> int:
     # The output first: an unwritable place fails before anything talks to Kafka.
     writer = LogWriter(out)
-    consumer = AIOKafkaConsumer(
-        **client_kwargs(config, "pulseboard-record"),
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    paced(consumer)
-    try:
-        await consumer.start()
-    except BaseException:
-        writer.abort()
-        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    consumer: AIOKafkaConsumer | None = None
     try:
         topics = [config.kafka.topic(b) for b in (spec.TOPIC_FREIGHT, spec.TOPIC_SECTOR)]
-        found = await topic_partitions(config, topics)
-        for topic in topics:
-            if topic not in found:
-                raise ConfigError(
-                    f"topic {topic} does not exist; run `pulseboard kafka up` "
-                    "or check --topic-prefix / PULSEBOARD_TOPIC_PREFIX"
-                )
+        found = await wait_for_cluster(config, topics, "record", log, stop)
+        if found is None:  # stopped while waiting: nothing was recorded
+            writer.abort()
+            return 0
+        consumer = AIOKafkaConsumer(
+            **client_kwargs(config, "pulseboard-record"),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        paced(consumer)
+        await consumer.start()
         tps = [TopicPartition(t, p) for t in topics for p in found[t]]
         consumer.assign(tps)
         await _seek(consumer, tps, start)
@@ -131,7 +130,8 @@ async def record(config: Config, out: str, start: str, follow: bool) -> int:
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        await consumer.stop()
+        if consumer is not None:
+            await consumer.stop()
     return writer.lines
 
 
@@ -153,6 +153,9 @@ async def _seek(consumer: AIOKafkaConsumer, tps: list[TopicPartition], start: st
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
+    configure_logging(config)
+    if not args.follow:  # a one-shot copy; `--follow` is a service and waits for ever
+        config = one_shot(config)
     started = time.monotonic()
     try:
         lines = asyncio.run(record(config, args.out, args.start, args.follow))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import signal
 import time
@@ -21,9 +22,12 @@ from producers.publisher import BatchPublisher, producer_for
 from producers.records import SimRecord
 from pulseboard import spec
 from pulseboard.config import Config
+from pulseboard.connect import wait_for_cluster
 from pulseboard.eventlog import read_lines
 
 CHUNK = 2_000
+
+log = logging.getLogger("pulseboard.replay")
 # The suffix the log writer splices onto a record that looks like an object (even a broken
 # one): undoing it gives back the exact bytes and timestamp that were in Kafka.
 _SPLICED = re.compile(rb'(?:,|(?<=\{))"ingest_ts":(\d+)\}$')
@@ -59,13 +63,21 @@ def records_of(path: str) -> Iterator[SimRecord]:
 
 async def replay_to_kafka(config: Config, path: str, speed: float | None) -> tuple[int, float]:
     """Publish a log; `speed` None = as fast as possible, else X times real time."""
-    producer = producer_for(config, "pulseboard-replay")
-    await producer.start()
-    publisher = BatchPublisher(producer, ProducerMetrics.create(), config.kafka.topic_prefix)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    try:
+        topics = [config.kafka.topic(t) for t in (spec.TOPIC_FREIGHT, spec.TOPIC_SECTOR)]
+        if await wait_for_cluster(config, topics, "replay", log, stop) is None:
+            return 0, 0.0
+        producer = producer_for(config, "pulseboard-replay")
+        await producer.start()
+    except BaseException:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        raise
+    publisher = BatchPublisher(producer, ProducerMetrics.create(), config.kafka.topic_prefix)
     started = time.monotonic()
     first_ts: int | None = None
     chunk: list[SimRecord] = []

@@ -38,8 +38,9 @@ def cluster_options() -> argparse.ArgumentParser:
         "--connect-timeout",
         type=float,
         metavar="SECONDS",
-        help="services (produce, aggregate, serve) retry an unreachable cluster for ever; "
-        "give up after this long instead, exit code 2 (env PULSEBOARD_CONNECT_TIMEOUT)",
+        help="services (produce, aggregate, serve, record --follow) retry an unreachable "
+        "cluster for ever, one-shot tools (record, replay --to-kafka) for 30 s; give up "
+        "after this long instead, exit code 2 (env PULSEBOARD_CONNECT_TIMEOUT)",
     )
     logs = common.add_argument_group("logging")
     logs.add_argument(
@@ -159,9 +160,13 @@ def _print_topics(topics: Sequence[object]) -> None:
 
 def replay_into_kafka(args: argparse.Namespace, config: Config) -> int:
     from consumers.replay_to_kafka import replay_to_kafka
+    from pulseboard.connect import one_shot
+    from pulseboard.logs import configure_logging
 
     if args.speed is not None and args.speed <= 0:
         raise ConfigError(f"--speed must be > 0 (got {args.speed})")
+    configure_logging(config)
+    config = one_shot(config)
     sent, seconds = asyncio.run(replay_to_kafka(config, args.log, args.speed))
     print(
         f"replayed {sent} records into {config.bootstrap_servers} in {seconds:.2f} s",

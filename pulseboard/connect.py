@@ -10,6 +10,7 @@ that accepts connections but refuses our security settings, and missing topics."
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import ssl
@@ -27,6 +28,19 @@ from pulseboard.kafka_client import client_kwargs, topic_partitions
 # and at most one line every half minute in the logs of a wall waiting for a long outage.
 BACKOFF_S = (0.5, 30.0)
 PROBE_TIMEOUT_MS = 10_000
+
+
+# One-shot tools (`record` without --follow, `replay --to-kafka`) are run by someone at a
+# terminal or in a script that waits for them: they tolerate a broker that is still starting
+# but say "unreachable" within half a minute, unless --connect-timeout says otherwise.
+ONE_SHOT_TIMEOUT_S = 30.0
+
+
+def one_shot(config: Config) -> Config:
+    """``config`` with the one-shot default give-up time, unless one was set."""
+    if config.connect_timeout_s is not None:
+        return config
+    return dataclasses.replace(config, connect_timeout_s=ONE_SHOT_TIMEOUT_S)
 
 
 class GaveUp(KafkaConnectionError):

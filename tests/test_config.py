@@ -62,3 +62,12 @@ def test_sasl_settings_are_accepted_and_password_hidden():
     kwargs = client_kwargs(config, "t")
     assert kwargs["sasl_mechanism"] == "SCRAM-SHA-256"
     assert kwargs["sasl_plain_password"] == "s3cret"
+
+
+def test_one_shot_tools_give_up_after_30_s_unless_told_otherwise():
+    from pulseboard.connect import ONE_SHOT_TIMEOUT_S, one_shot
+
+    assert config_from_env({}).connect_timeout_s is None  # services: for ever
+    assert one_shot(config_from_env({})).connect_timeout_s == ONE_SHOT_TIMEOUT_S == 30.0
+    told = config_from_env({"PULSEBOARD_CONNECT_TIMEOUT": "0"})
+    assert one_shot(told).connect_timeout_s == 0.0

@@ -528,6 +528,7 @@ async def test_services_wait_for_an_unreachable_cluster_then_work(tmp_path):
             "produce": _spawn(env, "produce", "--rate", "200", "--metrics-port", str(produce_port)),
             "aggregate": _spawn(env, "aggregate", "--metrics-port", "0", "--lateness-ms", "1000"),
             "serve": _spawn(env, "serve", "--port", str(web_port)),
+            "record": _spawn(env, "record", "--follow", "--out", str(tmp_path / "live.jsonl")),
         }
         try:
             await _until(
@@ -556,6 +557,11 @@ async def test_services_wait_for_an_unreachable_cluster_then_work(tmp_path):
                 assert all(b > a for a, b in zip(delays, delays[2:], strict=False)), (name, delays)
                 assert "PULSEBOARD_BOOTSTRAP" in child.stderr()
                 assert child.poll() is None, (name, child.stderr()[-3000:])
+            # `record --follow` started before the broker and recorded what came after it.
+            code, err = _end(procs.pop("record"))
+            assert code == 0, err[-3000:]
+            recorded = [orjson.loads(line) for line in read_lines(tmp_path / "live.jsonl")]
+            assert recorded and all("ingest_ts" in ev for ev in recorded)
         finally:
             for p in procs.values():
                 _end(p)
@@ -568,8 +574,16 @@ SERVICES = {
 }
 
 
-async def test_wrong_settings_fail_fast_with_what_to_fix(kafka_env, kafka_config):
+async def test_wrong_settings_fail_fast_with_what_to_fix(kafka_env, kafka_config, tmp_path):
     broker = kafka_config.bootstrap_servers
+    one_line = tmp_path / "one.jsonl"
+    one_line.write_bytes(b'{"v":1,"ingest_ts":1}\n')
+    # The one-shot tools too, each with the fault a service would have.
+    commands = {
+        **SERVICES,
+        "record": ["record", "--out", str(tmp_path / "rec.jsonl")],
+        "replay": ["replay", str(one_line), "--to-kafka"],
+    }
     sasl = {
         "PULSEBOARD_BOOTSTRAP": broker,
         "PULSEBOARD_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
@@ -588,7 +602,7 @@ async def test_wrong_settings_fail_fast_with_what_to_fix(kafka_env, kafka_config
         (service, case): asyncio.to_thread(
             _run, {**kafka_env, **extra_env}, *argv, *flags, timeout=60
         )
-        for service, argv in SERVICES.items()
+        for service, argv in commands.items()
         for case, (extra_env, flags, _) in cases.items()
     }
     results = dict(zip(runs, await asyncio.gather(*runs.values()), strict=True))
@@ -598,6 +612,7 @@ async def test_wrong_settings_fail_fast_with_what_to_fix(kafka_env, kafka_config
         assert fragment in result.stderr, (service, case, result.stderr[-2000:])
     assert "PULSEBOARD_SASL" in results[("produce", "sasl")].stderr
     assert "pulseboard kafka up" in results[("aggregate", "topic")].stderr
+    assert not (tmp_path / "rec.jsonl").exists(), "record left a file behind"
 
 
 # ------------------------------------------------------------------- 6. disk full, read-only

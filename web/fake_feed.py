@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import random
 import sys
 import time
@@ -21,11 +22,16 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 
 from pulseboard import spec
-from pulseboard.config import Config
+from pulseboard.config import Config, ConfigError
+from pulseboard.connect import wait_for_cluster
 from pulseboard.kafka_client import client_kwargs, paced
+from pulseboard.logs import configure_logging
 from web.metadata import EXITS
+
+log = logging.getLogger("pulseboard.fake_feed")
 
 Record = dict[str, Any]
 
@@ -225,6 +231,9 @@ async def run_feed(
 ) -> int:
     """Publish the full table once, then ``rate_hz`` steps a second; returns steps made."""
     model = FakeIndicators(seed=seed, final_every=int(rate_hz * 5) or 1)
+    topic = config.kafka.topic(spec.TOPIC_INDICATORS)
+    if await wait_for_cluster(config, [topic], "fake-feed", log, stop) is None:
+        return 0
     producer = paced(AIOKafkaProducer(**client_kwargs(config, "pulseboard-fake-feed"), linger_ms=5))
     await producer.start()
     stop = stop or asyncio.Event()
@@ -259,9 +268,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    config = load_config(args)
     try:
+        config = load_config(args)
+        configure_logging(config)
         steps = asyncio.run(run_feed(config, args.rate, args.duration, args.seed))
+    except (ConfigError, KafkaConnectionError) as exc:
+        print(f"fake_feed: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     print(f"published {steps} steps of fake indicators")
