@@ -224,6 +224,10 @@ async def test_a_ping_flood_that_never_reads_its_pongs_is_cut_off(static_dir, ca
         assert cut_off, f"still connected after {sent} bytes of pings"
         assert most_unsent <= UNREAD_REPLIES_LIMIT + 2 * WRITE_LIMIT + len(burst)
         assert "pongs unread (ping flood)" in caplog.text
+        closed = s.metrics.registry.get_sample_value(
+            "pulseboard_web_connections_closed_by_server_total", {"reason": "ping flood"}
+        )
+        assert closed == 1
         flooder.close()
         await watcher.sees("520000", 1)
         await watcher.ws.close()

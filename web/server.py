@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -161,7 +163,9 @@ class PushServer:
             s.host,
             s.port,
             process_request=self._process_request,
-            create_connection=_HardenedConnection,
+            create_connection=functools.partial(
+                _HardenedConnection, on_flood=self.metrics.closed.labels("ping flood").inc
+            ),
             open_timeout=s.open_timeout_s,
             compression="deflate" if s.compression else None,
             max_size=s.limits.max_message_bytes,
@@ -342,8 +346,16 @@ class _HardenedConnection(ServerConnection):
     ``ServerProtocol.reject``, never through ``process_request``) get the security headers,
     and a client that floods pings without reading the pongs is dropped."""
 
-    def __init__(self, protocol: ServerProtocol, server: Server, **kwargs: object) -> None:
+    def __init__(
+        self,
+        protocol: ServerProtocol,
+        server: Server,
+        *,
+        on_flood: Callable[[], object] = lambda: None,
+        **kwargs: object,
+    ) -> None:
         super().__init__(protocol, server, **kwargs)  # type: ignore[arg-type]
+        self._on_flood = on_flood
         reject = protocol.reject
 
         def reject_with_headers(status: object, text: str) -> Response:
@@ -360,12 +372,13 @@ class _HardenedConnection(ServerConnection):
         if not self.paused:  # the transport's buffer is below its limit: the peer reads
             return
         self._unread_replies += max(0, self.transport.get_write_buffer_size() - before)
-        if self._unread_replies > UNREAD_REPLIES_LIMIT:
+        if self._unread_replies > UNREAD_REPLIES_LIMIT and not self.transport.is_closing():
             log.warning(
                 "closing websocket %s: it left %d bytes of pongs unread (ping flood)",
                 _peer(self),
                 self._unread_replies,
             )
+            self._on_flood()
             self.transport.abort()
 
     def resume_writing(self) -> None:
