@@ -20,7 +20,7 @@ from aiokafka.structs import ConsumerRecord
 
 from producers.command import parse_start
 from pulseboard import spec
-from pulseboard.config import Config
+from pulseboard.config import Config, ConfigError
 from pulseboard.connect import one_shot, wait_for_cluster
 from pulseboard.eventlog import LogWriter
 from pulseboard.kafka_client import client_kwargs, paced
@@ -45,8 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--follow",
         action="store_true",
-        help="keep recording live until Ctrl-C/SIGTERM "
-        "(default: stop at the end offsets seen at start)",
+        help="keep recording live until Ctrl-C/SIGTERM; like a service, it waits for an "
+        "unreachable cluster for ever (default: copy up to the end offsets seen at start, "
+        "waiting at most 30 s for the cluster; see --connect-timeout)",
     )
 
 
@@ -152,7 +153,21 @@ async def _seek(consumer: AIOKafkaConsumer, tps: list[TopicPartition], start: st
             consumer.seek(tp, hit.offset)
 
 
+def _check_start(start: str) -> None:
+    """A wrong `--from` fails at once, never after waiting for the cluster."""
+    if start in ("beginning", "now"):
+        return
+    try:
+        parse_start(start)
+    except ConfigError:
+        raise ConfigError(
+            f"--from {start!r}: write 'beginning', 'now' or an ISO 8601 time with a UTC "
+            "offset, e.g. 2026-11-20T08:00:00+08:00"
+        ) from None
+
+
 def run(args: argparse.Namespace, config: Config) -> int:
+    _check_start(args.start)
     configure_logging(config)
     if not args.follow:  # a one-shot copy; `--follow` is a service and waits for ever
         config = one_shot(config)

@@ -199,7 +199,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--to-kafka",
         action="store_true",
-        help="publish the log into Kafka instead (ingest_ts becomes the record timestamp)",
+        help="publish the log into Kafka instead (ingest_ts becomes the record timestamp); "
+        "a one-shot tool: it waits at most 30 s for an unreachable cluster, then exits 2 "
+        "(--connect-timeout changes that; inf waits for ever)",
     )
     parser.add_argument(
         "--speed",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -12,6 +13,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from pulseboard import localbroker
 from pulseboard.config import Config, ConfigError, config_from_env
+from pulseboard.connect import ONE_SHOT_TIMEOUT_S
 from pulseboard.localbroker import BrokerError
 from pulseboard.topics import describe_topics, ensure_topics
 
@@ -38,9 +40,10 @@ def cluster_options() -> argparse.ArgumentParser:
         "--connect-timeout",
         type=float,
         metavar="SECONDS",
-        help="services (produce, aggregate, serve, record --follow) retry an unreachable "
-        "cluster for ever, one-shot tools (record, replay --to-kafka) for 30 s; give up "
-        "after this long instead, exit code 2 (env PULSEBOARD_CONNECT_TIMEOUT)",
+        help="services (produce, aggregate, serve, record --follow, the fake feed) retry "
+        "an unreachable cluster for ever, one-shot tools (record, replay --to-kafka) for "
+        f"{ONE_SHOT_TIMEOUT_S:g} s; give up after this long instead (inf: never), exit "
+        "code 2 (env PULSEBOARD_CONNECT_TIMEOUT)",
     )
     logs = common.add_argument_group("logging")
     logs.add_argument(
@@ -163,8 +166,11 @@ def replay_into_kafka(args: argparse.Namespace, config: Config) -> int:
     from pulseboard.connect import one_shot
     from pulseboard.logs import configure_logging
 
+    # Wrong arguments fail at once, never after waiting for the cluster.
     if args.speed is not None and args.speed <= 0:
         raise ConfigError(f"--speed must be > 0 (got {args.speed})")
+    if args.log != "-" and not os.path.isfile(args.log):
+        raise ConfigError(f"no such file: {args.log}")
     configure_logging(config)
     config = one_shot(config)
     sent, seconds = asyncio.run(replay_to_kafka(config, args.log, args.speed))
@@ -223,15 +229,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KafkaConnectionError as exc:
         where = getattr(args, "bootstrap_servers", None) or "the configured cluster"
-        _fatal(
-            f"cannot reach Kafka at {where} ({exc}). Check --bootstrap-servers "
-            "/ PULSEBOARD_BOOTSTRAP, or start the local broker with `pulseboard kafka up`."
-        )
+        _fatal(unreachable(where, exc))
         return 2
     except KeyboardInterrupt:
         return 130
     parser.error(f"unknown command {args.command}")
     return 2
+
+
+def unreachable(where: str, exc: BaseException) -> str:
+    """What a command that gave up on an unreachable cluster says last."""
+    return (
+        f"cannot reach Kafka at {where} ({exc}). Check --bootstrap-servers "
+        "/ PULSEBOARD_BOOTSTRAP, or start the local broker with `pulseboard kafka up`."
+    )
 
 
 def _fatal(message: str) -> None:

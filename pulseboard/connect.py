@@ -1,7 +1,8 @@
-"""Waiting for the Kafka cluster when a long-running service starts.
+"""Waiting for the Kafka cluster when a command starts.
 
-A wall runs unattended: if the broker is down or still starting when `produce`, `aggregate`
-or `serve` starts, the service must come up by itself once the broker does. So an
+A wall runs unattended: if the broker is down or still starting when `produce`, `aggregate`,
+`serve` or `record --follow` starts, the service must come up by itself once the broker
+does; one-shot tools wait too, 30 s by default (``one_shot``). So an
 unreachable cluster is retried with capped exponential backoff and jitter, one log line per
 attempt, for ever unless `--connect-timeout` / `PULSEBOARD_CONNECT_TIMEOUT` says when to give
 up. Settings no retry can fix fail at once with a `ConfigError` (exit code 2): a cluster

@@ -5,6 +5,8 @@ Values follow bounded random walks around figures of the right size for Guizhou;
 rows are the sums (or weighted means) of the regions so the page looks consistent.
 
     python -m web.fake_feed --rate 4            # until Ctrl-C, local broker
+
+Like the services it waits for an unreachable cluster (for ever unless --connect-timeout).
 """
 
 from __future__ import annotations
@@ -259,7 +261,7 @@ async def run_feed(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pulseboard.cli import cluster_options, load_config
+    from pulseboard.cli import cluster_options, load_config, unreachable
 
     parser = argparse.ArgumentParser(
         prog="python -m web.fake_feed", parents=[cluster_options()], description=__doc__
@@ -269,11 +271,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:
+        if not args.rate > 0:  # wrong arguments fail at once, never after waiting
+            raise ConfigError(f"--rate must be > 0 (got {args.rate})")
         config = load_config(args)
         configure_logging(config)
         steps = asyncio.run(run_feed(config, args.rate, args.duration, args.seed))
-    except (ConfigError, KafkaConnectionError) as exc:
+    except ConfigError as exc:
         print(f"fake_feed: error: {exc}", file=sys.stderr)
+        return 2
+    except KafkaConnectionError as exc:
+        print(f"fake_feed: error: {unreachable(config.bootstrap_servers, exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

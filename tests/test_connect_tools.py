@@ -1,0 +1,272 @@
+"""Kafka unreachable or wrong at start, for the commands that are not services of the wall:
+`record` (one-shot, and `--follow`), `replay --to-kafka` and the fake indicator feed.
+
+They reuse the services' wait (pulseboard/connect.py): services (`record --follow`, the
+feed) retry for ever; the one-shot tools retry for 30 s by default, then exit 2 with what to
+check (docs/decisions.md, "Unreachable cluster at start"). The services' own cases are in
+tests/test_faults.py; these follow them: real brokers, polling with a deadline, never a
+fixed wait."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from test_faults import (
+    Child,
+    _end,
+    _own_broker_env,
+    _retries,
+    _run,
+    _spawn,
+    _start_broker,
+    _until,
+)
+
+from consumers.replay_to_kafka import replay_to_kafka
+from producers.command import write_log
+from producers.simulation import SimConfig, Simulation
+from pulseboard import localbroker, spec
+from pulseboard.config import Config, config_from_env
+from pulseboard.eventlog import line_with_ingest_ts, read_lines
+from pulseboard.kafka_client import client_kwargs
+from pulseboard.topics import ensure_topics
+
+pytestmark = pytest.mark.integration
+
+DEAD = "127.0.0.1:1"  # nothing listens there: connection refused at once
+GAVE_UP = re.compile(r"gave up after (\d+) attempt\(s\) in (\d+) s \(--connect-timeout 30\)")
+
+
+class FeedChild(Child):
+    """`python -m web.fake_feed ARGV...`, watched like the `pulseboard` children."""
+
+    def __init__(self, env: dict[str, str], *argv: str) -> None:
+        fd, name = tempfile.mkstemp(prefix="pulseboard-feed-", suffix=".log")
+        self.err_path = Path(name)
+        with os.fdopen(fd, "w") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "web.fake_feed", *argv],
+                env={**os.environ, **env},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+
+
+def _log(path: Path, seed: int, count: int) -> list[bytes]:
+    """A synthetic event log of valid events (so every line is one Kafka record and back)."""
+    sim = Simulation(
+        SimConfig(seed=seed, start_ms=int(time.time() * 1000) - 600_000, events_per_sim_second=50)
+    )
+    assert write_log(sim, str(path), count) == count
+    return list(read_lines(path))
+
+
+async def _topic_lines(cfg: Config, bases: tuple[str, ...]) -> list[bytes]:
+    """Every record of the topics, as log lines (value with its timestamp as ingest_ts)."""
+    c = AIOKafkaConsumer(**client_kwargs(cfg, "test-connect-tools"), enable_auto_commit=False)
+    await c.start()
+    try:
+        tps = [
+            TopicPartition(cfg.kafka.topic(base), p)
+            for base in bases
+            for p in range(cfg.kafka.partitions()[base])
+        ]
+        c.assign(tps)
+        await c.seek_to_beginning(*tps)
+        ends = await c.end_offsets(tps)
+        out: list[bytes] = []
+        deadline = time.monotonic() + 60
+        while any([await c.position(tp) < ends[tp] for tp in tps]):
+            assert time.monotonic() < deadline, "timed out reading the topics back"
+            for records in (await c.getmany(timeout_ms=500)).values():
+                out.extend(line_with_ingest_ts(r.value or b"", r.timestamp) for r in records)
+        return out
+    finally:
+        await c.stop()
+
+
+def _waited_then_reached(name: str, child: Child) -> None:
+    """One log line per attempt, numbered 1, 2, 3, ..., what to check, then the success."""
+    retries = _retries(child)
+    assert len(retries) >= 2, (name, child.stderr()[-3000:])
+    assert [a for a, _ in retries] == list(range(1, len(retries) + 1)), name
+    err = child.stderr()
+    assert "PULSEBOARD_BOOTSTRAP" in err, name
+    assert "reached Kafka at" in err, (name, err[-3000:])
+
+
+async def test_record_replay_and_the_feed_wait_for_a_broker_that_starts_late(tmp_path):
+    with _own_broker_env(tmp_path) as (cfg, env):
+        # Two sets of topics: `a.` holds a log before the outage (what the one-shot record
+        # must copy), `b.` is empty and receives the replay and the feed after it.
+        env_a = {**env, "PULSEBOARD_TOPIC_PREFIX": "a.", "PULSEBOARD_CONNECT_TIMEOUT": ""}
+        env_b = {**env, "PULSEBOARD_TOPIC_PREFIX": "b.", "PULSEBOARD_CONNECT_TIMEOUT": ""}
+        cfg_a, cfg_b = config_from_env(env_a), config_from_env(env_b)
+        log_a = _log(tmp_path / "a.jsonl", seed=71, count=1_500)
+        log_b = _log(tmp_path / "b.jsonl", seed=72, count=1_200)
+        _start_broker(cfg)
+        await ensure_topics(cfg_a)
+        await ensure_topics(cfg_b)
+        sent, _ = await replay_to_kafka(cfg_a, str(tmp_path / "a.jsonl"), None)
+        assert sent == len(log_a)
+        localbroker.stop(cfg.broker)
+
+        recorded = tmp_path / "recorded.jsonl"
+        # The one-shot tools with a give-up long enough for a JVM that starts on a busy
+        # machine; the feed with its default (for ever).
+        procs = {
+            "record": _spawn(env_a, "record", "--out", str(recorded), "--connect-timeout", "600"),
+            "replay": _spawn(
+                env_b, "replay", str(tmp_path / "b.jsonl"), "--to-kafka", "--connect-timeout", "600"
+            ),
+            "feed": FeedChild(env_b, "--duration", "1", "--rate", "4"),
+        }
+        try:
+            await _until(
+                lambda: all(len(_retries(p)) >= 2 for p in procs.values()), 60, "two retries"
+            )
+            for name, child in procs.items():
+                assert child.poll() is None, (name, child.stderr()[-3000:])
+            assert not recorded.exists()
+            _start_broker(cfg)
+            results = await asyncio.gather(
+                *(asyncio.to_thread(child.wait, 180) for child in procs.values())
+            )
+            for name, (code, err) in zip(procs, results, strict=True):
+                assert code == 0, (name, err[-3000:])
+                _waited_then_reached(name, procs[name])
+            # record: exactly the log that was in Kafka when the broker came back.
+            assert Counter(read_lines(recorded)) == Counter(log_a)
+            # replay: exactly its log, with its timestamps, into the topics.
+            assert f"replayed {len(log_b)} records" in procs["replay"].stderr()
+            events = (spec.TOPIC_FREIGHT, spec.TOPIC_SECTOR)
+            assert Counter(await _topic_lines(cfg_b, events)) == Counter(log_b)
+            # the feed: its first table (and steps) on the indicators topic.
+            indicators = await _topic_lines(cfg_b, (spec.TOPIC_INDICATORS,))
+            assert len(indicators) > 100, len(indicators)
+        finally:
+            for child in procs.values():
+                _end(child)
+
+
+async def test_one_shot_tools_give_up_after_30_s_by_default_while_services_wait(tmp_path):
+    log = tmp_path / "one.jsonl"
+    _log(log, seed=73, count=10)
+    env = {
+        "PULSEBOARD_STATE_DIR": str(tmp_path / "state"),
+        "PULSEBOARD_BOOTSTRAP": DEAD,
+        "PULSEBOARD_CONNECT_TIMEOUT": "",  # unset whatever the developer's shell says
+    }
+    started = time.monotonic()
+    one_shots = {
+        "record": _spawn(env, "record", "--out", str(tmp_path / "rec.jsonl")),
+        "replay": _spawn(env, "replay", str(log), "--to-kafka"),
+    }
+    services = {
+        "record --follow": _spawn(env, "record", "--follow", "--out", str(tmp_path / "f.jsonl")),
+        "feed": FeedChild(env),
+    }
+    try:
+        await _until(
+            lambda: all(c.poll() is not None for c in one_shots.values()), 60, "the give-up"
+        )
+        # 30 s of attempts (the last delay that would overrun it is not waited), plus start-up.
+        assert time.monotonic() - started < 45
+        for name, child in one_shots.items():
+            code, err = child.wait()
+            assert code == 2, (name, err[-3000:])
+            assert f"cannot reach Kafka at {DEAD}" in err, (name, err[-3000:])
+            assert "--bootstrap-servers" in err, name
+            gave_up = GAVE_UP.search(err)
+            assert gave_up, (name, err[-3000:])
+            assert int(gave_up[1]) == len(_retries(child)) + 1 >= 5, (name, err[-3000:])
+            assert 5 <= int(gave_up[2]) <= 30, (name, gave_up[0])
+        assert not (tmp_path / "rec.jsonl").exists(), "record left a file behind"
+        # The services are still waiting, and still logging their attempts.
+        for name, child in services.items():
+            assert child.poll() is None, (name, child.stderr()[-3000:])
+            assert len(_retries(child)) >= 5, (name, child.stderr()[-3000:])
+        # Stopped while waiting: record --follow exits cleanly with nothing written.
+        code, err = _end(services.pop("record --follow"))
+        assert code == 0, err[-3000:]
+        assert "recorded 0 records" in err
+        assert not (tmp_path / "f.jsonl").exists()
+    finally:
+        for child in [*one_shots.values(), *services.values()]:
+            _end(child)
+
+
+async def test_the_feed_and_the_tools_fail_fast_on_wrong_settings(
+    kafka_env, kafka_config, tmp_path
+):
+    """The fake feed with the services' wrong settings, and the tools' own wrong arguments:
+    exit 2 at once (even with a cluster that is unreachable and would be waited for)."""
+    broker = kafka_config.bootstrap_servers
+    sasl = {
+        "PULSEBOARD_BOOTSTRAP": broker,
+        "PULSEBOARD_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "PULSEBOARD_SASL_MECHANISM": "PLAIN",
+        "PULSEBOARD_SASL_USERNAME": "wall",
+        "PULSEBOARD_SASL_PASSWORD": "secret",
+    }
+    feed_cases = {
+        "syntax": ({}, ["--bootstrap-servers", "bad host:9092"], "is not host:port"),
+        "topic": ({}, ["--topic-prefix", "never-created."], "does not exist on Kafka"),
+        "sasl": (sasl, [], "accepts connections but refused ours"),
+        "give up": ({}, ["--bootstrap-servers", DEAD, "--connect-timeout", "2"],
+                    f"cannot reach Kafka at {DEAD}"),
+        "rate": ({}, ["--rate", "0", "--bootstrap-servers", DEAD], "--rate must be > 0"),
+    }  # fmt: skip
+
+    def feed(extra_env: dict[str, str], flags: list[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "web.fake_feed", *flags],
+            env={**os.environ, **kafka_env, **extra_env},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    # The one-shot tools' arguments, against a dead cluster that would be waited for.
+    dead = {"PULSEBOARD_BOOTSTRAP": DEAD, "PULSEBOARD_CONNECT_TIMEOUT": "600"}
+    tool_cases = {
+        "replay, no log": (["replay", str(tmp_path / "absent.jsonl"), "--to-kafka"],
+                           "no such file"),
+        "record, bad --from": (["record", "--out", str(tmp_path / "r.jsonl"), "--from", "noon"],
+                               "--from 'noon'"),
+        "record --follow, bad --from": (["record", "--follow", "--out", str(tmp_path / "r.jsonl"),
+                                         "--from", "2026-11-20T08:00:00"], "--from '2026"),
+    }  # fmt: skip
+    started = time.monotonic()
+    runs = {
+        **{("feed", case): asyncio.to_thread(feed, e, f) for case, (e, f, _) in feed_cases.items()},
+        **{
+            ("tool", case): asyncio.to_thread(_run, {**kafka_env, **dead}, *argv, timeout=60)
+            for case, (argv, _) in tool_cases.items()
+        },
+    }
+    results = dict(zip(runs, await asyncio.gather(*runs.values()), strict=True))
+    for (kind, case), result in results.items():
+        fragment = feed_cases[case][2] if kind == "feed" else tool_cases[case][1]
+        assert result.returncode == 2, (case, result.stderr[-2000:])
+        assert fragment in result.stderr, (case, result.stderr[-2000:])
+        assert "Traceback" not in result.stderr, (case, result.stderr[-2000:])
+    assert "PULSEBOARD_SASL" in results[("feed", "sasl")].stderr
+    assert "pulseboard kafka up" in results[("feed", "topic")].stderr
+    assert "--bootstrap-servers" in results[("feed", "give up")].stderr
+    for case in tool_cases:  # none of them waited for the dead cluster
+        assert "cannot reach Kafka" not in results[("tool", case)].stderr, case
+    assert not (tmp_path / "r.jsonl").exists()
+    assert time.monotonic() - started < 60
