@@ -11,6 +11,13 @@ does not do on its own are done here, cheaply and only when needed:
   so the same bytes are valid or invalid wherever they are decoded.
 * Reasons: msgspec's error message is mapped to a short, low-cardinality reason code.
 
+Invalid records are cheap too (docs/benchmarks.md, "Invalid records and the aggregator's
+speed"): when the input passed the fast path's test (ASCII, no nesting), the fast decode's
+own error is the answer, since the full path would find nothing else and decode the same
+bytes to the same error; and the ``Invalid`` for an error message is remembered (messages
+repeat: a bad producer makes the same mistake over and over), so the regexes run once per
+distinct message.
+
 Never raises for any input bytes.
 """
 
@@ -116,7 +123,10 @@ def too_deep(raw: bytes) -> bool:
 
 def reason_for(error: msgspec.ValidationError) -> str:
     """Map a msgspec validation message to a reason code."""
-    msg = str(error)
+    return _reason_of(str(error))
+
+
+def _reason_of(msg: str) -> str:
     missing = _MISSING.match(msg)
     if missing:
         return BAD_INGEST_TS if missing.group(1) == "ingest_ts" else MISSING_FIELD
@@ -145,6 +155,28 @@ def _detail(text: str) -> str:
     return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 3] + "..."
 
 
+# msgspec error message -> its Invalid (a pure function of the message; Invalid is frozen,
+# so one instance is shared). Bounded: emptied when full, so odd inputs cannot grow it.
+_VALIDATION_ERRORS: Final[dict[str, Invalid]] = {}
+_DECODE_ERRORS: Final[dict[str, Invalid]] = {}
+_MAX_REMEMBERED: Final = 4096
+
+
+def _from_error(exc: msgspec.DecodeError) -> Invalid:
+    """The Invalid for a msgspec error (a ValidationError: the value broke a rule; any
+    other DecodeError: not JSON)."""
+    msg = str(exc)
+    validation = isinstance(exc, msgspec.ValidationError)
+    seen = _VALIDATION_ERRORS if validation else _DECODE_ERRORS
+    found = seen.get(msg)
+    if found is None:
+        found = Invalid(_reason_of(msg) if validation else NOT_JSON, _detail(msg))
+        if len(seen) >= _MAX_REMEMBERED:
+            seen.clear()
+        seen[msg] = found
+    return found
+
+
 def _slow(decoder: msgspec.json.Decoder, raw: bytes) -> object:
     """Full path: UTF-8 and depth checks, then decode, mapping any failure to a reason."""
     if not raw.isascii():
@@ -156,10 +188,8 @@ def _slow(decoder: msgspec.json.Decoder, raw: bytes) -> object:
         return Invalid(TOO_DEEP, f"nested deeper than {MAX_DEPTH} levels")
     try:
         return decoder.decode(raw)
-    except msgspec.ValidationError as exc:
-        return Invalid(reason_for(exc), _detail(str(exc)))
-    except msgspec.DecodeError as exc:
-        return Invalid(NOT_JSON, _detail(str(exc)))
+    except msgspec.DecodeError as exc:  # ValidationError included
+        return _from_error(exc)
     except RecursionError:  # unreachable after too_deep(); kept so nothing can crash
         return Invalid(TOO_DEEP, "nested too deeply")
     except UnicodeDecodeError as exc:
@@ -169,11 +199,14 @@ def _slow(decoder: msgspec.json.Decoder, raw: bytes) -> object:
 def validate(raw: bytes) -> Event | Invalid:
     """Validate one Kafka record value. An ``ingest_ts`` field is an ignored extra here."""
     # The common case, checked at memchr speed: ASCII, no array, no object but the outermost
-    # one, so neither UTF-8 nor depth can be a problem. Anything else takes _slow().
+    # one, so neither UTF-8 nor depth can be a problem, and a decode error is final (_slow
+    # would decode the same bytes to the same error). Anything else takes _slow().
     if raw.isascii() and raw.find(b"[") < 0 and raw.find(b"{", 1) < 0:
         try:
             return _EVENT_DECODER.decode(raw)
-        except (msgspec.DecodeError, RecursionError):
+        except msgspec.DecodeError as exc:  # ValidationError included
+            return _from_error(exc)
+        except RecursionError:  # cannot happen without nesting; _slow() says what it is
             pass
     return _slow(_EVENT_DECODER, raw)  # type: ignore[return-value]
 
@@ -183,6 +216,8 @@ def validate_line(raw: bytes) -> LineEvent | Invalid:
     if raw.isascii() and raw.find(b"[") < 0 and raw.find(b"{", 1) < 0:  # as in validate()
         try:
             return _LINE_DECODER.decode(raw)
-        except (msgspec.DecodeError, RecursionError):
+        except msgspec.DecodeError as exc:
+            return _from_error(exc)
+        except RecursionError:
             pass
     return _slow(_LINE_DECODER, raw)  # type: ignore[return-value]

@@ -3,12 +3,21 @@ restart from a commit, provisional deltas, message cutting)."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+from collections import Counter
 
 import orjson
+from aiokafka import TopicPartition
+from aiokafka.partitioner import murmur2
+from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.record.default_records import DefaultRecordBatch
+from aiokafka.record.memory_records import MemoryRecords
+from prometheus_client import CollectorRegistry
 
 from consumers.aggregate.codec import PROVISIONAL, SEALED, decode_message
 from consumers.aggregate.inprocess import FakeRecord
+from consumers.aggregate.metrics import AggregatorMetrics
 from consumers.aggregate.sealer import (
     KEY_MISMATCH,
     WRONG_TOPIC,
@@ -16,7 +25,10 @@ from consumers.aggregate.sealer import (
     SealerConfig,
     parse_commit_metadata,
 )
+from consumers.aggregate.service import SealerService
+from consumers.aggregate.sink import OutRecord, Sink
 from consumers.buckets import Bucket
+from consumers.validation import Invalid, validate
 
 L, F = 30_000, 5_000
 T0 = 1_764_000_000_000  # a whole second
@@ -301,3 +313,199 @@ def test_commit_metadata_parsing_is_forgiving() -> None:
     assert parse_commit_metadata("garbage") is None
     assert parse_commit_metadata('{"through": null}') is None
     assert parse_commit_metadata('{"through": 17}') == 17
+
+
+# ------------------------------------------------------- invalid records to the DLQ
+
+
+class FakeProducer:
+    """What ``Sink`` uses of a producer: real aiokafka batches (lz4, as the aggregator's
+    producer makes them), no network; acknowledgements are released by the test."""
+
+    def __init__(self, partitions: int = 1) -> None:
+        self.partitions = set(range(partitions))
+        self.sent: list[tuple[str, int, list]] = []  # (topic, partition, decoded records)
+        self.futures: list[asyncio.Future] = []
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return self.partitions
+
+    def create_batch(self) -> BatchBuilder:
+        return BatchBuilder(512 * 1024, DefaultRecordBatch.CODEC_LZ4)
+
+    async def send_batch(self, batch: BatchBuilder, topic: str, *, partition: int):
+        data = bytes(batch._build())
+        records = list(MemoryRecords(data).next_batch())
+        self.sent.append((topic, partition, records))
+        fut = asyncio.get_running_loop().create_future()
+        self.futures.append(fut)
+        return fut
+
+    def ack_all(self) -> None:
+        for fut in self.futures:
+            if not fut.done():
+                fut.set_result(None)
+
+
+async def acked_flush(sink: Sink, producer: FakeProducer) -> None:
+    """``sink.flush()``, acknowledging whatever it sends."""
+    flushing = asyncio.ensure_future(sink.flush())
+    while not flushing.done():
+        producer.ack_all()
+        await asyncio.sleep(0)
+    await flushing
+
+
+def fake_sealer_service(producer: FakeProducer):
+    """A ``SealerService`` with only what ``_feed`` uses (metrics, sink, DLQ topic)."""
+    svc = SealerService.__new__(SealerService)
+    svc.metrics = AggregatorMetrics.create(CollectorRegistry())
+    svc.sink = Sink(producer)
+    svc.dlq_topic = "events.dlq"
+    svc._after_seal = 0
+    svc._next_warning = 0.0
+    return svc
+
+
+def dlq_log() -> tuple[Log, list[tuple[FakeRecord, str, str]]]:
+    """A partition with bad records of several kinds (some repeated) among valid ones, and
+    what each bad one must become: (record, reason, detail)."""
+    log = Log()
+    want = []
+
+    def bad(value: bytes | None, key: bytes | None, reason: str, detail: str | None = None):
+        rec = log.add(T0 + 10 * len(log.records), value, key=key)
+        if detail is None:
+            got = validate(value)
+            assert isinstance(got, Invalid) and got.reason == reason
+            detail = got.detail
+        want.append((rec, reason, detail))
+
+    for i in range(3):
+        log.add(T0 + 10 * len(log.records), ship(i, T0))
+        bad(b"{not json", b"T1", "not_json")
+        bad(ship(i, T0)[:30], b"T1", "not_json")
+        bad(ship(i, T0).replace(b'"cargo":"tea"', b'"cargo":"gold"'), b"T1", "bad_enum")
+        bad(ship(i, T0).replace(b'"v":1', b'"v":2'), b"T1", "bad_version")
+        bad(b"\xff\xfe", None, "not_utf8")
+        bad(b"[" * 100 + b"]" * 100, b"T1", "too_deep")
+        bad(ship(i, T0, truck="T1"), b"T9", KEY_MISMATCH, "record key is not 'T1'")
+        bad(None, b"T1", "not_json", "record has no value")
+        bad(None, None, "not_json", "record has no value")
+        bad(ship(i, T0).replace(b'"id":"e%d"' % i, b'"id":"\xe8\xb4%d"' % i), b"T1", "not_utf8")
+    return log, want
+
+
+def headers_of(rec: FakeRecord, reason: str, detail: str, topic: str, partition: int) -> list:
+    return [
+        ("pulseboard-reason", reason.encode()),
+        ("pulseboard-detail", detail.encode("utf-8", "replace")),
+        ("pulseboard-source-topic", topic.encode()),
+        ("pulseboard-source-partition", str(partition).encode()),
+        ("pulseboard-source-offset", str(rec.offset).encode()),
+    ]
+
+
+def test_invalid_records_reach_the_dlq_intact_with_five_headers_and_exact_metrics() -> None:
+    log, want = dlq_log()
+    producer = FakeProducer()
+    svc = fake_sealer_service(producer)
+    sl = PartitionSealer("freight.events", 4, freight=True, sid="a")
+    tp = TopicPartition("freight.events", 4)
+
+    async def run() -> None:
+        records = log.records
+        await svc._feed(tp, sl, records[:11], 0.0)
+        await svc._feed(tp, sl, records[11:], 0.0)
+        await acked_flush(svc.sink, producer)
+
+    asyncio.run(run())
+    got = [r for topic, p, recs in producer.sent for r in recs if (topic, p) == ("events.dlq", 0)]
+    assert len(got) == len(want) == sum(len(recs) for _, _, recs in producer.sent)
+    for out, (rec, reason, detail) in zip(got, want, strict=True):
+        value = b"" if rec.value is None and rec.key is None else rec.value
+        assert (out.value, out.key, out.timestamp) == (value, rec.key, rec.timestamp)
+        assert list(out.headers) == headers_of(rec, reason, detail, "freight.events", 4)
+    registry = svc.metrics.registry
+    reasons = Counter(reason for _, reason, _ in want)
+    for reason, n in reasons.items():
+        assert (
+            registry.get_sample_value(
+                "pulseboard_aggregator_records_invalid_total", {"reason": reason}
+            )
+            == n
+        ), reason
+    assert registry.get_sample_value(
+        "pulseboard_aggregator_dlq_records_total", {"topic": "freight.events"}
+    ) == len(want)
+    assert (
+        registry.get_sample_value(
+            "pulseboard_aggregator_records_counted_total", {"topic": "freight.events"}
+        )
+        == 3
+    )
+
+
+def test_a_dlq_batch_waits_for_the_last_ones_acknowledgement_and_flush_sends_it() -> None:
+    producer = FakeProducer()
+    sink = Sink(producer)
+    recs = [OutRecord(b"v%d" % i, b"k", 1000 + i, [("h", b"%d" % i)]) for i in range(6)]
+
+    async def run() -> None:
+        await sink.send_many("dlq", recs[:2])
+        assert [len(r) for _, _, r in producer.sent] == [2]  # nothing in flight: sent at once
+        await sink.send_many("dlq", recs[2:4])
+        await sink.send_many("dlq", recs[4:5])
+        assert [len(r) for _, _, r in producer.sent] == [2]  # the first is not acknowledged
+        producer.ack_all()
+        await sink.send_many("dlq", recs[5:])
+        assert [len(r) for _, _, r in producer.sent] == [2, 4]
+        await sink.send_many("dlq", [])
+        flushing = asyncio.ensure_future(sink.flush())
+        await asyncio.sleep(0)
+        assert not flushing.done()  # waits for the acknowledgement
+        producer.ack_all()
+        await flushing
+        await sink.flush()
+
+    asyncio.run(run())
+    values = [r.value for _, _, rs in producer.sent for r in rs]
+    assert values == [r.value for r in recs]
+    assert [list(r.headers) for _, _, rs in producer.sent for r in rs] == [r.headers for r in recs]
+
+
+def test_flush_sends_what_waited_even_without_more_records() -> None:
+    producer = FakeProducer()
+    sink = Sink(producer)
+    recs = [OutRecord(b"v%d" % i, None, 1000 + i, []) for i in range(3)]
+
+    async def run() -> None:
+        await sink.send_many("dlq", recs[:1])
+        await sink.send_many("dlq", recs[1:])
+        assert len(producer.sent) == 1
+        await acked_flush(sink, producer)
+
+    asyncio.run(run())
+    assert [[r.value for r in rs] for _, _, rs in producer.sent] == [[b"v0"], [b"v1", b"v2"]]
+
+
+def test_dlq_partitions_are_kafkas_default_choice() -> None:
+    producer = FakeProducer(partitions=3)
+    sink = Sink(producer)
+    keys = [b"T%d" % i for i in range(40)] + [None] * 7
+    recs = [OutRecord(b"v%d" % i, k, 1000 + i, []) for i, k in enumerate(keys * 2)]
+
+    async def run() -> None:
+        await sink.send_many("dlq", recs[: len(keys)])
+        producer.ack_all()
+        await sink.send_many("dlq", recs[len(keys) :])
+        await acked_flush(sink, producer)
+
+    asyncio.run(run())
+    where = {r.value: p for _, p, rs in producer.sent for r in rs}
+    assert len(where) == len(recs)
+    for i, rec in enumerate(recs):
+        if rec.key is not None:
+            assert where[rec.value] == (murmur2(rec.key) & 0x7FFFFFFF) % 3
+        else:  # round robin by position, continuing across calls
+            assert where[rec.value] == i % 3

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from consumers import validation
 from consumers.events import DcLoad, Delivery, Output, Position, Shipment, event_type
 from consumers.validation import MAX_DEPTH, Invalid, too_deep, validate, validate_line
 from consumers.validation_ref import validate_line_ref, validate_ref
@@ -416,3 +418,139 @@ def test_fast_and_reference_validators_agree(raw: bytes) -> None:
 def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
     assert validate(raw) is not None
     assert validate_line(raw) is not None
+
+
+# ------------------------------------------- invalid records: one decode, same answer
+
+
+def _full_path(raw: bytes, line: bool = False) -> object:
+    """What validation answered before the fast path kept its own errors (a copy of that
+    code): anything the fast decode refused went through the full path, with its UTF-8 and
+    depth checks and a second decode, and a fresh reason and detail."""
+    decoder = validation._LINE_DECODER if line else validation._EVENT_DECODER
+    if raw.isascii() and raw.find(b"[") < 0 and raw.find(b"{", 1) < 0:
+        try:
+            return decoder.decode(raw)
+        except (msgspec.DecodeError, RecursionError):
+            pass
+    detail = validation._detail
+    if not raw.isascii():
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return Invalid("not_utf8", detail(f"invalid UTF-8 at byte {exc.start}"))
+    if too_deep(raw):
+        return Invalid("too_deep", f"nested deeper than {MAX_DEPTH} levels")
+    try:
+        return decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        return Invalid(validation.reason_for(exc), detail(str(exc)))
+    except msgspec.DecodeError as exc:
+        return Invalid("not_json", detail(str(exc)))
+    except RecursionError:
+        return Invalid("too_deep", "nested too deeply")
+    except UnicodeDecodeError as exc:
+        return Invalid("not_utf8", detail(str(exc)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(mutated_lines(), st.binary(max_size=300), st.text(max_size=200).map(str.encode)))
+def test_invalid_records_get_the_full_paths_reason_and_detail(raw: bytes) -> None:
+    for line in (False, True):
+        got = validate_line(raw) if line else validate(raw)
+        want = _full_path(raw, line)
+        assert got == want, (raw, got, want)
+        assert type(got) is type(want)
+
+
+@pytest.mark.parametrize("etype", list(VALID))
+def test_each_document_level_fault_gets_the_full_paths_answer(etype: str) -> None:
+    base = with_(etype)
+    cases = [
+        base[:-1],  # truncated
+        base[:-1] + b",}",  # trailing comma
+        base.replace(b'"', b"'"),
+        b"",
+        b"null",
+        b"1e999",
+        base.replace(b'"v": 1', b'"v": 2'),
+        base.replace(b'"v": 1', b'"v": NaN'),
+        base.replace(b'"type": "', b'"type": "x'),
+        base.replace(b'"ts": ', b'"ts": 1.5, "x": '),
+        base.replace(b'"ts": %d' % TS, b'"ts": "%d"' % TS),
+        b'{"pad":"' + b"x" * 100_000 + b'"}',
+        b"\xff" + base,
+        b"[" * 200 + b"]" * 200,
+        b"[" + base + b"]",
+    ]
+    for raw in cases:
+        for line in (False, True):
+            got = validate_line(raw) if line else validate(raw)
+            assert isinstance(got, Invalid), raw[:80]
+            assert got == _full_path(raw, line), raw[:80]
+
+
+class _CountingDecoder:
+    def __init__(self, inner: msgspec.json.Decoder) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def decode(self, raw: bytes) -> object:
+        self.calls += 1
+        return self.inner.decode(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        with_("shipment", weight_kg=-1),
+        with_("shipment", cargo="gold"),
+        without("position", "truck_id"),
+        with_("dc_load", v=2),
+        with_("output", type="telemetry"),
+        with_("shipment")[:50],
+        b"null",
+    ],
+)
+def test_an_invalid_flat_record_is_decoded_once(monkeypatch, raw: bytes) -> None:
+    counting = _CountingDecoder(validation._EVENT_DECODER)
+    monkeypatch.setattr(validation, "_EVENT_DECODER", counting)
+    assert isinstance(validate(raw), Invalid)
+    assert counting.calls == 1
+
+
+def test_remembered_errors_stay_bounded_and_answers_do_not_change(monkeypatch) -> None:
+    monkeypatch.setattr(validation, "_MAX_REMEMBERED", 50)
+    monkeypatch.setattr(validation, "_VALIDATION_ERRORS", {})
+    monkeypatch.setattr(validation, "_DECODE_ERRORS", {})
+    for i in range(300):
+        bad_enum = with_("shipment", cargo=f"gold{i}")  # a distinct message each time
+        bad_json = with_("shipment")[: 40 + i % 150]
+        for raw in (bad_enum, bad_json, bad_enum):
+            got = validate(raw)
+            assert got == _full_path(raw)
+            assert isinstance(got, Invalid) and got.reason in ("bad_enum", "not_json")
+        assert len(validation._VALIDATION_ERRORS) <= 50
+        assert len(validation._DECODE_ERRORS) <= 50
+
+
+def test_every_simulated_fault_gets_the_full_paths_answer() -> None:
+    import random
+
+    from producers.faults import MUTATORS, ONLY_FOR
+
+    rng = random.Random(3)
+    seen = set()
+    for _ in range(20):
+        for etype, event in VALID.items():
+            raw = enc(event)
+            for kind, mutate in MUTATORS.items():
+                if etype not in ONLY_FOR.get(kind, (etype,)):
+                    continue
+                bad = mutate(dict(event), raw, rng)
+                assert bad is not None
+                got = validate(bad)
+                assert isinstance(got, Invalid), (kind, bad)
+                assert got == _full_path(bad), (kind, bad)
+                seen.add(got.reason)
+    assert len(seen) >= 12, seen

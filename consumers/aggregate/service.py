@@ -248,22 +248,42 @@ class SealerService:
                 )
                 self._after_seal = 0
         if res.invalid:
-            source = [
-                ("pulseboard-source-topic", topic.encode()),
-                ("pulseboard-source-partition", str(tp.partition).encode()),
-            ]
+            # The five DLQ headers: the source's two are the batch's, reasons and details
+            # repeat (a bad producer repeats its mistake), so each header is built once per
+            # batch; only the offset is per record. The reason counter moves once per reason.
+            src_topic = ("pulseboard-source-topic", topic.encode())
+            src_partition = ("pulseboard-source-partition", str(tp.partition).encode())
+            reasons: dict[str, tuple[str, bytes]] = {}
+            details: dict[str, tuple[str, bytes]] = {}
+            counts: dict[str, int] = {}
             dead = []
             for rec, reason, detail in res.invalid:
-                m.invalid.labels(reason).inc()
+                reason_header = reasons.get(reason)
+                if reason_header is None:
+                    reason_header = reasons[reason] = (REASON_HEADER, reason.encode())
+                    counts[reason] = 0
+                counts[reason] += 1
+                detail_header = details.get(detail)
+                if detail_header is None:
+                    detail_header = details[detail] = (
+                        "pulseboard-detail",
+                        detail.encode("utf-8", "replace"),
+                    )
                 # Kafka needs a key or a value; a record with neither becomes an empty value.
-                value = b"" if rec.value is None and rec.key is None else rec.value
+                key = rec.key
+                value = rec.value
+                if value is None and key is None:
+                    value = b""
                 headers = [
-                    (REASON_HEADER, reason.encode()),
-                    ("pulseboard-detail", detail.encode("utf-8", "replace")),
-                    *source,
+                    reason_header,
+                    detail_header,
+                    src_topic,
+                    src_partition,
                     ("pulseboard-source-offset", str(rec.offset).encode()),
                 ]
-                dead.append(OutRecord(value, rec.key, rec.timestamp, headers))
+                dead.append(OutRecord(value, key, rec.timestamp, headers))
+            for reason, n in counts.items():
+                m.invalid.labels(reason).inc(n)
             await self.sink.send_many(self.dlq_topic, dead)
             m.dlq.labels(topic).inc(len(dead))
 
