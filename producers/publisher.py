@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaTimeoutError
-from aiokafka.partitioner import murmur2
 
 from producers.metrics import ProducerMetrics
 from producers.simulation import SimRecord
 from pulseboard.config import Config
-from pulseboard.kafka_client import client_kwargs, paced
+from pulseboard.kafka_client import KeyPartitioner, client_kwargs, paced
 
 BATCH_BYTES = 512 * 1024
 
@@ -70,7 +69,7 @@ class BatchPublisher:
     metrics: ProducerMetrics
     topic_prefix: str = ""
     _partitions: dict[str, int] = field(default_factory=dict)
-    _partition_of: dict[tuple[str, bytes], int] = field(default_factory=dict)
+    _partition_of: KeyPartitioner = field(default_factory=KeyPartitioner)
     _open: dict[tuple[str, int], _OpenBatch] = field(default_factory=dict)
     _inflight: set[asyncio.Future[object]] = field(default_factory=set)
     sent: int = 0
@@ -88,14 +87,11 @@ class BatchPublisher:
     async def publish(self, records: Iterable[SimRecord]) -> None:
         """Append records to their partition's batch; full batches are sent as they fill."""
         prefix = self.topic_prefix
+        partition_of = self._partition_of
         for rec in records:
             topic = prefix + rec.topic
-            pkey = (topic, rec.key)
-            partition = self._partition_of.get(pkey)
-            if partition is None:
-                count = await self._partition_count(topic)
-                partition = (murmur2(rec.key) & 0x7FFFFFFF) % count
-                self._partition_of[pkey] = partition
+            count = self._partitions.get(topic) or await self._partition_count(topic)
+            partition = partition_of(rec.key, count)
             slot = (topic, partition)
             batch = self._open.get(slot)
             if batch is None:

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiokafka.helpers import create_ssl_context
+from aiokafka.partitioner import murmur2
 
 from pulseboard.config import Config
 
@@ -31,6 +32,28 @@ def client_kwargs(config: Config, client_id: str) -> dict[str, Any]:
         kwargs["sasl_plain_username"] = k.sasl_username
         kwargs["sasl_plain_password"] = k.sasl_password
     return kwargs
+
+
+def default_partition(key: bytes, count: int) -> int:
+    """The partition Kafka's default partitioner (Java's and aiokafka's) gives a key."""
+    return (murmur2(key) & 0x7FFFFFFF) % count
+
+
+class KeyPartitioner:
+    """``default_partition``, remembered: aiokafka's murmur2 is pure Python (microseconds a
+    key) and keys repeat (trucks, data centres, indicators). Bounded: emptied when full."""
+
+    def __init__(self, limit: int = 65_536) -> None:
+        self._seen: dict[tuple[bytes, int], int] = {}
+        self._limit = limit
+
+    def __call__(self, key: bytes, count: int) -> int:
+        p = self._seen.get((key, count))
+        if p is None:
+            if len(self._seen) >= self._limit:
+                self._seen.clear()
+            p = self._seen[(key, count)] = default_partition(key, count)
+        return p
 
 
 METADATA_RETRY_FIRST_S = 0.1

@@ -16,13 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from aiokafka.partitioner import murmur2
-
 from consumers.aggregate.codec import PROVISIONAL, SEALED, decode_message
 from consumers.aggregate.finalizer import FinalizerState
 from consumers.aggregate.sealer import PartitionSealer, SealerConfig
 from consumers.changelog import Record
 from pulseboard import spec
+from pulseboard.kafka_client import default_partition
 
 
 class FakeRecord(NamedTuple):
@@ -56,7 +55,7 @@ def split_records(
         (t, p): [] for t, n in partitions.items() for p in range(n)
     }
     for rec in records:
-        p = (murmur2(rec.key) & 0x7FFFFFFF) % partitions[rec.topic]
+        p = default_partition(rec.key, partitions[rec.topic])
         part = out[(rec.topic, p)]
         part.append(FakeRecord(len(part), rec.ingest_ts, rec.key, rec.value))
     return out

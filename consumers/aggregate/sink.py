@@ -9,7 +9,8 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import murmur2
+
+from pulseboard.kafka_client import KeyPartitioner
 
 
 class PublishError(RuntimeError):
@@ -68,7 +69,7 @@ class Sink:
         # the last one handed to the producer; the partition of each key seen (bounded).
         self._open: dict[tuple[str, int], object] = {}
         self._last: dict[tuple[str, int], asyncio.Future[object]] = {}
-        self._partition_of: dict[tuple[bytes, int], int] = {}
+        self._partition_of = KeyPartitioner()
 
     async def send(
         self,
@@ -108,17 +109,13 @@ class Sink:
         if not parts:
             raise PublishError(f"topic {topic} does not exist")
         n = len(parts)
-        cache = self._partition_of
+        partition_of = self._partition_of
         open_ = self._open
         for i, rec in enumerate(records):
             if n == 1:
                 p = parts[0]
             elif rec.key is not None:
-                p = cache.get((rec.key, n), -1)
-                if p < 0:
-                    if len(cache) >= 65536:
-                        cache.clear()
-                    p = cache[(rec.key, n)] = parts[(murmur2(rec.key) & 0x7FFFFFFF) % n]
+                p = parts[partition_of(rec.key, n)]
             else:
                 p = parts[(self._spread + i) % n]
             batch = open_.get((topic, p))
@@ -179,7 +176,7 @@ class BatchSink:
         self.producer = producer
         self.topic = topic
         self._count: int | None = None
-        self._partition_of: dict[bytes, int] = {}
+        self._partition_of = KeyPartitioner()
         self._tracker = _Tracker()
         self.sent = 0
 
@@ -190,12 +187,10 @@ class BatchSink:
                 raise PublishError(f"topic {self.topic} does not exist")
             self._count = len(parts)
         count = self._count
-        cache = self._partition_of
+        partition_of = self._partition_of
         batches: dict[int, object] = {}
         for key, value in items:
-            p = cache.get(key)
-            if p is None:
-                p = cache[key] = (murmur2(key) & 0x7FFFFFFF) % count
+            p = partition_of(key, count)
             batch = batches.get(p)
             if batch is None:
                 batch = batches[p] = self.producer.create_batch()
