@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -36,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import free_port, machine, slope  # noqa: E402
+from benchmarks.common import free_port, machine, scrape, slope  # noqa: E402
 from pulseboard import localbroker  # noqa: E402
 from pulseboard.cli_support import cluster_argv  # noqa: E402
 from pulseboard.config import Config, config_from_env  # noqa: E402
@@ -63,21 +62,6 @@ def busy_start_today() -> str:
             if 1.0 <= curve.at(t) <= 1.05 and curve.at(t + 120_000) >= curve.at(t):
                 return datetime.fromtimestamp(t / 1000, tz=CST).isoformat()
     raise SystemExit("no start time at the mean rate found")
-
-
-def scrape(port: int) -> dict[str, float]:
-    """Sums of every pulseboard_* sample by metric name (labels summed over)."""
-    try:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
-    except OSError:
-        return {}
-    out: dict[str, float] = {}
-    for line in text.decode().splitlines():
-        if line.startswith("pulseboard_"):
-            name, _, value = line.rpartition(" ")
-            key = name.split("{")[0]
-            out[key] = out.get(key, 0.0) + float(value)
-    return out
 
 
 def cpu_seconds(pid: int) -> float:

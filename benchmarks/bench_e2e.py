@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -43,7 +42,7 @@ import orjson  # noqa: E402
 from aiokafka import AIOKafkaProducer  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
-from benchmarks.common import free_port, machine  # noqa: E402
+from benchmarks.common import free_port, machine, save_report  # noqa: E402
 from pulseboard import localbroker  # noqa: E402
 from pulseboard.cli_support import cluster_argv  # noqa: E402
 from pulseboard.config import Config, config_from_env  # noqa: E402
@@ -257,10 +256,7 @@ def main() -> None:
             "p99": bucket_quantile(server, 0.99),
         },
     }
-    out = ROOT / "bench-results"
-    out.mkdir(exist_ok=True)
-    (out / "e2e.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    save_report("e2e", report)
 
 
 def scrape_events(port: int) -> float:

@@ -16,20 +16,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import free_port, machine  # noqa: E402
+from benchmarks.common import free_port, machine, save_report, scrape  # noqa: E402
 from pulseboard import localbroker  # noqa: E402
 from pulseboard.cli_support import cluster_argv  # noqa: E402
 from pulseboard.config import config_from_env  # noqa: E402
@@ -45,15 +43,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def metric(port: int, name: str) -> float:
-    try:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=3).read()
-    except OSError:
-        return -1.0
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.decode().splitlines()
-        if line.startswith(name) and line[len(name)] in " {"
-    )
+    return scrape(port).get(name, -1.0)
 
 
 def lines(path: Path) -> int:
@@ -131,10 +121,7 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 p.kill()
         localbroker.stop(config.broker)
-    out = ROOT / "bench-results"
-    out.mkdir(exist_ok=True)
-    (out / "outage.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    save_report("outage", report)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.async_api import CDPSession, Page, async_playwright  # noqa: E402
 
-from benchmarks.common import free_port, machine  # noqa: E402
+from benchmarks.common import free_port, machine, save_report  # noqa: E402
 from web.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 MARK = f"--pulseboard-bench={uuid.uuid4().hex}"  # finds this benchmark's browser in /proc
@@ -184,10 +184,7 @@ def main() -> None:
         "console_errors": last["console_errors"],
         "samples": samples,
     }
-    out = ROOT / "bench-results"
-    out.mkdir(exist_ok=True)
-    (out / "page-memory.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps({k: v for k, v in report.items() if k != "samples"}, indent=2))
+    save_report("page-memory", report, hide=("samples",))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import re
@@ -25,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import save_report  # noqa: E402
 from pulseboard import localbroker  # noqa: E402
 from pulseboard.config import config_from_env  # noqa: E402
 from pulseboard.topics import ensure_topics  # noqa: E402
@@ -108,10 +108,7 @@ def main() -> None:
         "unpaced": burst,
         "paced": paced,
     }
-    out = ROOT / "bench-results"
-    out.mkdir(exist_ok=True)
-    (out / "produce.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    save_report("produce", report)
 
 
 if __name__ == "__main__":

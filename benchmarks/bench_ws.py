@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing as mp
 import os
 import platform
@@ -43,6 +42,7 @@ import orjson  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
+from benchmarks.common import save_report  # noqa: E402
 from pulseboard import localbroker  # noqa: E402
 from pulseboard.cli_support import cluster_argv  # noqa: E402
 from pulseboard.config import Config, config_from_env  # noqa: E402
@@ -342,10 +342,7 @@ def main() -> None:
                       "steps/s (~200 changed indicators a step); coalescing 4 deltas/s",
         **result,
     }  # fmt: skip
-    out = ROOT / "bench-results"
-    out.mkdir(exist_ok=True)
-    (out / "ws.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    save_report("ws", report)
 
 
 if __name__ == "__main__":

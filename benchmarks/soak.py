@@ -38,7 +38,7 @@ import orjson  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
-from benchmarks.common import free_port, machine, slope  # noqa: E402
+from benchmarks.common import free_port, machine, save_report, slope  # noqa: E402
 from pulseboard import localbroker  # noqa: E402
 from pulseboard.cli_support import cluster_argv  # noqa: E402
 from pulseboard.config import Config, config_from_env  # noqa: E402
@@ -322,10 +322,7 @@ def main() -> None:
         and report["memory_flat"]
         and report["lag_flat"]
     )
-    out = ROOT / "bench-results"
-    out.mkdir(exist_ok=True)
-    (out / "soak.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps({k: v for k, v in report.items() if k != "samples"}, indent=2))
+    save_report("soak", report, hide=("samples",))
 
 
 if __name__ == "__main__":
