@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from test_faults import (
+    DEAD,
     Child,
     _end,
     _own_broker_env,
@@ -30,6 +31,7 @@ from test_faults import (
     _spawn,
     _start_broker,
     _until,
+    wrong_settings,
 )
 
 from consumers.replay_to_kafka import replay_to_kafka
@@ -43,7 +45,6 @@ from pulseboard.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
 
-DEAD = "127.0.0.1:1"  # nothing listens there: connection refused at once
 GAVE_UP = re.compile(r"gave up after (\d+) attempt\(s\) in (\d+) s \(--connect-timeout 30\)")
 
 
@@ -212,22 +213,10 @@ async def test_the_feed_and_the_tools_fail_fast_on_wrong_settings(
 ):
     """The fake feed with the services' wrong settings, and the tools' own wrong arguments:
     exit 2 at once (even with a cluster that is unreachable and would be waited for)."""
-    broker = kafka_config.bootstrap_servers
-    sasl = {
-        "PULSEBOARD_BOOTSTRAP": broker,
-        "PULSEBOARD_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
-        "PULSEBOARD_SASL_MECHANISM": "PLAIN",
-        "PULSEBOARD_SASL_USERNAME": "wall",
-        "PULSEBOARD_SASL_PASSWORD": "secret",
-    }
     feed_cases = {
-        "syntax": ({}, ["--bootstrap-servers", "bad host:9092"], "is not host:port"),
-        "topic": ({}, ["--topic-prefix", "never-created."], "does not exist on Kafka"),
-        "sasl": (sasl, [], "accepts connections but refused ours"),
-        "give up": ({}, ["--bootstrap-servers", DEAD, "--connect-timeout", "2"],
-                    f"cannot reach Kafka at {DEAD}"),
+        **wrong_settings(kafka_config.bootstrap_servers, give_up_after_s="2"),
         "rate": ({}, ["--rate", "0", "--bootstrap-servers", DEAD], "--rate must be > 0"),
-    }  # fmt: skip
+    }
 
     def feed(extra_env: dict[str, str], flags: list[str]) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -49,6 +49,7 @@ pytestmark = pytest.mark.integration
 
 LATENESS = "5000"  # short allowed lateness: final values follow the data within seconds
 CLI = [sys.executable, "-m", "pulseboard.cli"]
+DEAD = "127.0.0.1:1"  # nothing listens there: connection refused at once
 
 
 class Child:
@@ -574,6 +575,27 @@ SERVICES = {
 }
 
 
+def wrong_settings(
+    broker: str, give_up_after_s: str
+) -> dict[str, tuple[dict[str, str], list[str], str]]:
+    """Settings no retry can fix, and a cluster given up on: case -> (extra environment,
+    flags, what the error must say). `broker` is a plaintext broker that is up."""
+    sasl = {
+        "PULSEBOARD_BOOTSTRAP": broker,
+        "PULSEBOARD_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "PULSEBOARD_SASL_MECHANISM": "PLAIN",
+        "PULSEBOARD_SASL_USERNAME": "wall",
+        "PULSEBOARD_SASL_PASSWORD": "secret",
+    }
+    return {
+        "syntax": ({}, ["--bootstrap-servers", "bad host:9092"], "is not host:port"),
+        "topic": ({}, ["--topic-prefix", "never-created."], "does not exist on Kafka"),
+        "sasl": (sasl, [], "accepts connections but refused ours"),
+        "give up": ({}, ["--bootstrap-servers", DEAD, "--connect-timeout", give_up_after_s],
+                    f"cannot reach Kafka at {DEAD}"),
+    }  # fmt: skip
+
+
 async def test_wrong_settings_fail_fast_with_what_to_fix(kafka_env, kafka_config, tmp_path):
     broker = kafka_config.bootstrap_servers
     one_line = tmp_path / "one.jsonl"
@@ -584,20 +606,7 @@ async def test_wrong_settings_fail_fast_with_what_to_fix(kafka_env, kafka_config
         "record": ["record", "--out", str(tmp_path / "rec.jsonl")],
         "replay": ["replay", str(one_line), "--to-kafka"],
     }
-    sasl = {
-        "PULSEBOARD_BOOTSTRAP": broker,
-        "PULSEBOARD_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
-        "PULSEBOARD_SASL_MECHANISM": "PLAIN",
-        "PULSEBOARD_SASL_USERNAME": "wall",
-        "PULSEBOARD_SASL_PASSWORD": "secret",
-    }
-    cases = {
-        "syntax": ({}, ["--bootstrap-servers", "bad host:9092"], "is not host:port"),
-        "topic": ({}, ["--topic-prefix", "never-created."], "does not exist on Kafka"),
-        "sasl": (sasl, [], "accepts connections but refused ours"),
-        "give up": ({}, ["--bootstrap-servers", "127.0.0.1:1", "--connect-timeout", "1"],
-                    "cannot reach Kafka at 127.0.0.1:1"),
-    }  # fmt: skip
+    cases = wrong_settings(broker, give_up_after_s="1")
     runs = {
         (service, case): asyncio.to_thread(
             _run, {**kafka_env, **extra_env}, *argv, *flags, timeout=60
