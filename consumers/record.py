@@ -23,7 +23,7 @@ from pulseboard import spec
 from pulseboard.config import Config, ConfigError
 from pulseboard.connect import one_shot, wait_for_cluster
 from pulseboard.eventlog import LogWriter
-from pulseboard.kafka_client import client_kwargs, paced
+from pulseboard.kafka_client import kafka_consumer
 from pulseboard.logs import configure_logging
 
 IDLE_FLUSH_S = 1.0
@@ -92,12 +92,12 @@ async def record(config: Config, out: str, start: str, follow: bool) -> int:
         if found is None:  # stopped while waiting: nothing was recorded
             writer.abort()
             return 0
-        consumer = AIOKafkaConsumer(
-            **client_kwargs(config, "pulseboard-record"),
+        consumer = kafka_consumer(
+            config,
+            "pulseboard-record",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
-        paced(consumer)
         await consumer.start()
         tps = [TopicPartition(t, p) for t in topics for p in found[t]]
         consumer.assign(tps)

@@ -21,7 +21,7 @@ from aiokafka.errors import KafkaTimeoutError
 from producers.metrics import ProducerMetrics
 from producers.simulation import SimRecord
 from pulseboard.config import Config
-from pulseboard.kafka_client import KeyPartitioner, client_kwargs, paced
+from pulseboard.kafka_client import KeyPartitioner, kafka_producer
 
 BATCH_BYTES = 512 * 1024
 
@@ -30,18 +30,17 @@ log = logging.getLogger("pulseboard.produce")
 
 def producer_for(config: Config, client_id: str = "pulseboard-producer") -> AIOKafkaProducer:
     """An idempotent, acks=all, batching and compressing producer for the configured cluster."""
-    producer = paced(
-        AIOKafkaProducer(
-            **client_kwargs(config, client_id),
-            acks="all",
-            enable_idempotence=True,
-            compression_type="lz4",
-            linger_ms=5,
-            max_batch_size=BATCH_BYTES,
-            max_request_size=10 * 1024 * 1024 + 4096,
-            request_timeout_ms=30_000,
-            retry_backoff_ms=200,
-        )
+    producer = kafka_producer(
+        config,
+        client_id,
+        acks="all",
+        enable_idempotence=True,
+        compression_type="lz4",
+        linger_ms=5,
+        max_batch_size=BATCH_BYTES,
+        max_request_size=10 * 1024 * 1024 + 4096,
+        request_timeout_ms=30_000,
+        retry_backoff_ms=200,
     )
     # aiokafka retries an idempotent producer's batches for ever, except one path: a batch
     # whose partition has no known leader is failed once it is request_timeout_ms old. A

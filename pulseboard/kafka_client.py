@@ -7,10 +7,27 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.helpers import create_ssl_context
 from aiokafka.partitioner import murmur2
 
 from pulseboard.config import Config
+
+
+def kafka_producer(config: Config, client_id: str, **settings: Any) -> AIOKafkaProducer:
+    """A producer for the configured cluster, its metadata retries paced (``paced``)."""
+    return paced(AIOKafkaProducer(**client_kwargs(config, client_id), **settings))
+
+
+def kafka_consumer(config: Config, client_id: str, **settings: Any) -> AIOKafkaConsumer:
+    """A consumer for the configured cluster, its metadata retries paced (``paced``)."""
+    return paced(AIOKafkaConsumer(**client_kwargs(config, client_id), **settings))
+
+
+def kafka_admin(config: Config, client_id: str) -> AIOKafkaAdminClient:
+    """An admin client for the configured cluster, its metadata retries paced."""
+    return paced(AIOKafkaAdminClient(**client_kwargs(config, client_id)))
 
 
 def client_kwargs(config: Config, client_id: str) -> dict[str, Any]:
@@ -97,9 +114,7 @@ def paced(owner: _Client, sleep: Callable[[float], Awaitable[object]] = asyncio.
 
 async def topic_partitions(config: Config, topics: list[str]) -> dict[str, list[int]]:
     """Partition ids of each existing topic among `topics` (missing topics are left out)."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = paced(AIOKafkaAdminClient(**client_kwargs(config, "pulseboard-metadata")))
+    admin = kafka_admin(config, "pulseboard-metadata")
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
 from pulseboard import spec
 from pulseboard.config import TOPIC_BUCKETS, Config
-from pulseboard.kafka_client import client_kwargs, paced
+from pulseboard.kafka_client import kafka_admin
 
 # Per-topic settings that are part of the design, not tuning: record timestamps are the
 # producer's (simulated) publish time, which runs ahead of the wall clock at --speed > 1, so
@@ -53,7 +53,7 @@ class TopicInfo:
 
 async def ensure_topics(config: Config) -> tuple[list[str], list[TopicInfo]]:
     """Create missing topics; return (created names, every SPEC topic as it now is)."""
-    admin = paced(AIOKafkaAdminClient(**client_kwargs(config, "pulseboard-admin")))
+    admin = kafka_admin(config, "pulseboard-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -87,7 +87,7 @@ async def ensure_topics(config: Config) -> tuple[list[str], list[TopicInfo]]:
 
 async def describe_topics(config: Config) -> list[TopicInfo]:
     """The SPEC topics that exist, with their partition counts."""
-    admin = paced(AIOKafkaAdminClient(**client_kwargs(config, "pulseboard-admin")))
+    admin = kafka_admin(config, "pulseboard-admin")
     await admin.start()
     try:
         wanted = {config.kafka.topic(b): n for b, n in config.kafka.partitions().items()}

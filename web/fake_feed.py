@@ -29,7 +29,7 @@ from aiokafka.errors import KafkaConnectionError
 from pulseboard import spec
 from pulseboard.config import Config, ConfigError
 from pulseboard.connect import wait_for_cluster
-from pulseboard.kafka_client import client_kwargs, paced
+from pulseboard.kafka_client import kafka_producer
 from pulseboard.logs import configure_logging
 from web.metadata import EXITS
 
@@ -204,7 +204,7 @@ class FakeIndicators:
 
 async def publish(config: Config, records: Iterable[Record]) -> int:
     """Publish records (keyed name|key) and wait until the broker has them all."""
-    producer = paced(AIOKafkaProducer(**client_kwargs(config, "pulseboard-fake-feed"), linger_ms=5))
+    producer = kafka_producer(config, "pulseboard-fake-feed", linger_ms=5)
     await producer.start()
     try:
         return await publish_with(producer, config, records)
@@ -236,7 +236,7 @@ async def run_feed(
     topic = config.kafka.topic(spec.TOPIC_INDICATORS)
     if await wait_for_cluster(config, [topic], "fake-feed", log, stop) is None:
         return 0
-    producer = paced(AIOKafkaProducer(**client_kwargs(config, "pulseboard-fake-feed"), linger_ms=5))
+    producer = kafka_producer(config, "pulseboard-fake-feed", linger_ms=5)
     await producer.start()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -11,12 +11,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from pulseboard import spec
 from pulseboard.config import Config, ConfigError
 from pulseboard.connect import GaveUp, wait_for_cluster
-from pulseboard.kafka_client import client_kwargs, paced
+from pulseboard.kafka_client import kafka_consumer
 from web.indicators import BadRecord, Indicator, Removal, parse_record
 
 log = logging.getLogger("pulseboard.web.feed")
@@ -45,13 +45,13 @@ async def follow_indicators(config: Config, sink: FeedSink) -> None:
     """Read the indicators topic forever (until cancelled)."""
     topic = config.kafka.topic(spec.TOPIC_INDICATORS)
     tps = await _partitions(config, topic)
-    consumer = AIOKafkaConsumer(
-        **client_kwargs(config, "pulseboard-web"),
+    consumer = kafka_consumer(
+        config,
+        "pulseboard-web",
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    paced(consumer)
     await consumer.start()
     try:
         consumer.assign(tps)

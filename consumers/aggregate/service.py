@@ -38,7 +38,7 @@ from consumers.changelog import Record
 from producers.publisher import producer_for
 from pulseboard import spec
 from pulseboard.config import TOPIC_BUCKETS, Config
-from pulseboard.kafka_client import client_kwargs, paced, topic_partitions
+from pulseboard.kafka_client import kafka_admin, kafka_consumer, topic_partitions
 
 log = logging.getLogger("pulseboard.aggregate")
 
@@ -169,8 +169,9 @@ class SealerService:
         self.group = k.topic_prefix + SEALER_GROUP
         self.token = os.urandom(4).hex()
         self.sessions = 0
-        self.consumer = AIOKafkaConsumer(
-            **client_kwargs(config, f"pulseboard-aggregate-{self.token}"),
+        self.consumer = kafka_consumer(
+            config,
+            f"pulseboard-aggregate-{self.token}",
             group_id=self.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -179,7 +180,6 @@ class SealerService:
             partition_assignment_strategy=(StickyPartitionAssignor,),
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
-        paced(self.consumer)
         self.parts: dict[TopicPartition, PartitionSealer] = {}
         self.lock = asyncio.Lock()
         self.generation = 0  # bumped by every revocation and assignment
@@ -528,8 +528,9 @@ class FinalizerService:
         self.event_topics = [k.topic(spec.TOPIC_FREIGHT), k.topic(spec.TOPIC_SECTOR)]
         token = os.urandom(4).hex()
         self.client_id = f"pulseboard-finalize-{token}"
-        self.consumer = AIOKafkaConsumer(
-            **client_kwargs(config, self.client_id),
+        self.consumer = kafka_consumer(
+            config,
+            self.client_id,
             group_id=self.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -539,7 +540,6 @@ class FinalizerService:
             max_partition_fetch_bytes=16 * 1024 * 1024,
             fetch_max_bytes=64 * 1024 * 1024,
         )
-        paced(self.consumer)
         self.state: FinalizerState | None = None
         # Revoked state, reused if the next assignment gives the partition back untouched.
         self._parked: tuple[FinalizerState, int, int | None, OffsetAndMetadata] | None = None
@@ -672,12 +672,12 @@ class FinalizerService:
         return om
 
     async def _read_checkpoint(self, offset: int) -> Checkpoint | None:
-        reader = AIOKafkaConsumer(
-            **client_kwargs(self.config, self.client_id + "-checkpoint"),
+        reader = kafka_consumer(
+            self.config,
+            self.client_id + "-checkpoint",
             enable_auto_commit=False,
             max_partition_fetch_bytes=16 * 1024 * 1024,
         )
-        paced(reader)
         await reader.start()
         try:
             reader.assign([self.tp])
@@ -805,7 +805,7 @@ async def run_aggregator(
     """Run the configured stages until ``stop`` is set or one of them fails."""
     producer = producer_for(config, "pulseboard-aggregate")
     await producer.start()
-    admin = paced(AIOKafkaAdminClient(**client_kwargs(config, "pulseboard-aggregate-admin")))
+    admin = kafka_admin(config, "pulseboard-aggregate-admin")
     await admin.start()
     sink = Sink(producer)
     services: list[SealerService | FinalizerService] = []
