@@ -1,0 +1,48 @@
+// Talking to the history API (SPEC section 9) and turning its answers into what the panels
+// read. The URL builders and the frame assembly are pure; only getJson touches the network.
+import { DAY_S, WEEK_S } from './change.js';
+
+export const SESSIONS_URL = '/api/history/sessions';
+
+export function stateUrl(session, t) {
+  return `/api/history/state?session=${encodeURIComponent(session)}&t=${t}`;
+}
+
+// The same moment yesterday and a week ago, where the session covers them (else null:
+// the wall shows "—" rather than a comparison with nothing).
+export function pastMoments(t, range) {
+  const inside = (x) => range !== null && x >= range.from && x <= range.to;
+  return { day: inside(t - DAY_S) ? t - DAY_S : null, week: inside(t - WEEK_S) ? t - WEEK_S : null };
+}
+
+export function findSession(answer, name) {
+  const s = (answer?.sessions ?? []).find((x) => x.name === name);
+  return s ? { name: s.name, from: s.from, to: s.to, records: s.records } : null;
+}
+
+// Everything one screen of history needs: the state at t and at the two past moments.
+// `get(url)` resolves to the parsed JSON or rejects with an Error saying what went wrong.
+export async function loadFrame(get, session, t, range) {
+  const past = pastMoments(t, range);
+  const [now, day, week] = await Promise.all([
+    get(stateUrl(session, t)),
+    past.day === null ? null : get(stateUrl(session, past.day)),
+    past.week === null ? null : get(stateUrl(session, past.week)),
+  ]);
+  return { session, t, now: now.values, day: day?.values ?? null, week: week?.values ?? null };
+}
+
+export async function getJson(url) {
+  const response = await fetch(url, { headers: { Accept: 'application/json' }, cache: 'no-store' });
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  if (!response.ok) {
+    const why = body && typeof body.error === 'string' ? body.error : `HTTP ${response.status}`;
+    throw new Error(why);
+  }
+  return body;
+}
