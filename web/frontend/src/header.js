@@ -47,8 +47,15 @@ export class Header {
   }
 
   setState(state, detail) {
+    this.setBadge(state, this.s[state], detail);
+  }
+
+  // Any badge: state 'replay' says the screen shows the past (its own colour, and the clock
+  // then shows the replayed moment).
+  setBadge(state, text, detail) {
     if (this.badge.dataset.state !== state) this.badge.dataset.state = state;
-    setText(this.badgeText, this.s[state]);
+    this.clock.classList.toggle('past', state === 'replay');
+    setText(this.badgeText, text);
     setText(this.badgeDetail, detail);
   }
 }

@@ -1,4 +1,5 @@
 // The headline tiles: a big animated figure and a 15-minute sparkline kept in the browser.
+import { change, formatChange } from './change.js';
 import { el, setText, svg } from './dom.js';
 import { formatValue } from './format.js';
 import { Series } from './series.js';
@@ -18,7 +19,7 @@ const SPARK_W = 300;
 const SPARK_H = 60;
 
 class Tile {
-  constructor(name, label, lang) {
+  constructor(name, label, s, lang) {
     this.name = name;
     this.lang = lang;
     this.unit = 'count';
@@ -31,6 +32,16 @@ class Tile {
     this.value = el('span', 'value', '—');
     this.unitEl = el('span', 'unit', '');
     figure.append(this.value, this.unitEl);
+    // Against the same moment yesterday and a week ago, both final values.
+    const changes = el('div', 'changes');
+    this.day = el('span', 'chg');
+    this.week = el('span', 'chg');
+    const dayLine = el('div', '');
+    dayLine.append(el('span', 'vs', s.vsDay), this.day);
+    const weekLine = el('div', '');
+    weekLine.append(el('span', 'vs', s.vsWeek), this.week);
+    changes.append(dayLine, weekLine);
+    figure.append(changes);
     this.spark = svg('svg', { class: 'spark', viewBox: `0 0 ${SPARK_W} ${SPARK_H}`, preserveAspectRatio: 'none' });
     this.area = svg('polygon');
     this.line = svg('polyline');
@@ -38,10 +49,22 @@ class Tile {
     this.root.append(this.label, figure, this.spark);
   }
 
-  setTarget(v, unit, now) {
+  // glide: live figures move smoothly; a replayed second is shown exactly as it was.
+  setTarget(v, unit, now, glide = true) {
     this.unit = unit;
-    this.tween.set(v, now);
+    if (glide) this.tween.set(v, now);
+    else this.tween.jump(v, now);
     this.value.dataset.target = v === null ? '' : String(v);
+  }
+
+  setChanges(day, week) {
+    for (const [node, c] of [
+      [this.day, day],
+      [this.week, week],
+    ]) {
+      setText(node, formatChange(c, this.lang));
+      if (node.dataset.dir !== c.dir) node.dataset.dir = c.dir;
+    }
   }
 
   render(now) {
@@ -88,12 +111,30 @@ class Tile {
 
 export class Kpis {
   constructor(container, s, lang) {
-    this.tiles = HEADLINES.map((name) => new Tile(name, s.kpi[name], lang));
+    this.tiles = HEADLINES.map((name) => new Tile(name, s.kpi[name], s, lang));
     container.append(...this.tiles.map((t) => t.root));
   }
 
-  update(store, now) {
-    for (const tile of this.tiles) tile.setTarget(store.get(tile.name, '520000'), store.unit(tile.name), now);
+  update(store, now, glide = true) {
+    for (const tile of this.tiles) {
+      tile.setTarget(store.get(tile.name, '520000'), store.unit(tile.name), now, glide);
+    }
+  }
+
+  // cmp: {now, day, week} stores (day/week null where there is no history), or null.
+  compare(cmp) {
+    for (const tile of this.tiles) {
+      const at = (st) => (st ? st.get(tile.name, '520000') : null);
+      const unit = cmp?.now.unit(tile.name) ?? 'count';
+      const none = { dir: 'none' };
+      const v = at(cmp?.now);
+      tile.setChanges(cmp?.day ? change(v, at(cmp.day), unit) : none, cmp?.week ? change(v, at(cmp.week), unit) : none);
+    }
+  }
+
+  // Sparklines restart: on a jump in time the old samples belong to another moment.
+  clearSparks() {
+    for (const tile of this.tiles) tile.series.clear();
   }
 
   animating(now) {
