@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -16,6 +20,7 @@ import orjson
 import pytest
 from web_raw import http
 
+from consumers.replay_to_kafka import replay_to_kafka
 from producers.command import write_log
 from producers.simulation import SimConfig, Simulation
 from pulseboard.config import Config
@@ -219,3 +224,49 @@ def test_bad_session_names_fail_before_any_work(isolated, tmp_path, cli):
     assert done.returncode == 2 and "session name '../etc' is not allowed" in done.stderr
     done = cli(env, "history", "drop", "A")
     assert done.returncode == 2 and "session name 'A' is not allowed" in done.stderr
+
+
+async def test_live_aggregator_finals_reach_history(isolated, tmp_path):
+    """The aggregator's final records land in session ``live`` and are served exactly."""
+    config, env = isolated
+    log = tmp_path / "live.jsonl"
+    # Recent ingest times: the events topics' retention must not delete the test's data.
+    start = (int(time.time()) - 3 * 3600) * 1000
+    write_log(
+        Simulation(SimConfig(seed=9, start_ms=start, events_per_sim_second=100.0)),
+        str(log),
+        15_000,
+    )
+    out = tmp_path / "live.out"
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "pulseboard.cli", "replay", str(log), "--out", str(out)],
+        capture_output=True,
+    )
+    assert done.returncode == 0, done.stderr
+    ref = read_records(out)
+    sent, _ = await replay_to_kafka(config, str(log), None)
+    assert sent == 15_000
+    argv = [sys.executable, "-m", "pulseboard.cli", "aggregate", "--metrics-port", "0"]
+    argv += ["--idle-ms", "500", "--idle-speed", "50", "--checkpoint-interval-ms", "500"]
+    proc = subprocess.Popen(argv, env={**os.environ, **env}, stdin=subprocess.DEVNULL)
+    try:
+        async with push_server(config, tmp_path / "index") as server:
+            sessions = await until_sessions(
+                server.port,
+                lambda ss: (named(ss, "live") or {}).get("records") == len(ref),
+                timeout=120,
+            )
+            assert named(sessions, "live") == {
+                "name": "live",
+                "from": ref[0]["t"],
+                "to": ref[-1]["t"],
+                "records": len(ref),
+            }
+            first, last = ref[0]["t"], ref[-1]["t"]
+            for t in (first, (first + last) // 2, last):
+                status, body = await get(server.port, f"/api/history/state?session=live&t={t}")
+                assert status == 200 and body["values"] == carried(ref, t), t
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(proc.wait, 30) == 0
