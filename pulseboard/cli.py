@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_arguments(sub.add_parser("serve", parents=[common], help="push server and wall page"))
     up = sub.add_parser("up", parents=[common], help="run the whole system")
     produce.add_arguments(up)
+    history.add_up_options(up)
     up.add_argument(
         "--web-port",
         type=int,

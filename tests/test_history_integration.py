@@ -24,6 +24,7 @@ from consumers.replay_to_kafka import replay_to_kafka
 from producers.command import write_log
 from producers.simulation import SimConfig, Simulation
 from pulseboard.config import Config
+from pulseboard.eventlog import LogWriter
 from web.assets import STATIC_DIR, build_frontend
 from web.harness import serving
 from web.server import PushServer, ServeSettings
@@ -270,3 +271,46 @@ async def test_live_aggregator_finals_reach_history(isolated, tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(proc.wait, 30) == 0
+
+
+async def test_backfill_fills_live_with_a_simulated_day(isolated, tmp_path, cli):
+    """`history backfill` computes yesterday from the simulation through the engine and
+    stores it in ``live``; its values equal an offline replay of the same simulated log."""
+    config, env = isolated
+    env = {**env, "PULSEBOARD_HISTORY_DIR": str(tmp_path / "cli-index")}
+    argv = ("history", "backfill", "--days", "1", "--rate", "2", "--workers", "1")
+    done = await asyncio.to_thread(cli, env, *argv)
+    assert done.returncode == 0, done.stderr
+    assert "backfill: 1 day in" in done.stdout
+
+    # The same day by hand: CST midnight yesterday, warm-up hour, seed per docs/history.md.
+    midnight = (int(time.time()) + 8 * 3600) // 86_400 * 86_400 - 8 * 3600
+    d0 = midnight - 86_400
+    seed = (d0 + 8 * 3600) // 86_400
+    sim = Simulation(SimConfig(seed=seed, start_ms=(d0 - 3600) * 1000, events_per_sim_second=2.0))
+    log = tmp_path / "day.jsonl"
+    with LogWriter(str(log)) as writer:
+        while True:
+            batch = sim.take(5_000)
+            kept = [r for r in batch if r.ingest_ts <= midnight * 1000 + 35_000]
+            for r in kept:
+                writer.write_record(r.value, r.ingest_ts)
+            if len(kept) < len(batch):
+                break
+    out = tmp_path / "day.out"
+    replayed = await asyncio.to_thread(cli, env, "replay", str(log), "--out", str(out))
+    assert replayed.returncode == 0, replayed.stderr
+    ref = read_records(out)
+
+    async with push_server(config, tmp_path / "index") as server:
+        sessions = await until_sessions(server.port, lambda ss: named(ss, "live") is not None)
+        live = named(sessions, "live")
+        assert live is not None and (live["from"], live["to"]) == (d0, midnight - 1)
+        for t in (d0, d0 + 5 * 3600 + 17, midnight - 1):
+            status, body = await get(server.port, f"/api/history/state?session=live&t={t}")
+            assert status == 200 and body["values"] == carried(ref, t), t
+            assert body["values"]  # a simulated day has values at every moment
+
+    again = await asyncio.to_thread(cli, env, *argv)
+    assert again.returncode == 0, again.stderr
+    assert "is already in live history; left as it is" in again.stdout

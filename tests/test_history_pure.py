@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from pulseboard.history import codec, lookup, params
+from pulseboard.history import codec, days, lookup, params
 from pulseboard.history.codec import BadMessage, Begin, Cut, Data, Drop, End
 from pulseboard.history.params import ApiError, SessionRange
 from pulseboard.history.sessions import BadSessionName, check_session_name
@@ -229,3 +229,47 @@ def test_index_replace_stale_writer_cut_and_drop(tmp_path):
     assert fresh.positions() == {}
     fresh.close()
     r.close()
+
+
+def test_backfill_days_are_cst_calendar_days():
+    # 2026-12-03 14:05 CST; that day's CST midnight is 2026-12-02T16:00Z.
+    midnight = 1_767_225_600 + 336 * 86_400 - 8 * 3600
+    assert days.cst_midnight(T_1405_CST) == midnight
+    assert days.cst_midnight(midnight) == midnight
+    assert days.cst_midnight(midnight - 1) == midnight - 86_400
+    got = days.backfill_days(T_1405_CST, (1, 7), seed=2)
+    assert [(d.label, d.start, d.end) for d in got] == [
+        ("2026-11-26", midnight - 7 * 86_400, midnight - 6 * 86_400),
+        ("2026-12-02", midnight - 86_400, midnight),
+    ]
+    # Seeds differ per day and are stable: seed * 1,000,003 + the CST day number.
+    assert got[1].seed == 2 * 1_000_003 + (midnight - 86_400 + 8 * 3600) // 86_400
+    assert days.parse_days_ago("1,7") == (1, 7)
+    for bad in ("", "0", "1,1", "x", "400"):
+        with pytest.raises(ValueError, match="--backfill-days"):
+            days.parse_days_ago(bad)
+
+
+def test_day_cut_opens_with_the_state_at_midnight_and_stops_before_the_next():
+    day = days.Day(start=1_000, seed=0)
+    cut = days.DayCut(day)
+    warmup = [
+        (990, "shipments_1m", "a", 3),
+        (995, "tonnage_1h", "b", 2.0),
+        (998, "tonnage_1h", "c", 1.0),
+        (1_000, "tonnage_1h", "c", 0),  # back to absent exactly at midnight
+    ]
+    assert cut.feed(warmup) == []
+    after = [(1_001, "shipments_1m", "a", 4), (1_002, "on_time_rate_1h", "a", None)]
+    assert cut.feed(after) == [
+        (1_000, "shipments_1m", "a", 3),
+        (1_000, "tonnage_1h", "b", 2.0),
+        *after,
+    ]
+    tail = [(87_399, "shipments_1m", "a", 5), (87_400, "shipments_1m", "a", 6)]
+    assert cut.feed(tail) == [(87_399, "shipments_1m", "a", 5)]
+    assert cut.finish() == []
+    # A run whose changes all fall before midnight still opens the day.
+    quiet = days.DayCut(day)
+    assert quiet.feed([(999, "shipments_1m", "a", 1)]) == []
+    assert quiet.finish() == [(1_000, "shipments_1m", "a", 1)]

@@ -6,25 +6,21 @@ import argparse
 import asyncio
 import logging
 import os
-import struct
 import sys
-import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import BinaryIO
 
-import msgspec
-
-from consumers.changelog import Record
 from consumers.engine import EngineConfig
 from consumers.replay import replay_lines
 from pulseboard.config import Config, ConfigError
 from pulseboard.connect import one_shot, wait_for_cluster
 from pulseboard.eventlog import read_lines
+from pulseboard.history import backfill
 from pulseboard.history.codec import Drop, HistoryRecord
 from pulseboard.history.indexer import IndexStatus, follow_history
 from pulseboard.history.sessions import BadSessionName, check_session_name
+from pulseboard.history.spool import Spool
 from pulseboard.history.store import HistoryReader, IndexInUse, index_path
 from pulseboard.history.writer import (
     SessionWriter,
@@ -48,6 +44,31 @@ def add_history_parser(sub: argparse._SubParsersAction, common: argparse.Argumen
     )
     drop = actions.add_parser("drop", parents=[common], help="delete a session everywhere")
     drop.add_argument("session", metavar="SESSION")
+    fill = actions.add_parser(
+        "backfill",
+        parents=[common],
+        help="fill session live with simulated past days (as `up --backfill`)",
+    )
+    backfill.add_options(fill, prefix="--")
+    fill.add_argument(
+        "--rate",
+        type=float,
+        default=1000.0,
+        help="mean events per simulated second, as `produce --rate` (default 1000)",
+    )
+    fill.add_argument("--seed", type=int, default=0, help="simulation seed (default 0)")
+    fill.set_defaults(speed=1.0)
+
+
+def add_up_options(up: argparse.ArgumentParser) -> None:
+    up.add_argument(
+        "--backfill",
+        action="store_true",
+        help="before starting, fill the live history with simulated past days (computed "
+        "from the same simulation at --rate/--speed by the offline engine), so the wall "
+        "can compare with yesterday at once",
+    )
+    backfill.add_options(up)
 
 
 def add_replay_option(parser: argparse.ArgumentParser) -> None:
@@ -79,36 +100,11 @@ def _iso(t: int) -> str:
 # ------------------------------------------------------------------- replay --to-history
 
 
-class _Spool:
-    """Final records kept on local disk until the replay succeeded: a log that turns out
-    unreadable halfway leaves the stored session as it was."""
-
-    def __init__(self) -> None:
-        self._fh: BinaryIO = tempfile.TemporaryFile(prefix="pulseboard-history-")  # noqa: SIM115 - see close
-        self._enc = msgspec.msgpack.Encoder()
-        self.count = 0
-
-    def write(self, records: list[Record]) -> None:
-        chunk = [(r.t, r.name, r.key, r.value) for r in records]
-        body = self._enc.encode(chunk)
-        self._fh.write(struct.pack(">I", len(body)) + body)
-        self.count += len(chunk)
-
-    def chunks(self) -> Iterator[list[HistoryRecord]]:
-        self._fh.seek(0)
-        dec = msgspec.msgpack.Decoder(list[tuple[int, str, str, int | float | None]])
-        while head := self._fh.read(4):
-            yield dec.decode(self._fh.read(struct.unpack(">I", head)[0]))
-
-    def close(self) -> None:
-        self._fh.close()
-
-
 async def _reachable(config: Config) -> None:
     await wait_for_cluster(config, [history_topic(config)], "replay", log)
 
 
-async def _store(config: Config, session: str, spool: _Spool, t_from: int, t_to: int) -> int:
+async def _store(config: Config, session: str, spool: Spool, t_from: int, t_to: int) -> int:
     from producers.publisher import producer_for
 
     producer = producer_for(config, "pulseboard-history-writer")
@@ -146,7 +142,7 @@ def replay_to_history(args: argparse.Namespace, config: Config) -> int:
     configure_logging(config)
     config = one_shot(config)
     asyncio.run(_reachable(config))  # fails before the replay if Kafka is not there
-    spool = _Spool()
+    spool = Spool()
     try:
         try:
             report = replay_lines(
@@ -182,7 +178,7 @@ def replay_to_history(args: argparse.Namespace, config: Config) -> int:
 # ---------------------------------------------------------------------- history list/drop
 
 
-async def _catch_up(config: Config, directory: Path) -> None:
+async def catch_up(config: Config, directory: Path) -> None:
     await follow_history(config, directory, IndexStatus(), once=True)
 
 
@@ -193,7 +189,7 @@ def history_list(config: Config) -> int:
     config = one_shot(config)
     directory = config.history_index_dir
     try:
-        asyncio.run(_catch_up(config, directory))
+        asyncio.run(catch_up(config, directory))
         source = f"index {directory}, up to date with {history_topic(config)}"
     except IndexInUse:
         source = f"index {directory}, kept up to date by the push server that holds it"
@@ -245,4 +241,9 @@ def history_drop(args: argparse.Namespace, config: Config) -> int:
 def run(args: argparse.Namespace, config: Config) -> int:
     if args.action == "list":
         return history_list(config)
+    if args.action == "backfill":
+        from pulseboard.logs import configure_logging
+
+        configure_logging(config)
+        return backfill.backfill_from_args(args, config, prefix="")
     return history_drop(args, config)

@@ -248,15 +248,18 @@ class HistoryWriter:
             rows.append((sid, nk, t, value))
         if new_pairs:
             self.conn.executemany("INSERT OR IGNORE INTO session_series VALUES (?, ?)", new_pairs)
-        self.conn.executemany("INSERT OR REPLACE INTO changes VALUES (?, ?, ?, ?)", rows)
+        # A record seen again (an aggregator republishing after a restart, a day backfilled
+        # twice) has the same value: final values are a pure function of the events.
+        cur = self.conn.executemany("INSERT OR IGNORE INTO changes VALUES (?, ?, ?, ?)", rows)
+        added = cur.rowcount
         lo = min(r[0] for r in records)
         hi = max(r[0] for r in records)
         self.conn.execute(
             "UPDATE sessions SET records = records + ?, t_from = min(coalesce(t_from, ?), ?), "
             "t_to = max(coalesce(t_to, ?), ?) WHERE sid = ?",
-            (len(rows), lo, lo, hi, hi, sid),
+            (added, lo, lo, hi, hi, sid),
         )
-        return len(rows)
+        return added
 
 
 class IndexInUse(RuntimeError):
@@ -317,6 +320,19 @@ class HistoryReader:
             (name,),
         ).fetchone()
         return None if row is None else (row[0], SessionRange(*row[1:]))
+
+    def sid_of(self, name: str) -> int | None:
+        row = self.conn.execute("SELECT sid FROM sessions WHERE name = ?", (name,)).fetchone()
+        return None if row is None else row[0]
+
+    def has_records(self, sid: int, t_from: int, t_to: int) -> bool:
+        """Whether the session has any record with t in t_from..t_to (one seek per key)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM session_series k WHERE k.sid = ? AND EXISTS (SELECT 1 FROM changes c "
+            "WHERE c.sid = k.sid AND c.nk = k.nk AND c.t BETWEEN ? AND ?) LIMIT 1",
+            (sid, t_from, t_to),
+        ).fetchone()
+        return row is not None
 
     def _cut(self, sid: int, t: int) -> int | None:
         row = self.conn.execute(
