@@ -119,6 +119,10 @@ def run(args: argparse.Namespace, config: Config) -> int:
 
     prometheus = _prometheus(args, config) if args.prometheus else None
     kafka_up(config)
+    if getattr(args, "backfill", False):
+        from pulseboard.history.backfill import backfill_from_args
+
+        backfill_from_args(args, config, prefix="backfill_")
     children = _services(args, config)
     if prometheus is not None:
         children.append(prometheus)

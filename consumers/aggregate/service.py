@@ -38,6 +38,7 @@ from consumers.changelog import Record
 from producers.publisher import producer_for
 from pulseboard import spec
 from pulseboard.config import TOPIC_BUCKETS, Config
+from pulseboard.history.writer import LiveHistorySink, history_topic
 from pulseboard.kafka_client import kafka_admin, kafka_consumer, topic_partitions
 
 log = logging.getLogger("pulseboard.aggregate")
@@ -514,6 +515,7 @@ class FinalizerService:
         sink: Sink,
         admin: AIOKafkaAdminClient,
         indicators: BatchSink,
+        history: LiveHistorySink | None = None,
     ) -> None:
         k = config.kafka
         self.config = config
@@ -522,6 +524,7 @@ class FinalizerService:
         self.sink = sink
         self.admin = admin
         self.indicators = indicators
+        self.history = history  # final records also to the history topic (docs/history.md)
         self.topic = k.topic(TOPIC_BUCKETS)
         self.tp = TopicPartition(self.topic, 0)
         self.group = k.topic_prefix + FINALIZER_GROUP
@@ -584,6 +587,8 @@ class FinalizerService:
                         (f"{r.name}|{r.key}".encode(), _indicator_value(r, True, ing))
                         for r, ing in finals
                     )
+                    if self.history is not None:
+                        await self.history.publish(finals)
                     self.metrics.indicator_records.labels("final").inc(len(finals))
                 if batches:
                     self.metrics.batch_seconds.labels(self.stage).observe(
@@ -662,6 +667,8 @@ class FinalizerService:
         if st.restoring or self.last_offset < 0:
             return None
         await self.indicators.flush()
+        if self.history is not None:
+            await self.history.flush()
         meta = orjson.dumps({"c": self.checkpoint_offset, "e": st.emitted}).decode()
         om = OffsetAndMetadata(self.last_offset + 1, meta)
         try:
@@ -814,7 +821,10 @@ async def run_aggregator(
             services.append(SealerService(config, opts, metrics, sink, admin))
         if opts.finalizer:
             indicators = BatchSink(producer, config.kafka.topic(spec.TOPIC_INDICATORS))
-            services.append(FinalizerService(config, opts, metrics, sink, admin, indicators))
+            history = LiveHistorySink(producer, history_topic(config))
+            services.append(
+                FinalizerService(config, opts, metrics, sink, admin, indicators, history)
+            )
         for service in services:
             await service.start()
         tasks = [asyncio.create_task(s.run(stop), name=s.stage) for s in services]
