@@ -15,7 +15,7 @@ export class BarList {
     this.root = el('div', changes ? 'bars with-changes' : 'bars');
     if (changes) {
       const head = el('div', 'bars-head');
-      head.append(el('span'), el('span'), el('span'), el('span', 'chg', s.vsDay), el('span', 'chg', s.vsWeek));
+      head.append(el('span'), el('span'), el('span'), el('span', 'chg', s.colDay), el('span', 'chg', s.colWeek));
       this.root.append(head);
     }
     this.body = el('div', 'bars-body');

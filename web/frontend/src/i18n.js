@@ -4,6 +4,7 @@ const STRINGS = {
   zh: {
     title: '贵州经济脉搏',
     subtitle: '货运物流与产业经济 · 实时监测',
+    subtitleReplay: '货运物流与产业经济 · 历史回放',
     live: '实时',
     stale: '数据中断',
     connecting: '连接中',
@@ -36,6 +37,8 @@ const STRINGS = {
     prefecturesNote: '近1小时',
     vsDay: '较昨日',
     vsWeek: '较上周',
+    colDay: '较昨日',
+    colWeek: '较上周',
     fastest: '较昨日增长最快：',
     local: '市州内部发运',
     replay: '回放',
@@ -57,6 +60,7 @@ const STRINGS = {
   en: {
     title: 'Guizhou Pulse',
     subtitle: 'Freight & sector economy · live',
+    subtitleReplay: 'Freight & sector economy · replay',
     live: 'LIVE',
     stale: 'STALE',
     connecting: 'CONNECTING',
@@ -89,6 +93,8 @@ const STRINGS = {
     prefecturesNote: 'last hour',
     vsDay: 'vs yesterday',
     vsWeek: 'vs last week',
+    colDay: 'yesterday',
+    colWeek: 'last week',
     fastest: 'Fastest growing vs yesterday:',
     local: 'Within one prefecture',
     replay: 'REPLAY',

@@ -88,6 +88,8 @@ class Wall {
     this.sparkT = null;
     this.lastUrlAt = 0;
     this.status = params.errors.join('; ');
+    this.seekStarted = null; // {t, at}: how long a seek takes to reach the screen
+    document.body.dataset.mode = this.mode;
     this.frames = new Coalescer(
       (key) => this.loadFrame(key),
       (key, frame) => this.showFrame(frame),
@@ -347,6 +349,10 @@ class Wall {
     this.drawCharts({ charts: chartsDue });
     this.header.tick(frame.t * 1000);
     document.body.dataset.shownT = String(frame.t);
+    if (this.seekStarted && this.seekStarted.t === frame.t) {
+      document.body.dataset.seekMs = String(Math.round(performance.now() - this.seekStarted.at));
+      this.seekStarted = null;
+    }
     this.setStatus('');
     this.renderChrome();
   }
@@ -415,6 +421,7 @@ class Wall {
     }
     const now = performance.now();
     this.travel.clock.seek(t, now);
+    this.seekStarted = { t: this.travel.clock.second(now), at: now };
     this.frames.want(this.frameKey(now));
     this.syncUrl(false);
     this.renderChrome();

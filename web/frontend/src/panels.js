@@ -11,6 +11,9 @@ import { top } from './places.js';
 import { PROVINCE, compareItems, corridors, prefectureValue, sectorValue } from './rankings.js';
 
 const NO_PAST = { day: null, week: null };
+// Three panels share the right-hand column.
+const EXPORT_ROWS = 6;
+const CORRIDOR_ROWS = 6;
 
 function panel(title, note) {
   const root = el('section', 'panel');
@@ -131,11 +134,13 @@ export class Sectors {
     });
   }
 
-  update(store, places, past = NO_PAST) {
+  // cmp: {now, day, week}: final values of the compared second and of the same moment
+  // yesterday and a week ago (null where there is no history), or null.
+  update(store, places, cmp = null) {
     const meta = store.meta;
     const value = (st, code) => sectorValue(st, meta, code);
     const base = meta.sectors.map((sec) => ({ code: sec.code, name: sec[this.lang], digital: sec.digital }));
-    const { items, fastest } = compareItems(base, value, store, past);
+    const { items, fastest } = compareItems(base, value, cmp?.now ?? null, cmp ?? NO_PAST);
     for (const it of items) it.value = value(store, it.code);
     this.bars.set(items);
     this.fastest.set(fastest, items);
@@ -158,9 +163,9 @@ export class Prefectures {
     });
   }
 
-  update(store, places, past = NO_PAST) {
+  update(store, places, cmp = null) {
     const base = places.regions.map((r) => ({ code: r.code, name: places.name(r.code) }));
-    const { items, fastest } = compareItems(base, prefectureValue, store, past);
+    const { items, fastest } = compareItems(base, prefectureValue, cmp?.now ?? null, cmp ?? NO_PAST);
     for (const it of items) it.value = prefectureValue(store, it.code);
     this.bars.set(items);
     this.fastest.set(fastest, items);
@@ -178,7 +183,7 @@ export class Exports {
     const dom = el('div', 'chart');
     this.root.append(dom);
     container.append(this.root);
-    this.bars = new BarRace(dom, lang, { rows: 8 });
+    this.bars = new BarRace(dom, lang, { rows: EXPORT_ROWS });
     this.names = new Map();
   }
 
@@ -196,7 +201,7 @@ export class Exports {
   }
 
   update(store) {
-    const rows = top(store.table('export_value_by_country_1h'), 8);
+    const rows = top(store.table('export_value_by_country_1h'), EXPORT_ROWS);
     this.bars.set(rows.map(([code, v]) => ({ name: this._name(code), value: Math.round(v) })));
   }
 
@@ -252,7 +257,7 @@ export class Corridors {
     this.list = el('ol', 'corridors');
     this.empty = el('div', 'empty', s.noData);
     this.rows = [];
-    for (let i = 0; i < 8; i += 1) {
+    for (let i = 0; i < CORRIDOR_ROWS; i += 1) {
       const li = el('li');
       const bar = el('span', 'bar');
       const rank = el('span', 'rank', String(i + 1));
