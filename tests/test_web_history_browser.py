@@ -119,16 +119,16 @@ def assert_change(text: str, now: float | None, past: float | None, ratio: bool 
         assert text == "—", (text, now, past)
         return
     if abs(now - past) <= max(1e-9 * max(abs(now), abs(past)), 1e-6):
-        assert text == ("0 pp" if ratio else "0%"), (text, now, past)
+        assert text in (("0 pp", "0个百分点") if ratio else ("0%",)), (text, now, past)
         return
     if ratio:  # percentage points
-        m = re.fullmatch(r"([▲▼]) (<0\.1|\d+(?:\.\d)?) pp", text)
+        m = re.fullmatch(r"([▲▼]) (<0\.1|\d+(?:\.\d)?)(?: pp|个百分点)", text)
         assert m and m.group(1) == ("▲" if now > past else "▼"), (text, now, past)
         pts = abs(now - past) * 100
         assert pts < 0.05 if m.group(2) == "<0.1" else abs(float(m.group(2)) - pts) <= 0.5
         return
     if past == 0:
-        assert text == ("▲ new" if now > 0 else "▼"), (text, now, past)
+        assert text in (("▲ new", "▲ 新增") if now > 0 else ("▼",)), (text, now, past)
         return
     arrow, pct = pct_text(now, past)
     m = re.fullmatch(r"([▲▼]) (<0\.1|[\d,]+(?:\.\d)?)%", text)
