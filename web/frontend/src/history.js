@@ -8,6 +8,20 @@ export function stateUrl(session, t) {
   return `/api/history/state?session=${encodeURIComponent(session)}&t=${t}`;
 }
 
+// The value as of every `step` seconds from `from` to `to` (a sparkline's worth).
+export function seriesUrl(session, name, key, from, to, step) {
+  const q = `session=${encodeURIComponent(session)}&name=${encodeURIComponent(name)}&key=${encodeURIComponent(key)}`;
+  return `/api/history/series?${q}&from=${from}&to=${to}&step=${step}`;
+}
+
+// A sparkline's span before t, within the session, in at most `points` steps (null: too
+// little history before t to draw a line).
+export function sparkRequest(t, range, spanS, points) {
+  const from = Math.max(range.from, t - spanS);
+  if (t - from < 2) return null;
+  return { from, to: t, step: Math.max(1, Math.ceil((t - from) / points)) };
+}
+
 // The same moment yesterday and a week ago, where the session covers them (else null:
 // the wall shows "—" rather than a comparison with nothing).
 export function pastMoments(t, range) {

@@ -132,6 +132,17 @@ export class Kpis {
     }
   }
 
+  // After a jump in the past: each tile's last 15 minutes from the history series
+  // ({t: [...], v: [...]} per tile, null where the session has none), up to second t.
+  fillSparks(answers, t) {
+    this.tiles.forEach((tile, i) => {
+      const a = answers[i];
+      tile.series.clear();
+      if (a) a.t.forEach((ts, j) => tile.series.push(ts * 1000, a.v[j]));
+      tile.drawSpark(t * 1000);
+    });
+  }
+
   // Sparklines restart: on a jump in time the old samples belong to another moment.
   clearSparks() {
     for (const tile of this.tiles) tile.series.clear();

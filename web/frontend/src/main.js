@@ -14,9 +14,9 @@ import { DAY_S } from './change.js';
 import { Coalescer } from './coalesce.js';
 import { Connection } from './connection.js';
 import { Header } from './header.js';
-import { SESSIONS_URL, findSession, getJson, loadFrame } from './history.js';
+import { SESSIONS_URL, findSession, getJson, loadFrame, seriesUrl, sparkRequest } from './history.js';
 import { strings } from './i18n.js';
-import { Kpis } from './kpis.js';
+import { HEADLINES, Kpis } from './kpis.js';
 import { GuizhouMap } from './map.js';
 import { Corridors, DataCentres, Exports, Prefectures, Sectors } from './panels.js';
 import { parseParams } from './params.js';
@@ -34,6 +34,7 @@ const SESSIONS_EVERY_MS = 15_000;
 const PLAY_TICK_MS = 100;
 const URL_EVERY_MS = 1000;
 const SPARK_SPAN_S = 900;
+const SPARK_POINTS = 90;
 
 class Wall {
   constructor(root, params) {
@@ -336,13 +337,15 @@ class Wall {
     const now = performance.now();
     this.kpis.update(cmp.now, now, false);
     this.kpis.render(now);
-    if (this.sparkT !== null && (frame.t < this.sparkT || frame.t - this.sparkT > SPARK_SPAN_S)) {
-      this.kpis.clearSparks();
-    }
+    const jumped = this.sparkT === null || frame.t < this.sparkT || frame.t - this.sparkT > SPARK_SPAN_S;
+    if (jumped) this.kpis.clearSparks();
     if (frame.t !== this.sparkT) {
       this.kpis.sample(frame.t * 1000);
       this.sparkT = frame.t;
     }
+    // Paused after a jump: draw the quarter hour before from the history (while playing,
+    // the frames themselves draw it as they pass).
+    if (jumped && !this.travel.clock.playing) this.fillSparks(frame.session, frame.t);
     this.dirty = true;
     const playing = this.travel.clock.playing;
     const chartsDue = !playing || Date.now() - this.lastChartAt >= PLAYING_CHART_INTERVAL_MS;
@@ -355,6 +358,22 @@ class Wall {
     }
     this.setStatus('');
     this.renderChrome();
+  }
+
+  async fillSparks(session, t) {
+    const info = this.sessionInfo(session);
+    const req = info && sparkRequest(t, info, SPARK_SPAN_S, SPARK_POINTS);
+    if (!req) return;
+    const token = {};
+    this.sparkToken = token;
+    const answers = await Promise.all(
+      HEADLINES.map((name) =>
+        getJson(seriesUrl(session, name, '520000', req.from, req.to, req.step)).catch(() => null),
+      ),
+    );
+    // Only if the screen still shows that second of that session.
+    if (token !== this.sparkToken || this.shown?.t !== t || this.travel?.session !== session) return;
+    this.kpis.fillSparks(answers, t);
   }
 
   enterHistory(session, at, { speed = this.speed, playing = false } = {}) {

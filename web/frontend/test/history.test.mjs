@@ -1,7 +1,7 @@
 // Building history requests and frames, with hand-made API answers.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { findSession, loadFrame, pastMoments, stateUrl } from '../src/history.js';
+import { findSession, loadFrame, pastMoments, seriesUrl, sparkRequest, stateUrl } from '../src/history.js';
 
 const T = 1796277900;
 
@@ -46,4 +46,15 @@ test('an API error fails the frame with its message', async () => {
     throw new Error('t=5 is outside session live (10..20)');
   };
   await assert.rejects(loadFrame(get, 'live', 5, { from: 10, to: 20 }), /outside session live/);
+});
+
+test('a sparkline request: the quarter hour before t, within the session, in few points', () => {
+  assert.deepEqual(sparkRequest(T, { from: T - 86400, to: T }, 900, 90), { from: T - 900, to: T, step: 10 });
+  assert.deepEqual(sparkRequest(T, { from: T - 100, to: T }, 900, 90), { from: T - 100, to: T, step: 2 });
+  assert.deepEqual(sparkRequest(T, { from: T - 50, to: T }, 900, 90), { from: T - 50, to: T, step: 1 });
+  assert.equal(sparkRequest(T, { from: T - 1, to: T }, 900, 90), null);
+  assert.equal(
+    seriesUrl('demo', 'shipments_1m', '520000', 10, 20, 5),
+    '/api/history/series?session=demo&name=shipments_1m&key=520000&from=10&to=20&step=5',
+  );
 });
