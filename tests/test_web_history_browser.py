@@ -179,6 +179,11 @@ async def assert_screen_is_the_api_state(page: Page, port: int, start: int) -> i
     return t
 
 
+def cst(t: int) -> str:
+    """Second t as the page writes it in the URL: ISO 8601 in China Standard Time."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t + 8 * 3600)) + "+08:00"
+
+
 def keep(path: Path) -> None:
     """Screenshots are artifacts of the run: copied out only where asked for."""
     target = os.environ.get("PULSEBOARD_SCREENSHOT_DIR")
@@ -253,7 +258,8 @@ async def test_scrub_play_and_back_to_live_show_exact_history(browser, history_w
     assert seek_ms <= 300, seek_ms
     dragged = await assert_screen_is_the_api_state(page, port, demo["from"])
     assert demo["from"] + 86_400 <= dragged <= demo["to"]
-    assert parse_qs(urlsplit(page.url).query)["at"] != [str(AT)]
+    # The address bar follows to where the drag ended (a bookmark of that second).
+    await expect(page).to_have_url(re.compile(re.escape(f"at={cst(dragged)}")))
 
     # ±1 s, ±1 min, and "this time yesterday" (from the second day back into the first).
     for action, delta in (("fwd1s", 1), ("back1m", -60), ("back1s", -1)):
@@ -280,7 +286,15 @@ async def test_scrub_play_and_back_to_live_show_exact_history(browser, history_w
     await page.locator("[data-action=playPause]").click()  # pause: a still, exact screen
     await expect(page.locator("#badge .state")).to_have_text(re.compile(r"PAUSED$"))
     await asyncio.sleep(0.3)
-    await assert_screen_is_the_api_state(page, port, demo["from"])
+    paused = await assert_screen_is_the_api_state(page, port, demo["from"])
+
+    # The bookmark: the same address on another wall opens the same second, paused.
+    await expect(page).to_have_url(re.compile(re.escape(f"at={cst(paused)}")))
+    other, other_watch = await open_wall(browser, port, "?" + urlsplit(page.url).query, 1280, 720)
+    await expect(other.locator("body")).to_have_attribute("data-shown-t", str(paused))
+    await expect(other.locator("#badge .state")).to_have_text(re.compile(r"PAUSED$"))
+    assert other_watch.errors == []
+    await other.context.close()
 
     # Back to live: the live badge, the URL without the moment, the live value.
     await page.locator("[data-action=live]").click()

@@ -88,6 +88,7 @@ class Wall {
     this.speed = params.travel?.speed ?? 1;
     this.sparkT = null;
     this.lastUrlAt = 0;
+    this.urlTimer = 0;
     this.status = params.errors.join('; ');
     this.seekStarted = null; // {t, at}: how long a seek takes to reach the screen
     document.body.dataset.mode = this.mode;
@@ -404,7 +405,9 @@ class Wall {
     this.mode = 'history';
     this.exports.setAnimated(false);
     document.body.dataset.mode = 'history';
-    this.frames.want(this.frameKey(now));
+    // A fresh screen: the second last loaded may be that one, but it is no longer shown.
+    if (this.shown === null) this.frames.refresh(this.frameKey(now));
+    else this.frames.want(this.frameKey(now));
     this.syncUrl(true);
     this.renderChrome();
   }
@@ -514,7 +517,16 @@ class Wall {
   }
 
   syncUrl(force) {
-    if (!force && Date.now() - this.lastUrlAt < URL_EVERY_MS) return;
+    if (!force && Date.now() - this.lastUrlAt < URL_EVERY_MS) {
+      // Dragging: write the URL once a second, and once more where the drag ends.
+      if (!this.urlTimer) {
+        this.urlTimer = setTimeout(() => {
+          this.urlTimer = 0;
+          this.syncUrl(true);
+        }, URL_EVERY_MS);
+      }
+      return;
+    }
     this.lastUrlAt = Date.now();
     let travel = null;
     if (this.mode === 'history' && this.travel) {
