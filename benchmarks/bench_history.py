@@ -105,7 +105,7 @@ def build_sqlite(directory: Path, hour: list, days: int) -> dict:
         by_t.setdefault(t, []).append((t, name, key, value))
     msgs = [codec.encode(codec.Data(None, recs)) for _, recs in sorted(by_t.items())]
     started = time.perf_counter()
-    w.apply([("rate-probe", codec.decode(m)) for m in msgs], {0: len(msgs)})
+    w.apply([("rate-probe", codec.decode(m), 0) for m in msgs], {0: len(msgs)})
     apply_s = time.perf_counter() - started
     conn = w.conn
     conn.execute("DELETE FROM changes")
