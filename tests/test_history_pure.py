@@ -314,3 +314,23 @@ def test_day_cut_opens_with_the_state_at_midnight_and_stops_before_the_next():
     quiet = days.DayCut(day)
     assert quiet.feed([(999, "shipments_1m", "a", 1)]) == []
     assert quiet.finish() == [(1_000, "shipments_1m", "a", 1)]
+
+
+def test_history_configuration():
+    from pathlib import Path
+
+    from pulseboard.config import ConfigError, config_from_env
+    from pulseboard.topics import topic_configs
+
+    c = config_from_env({"PULSEBOARD_STATE_DIR": "/s", "PULSEBOARD_TOPIC_PREFIX": "p."})
+    assert c.history_retention_days == 30
+    assert c.history_index_dir == Path("/s/history/p.indicators.history")
+    assert topic_configs(c, "indicators.history")["retention.ms"] == str(30 * 86_400_000)
+    c = config_from_env(
+        {"PULSEBOARD_HISTORY_RETENTION_DAYS": "0.5", "PULSEBOARD_HISTORY_DIR": "/i"}
+    )
+    assert topic_configs(c, "indicators.history")["retention.ms"] == "43200000"
+    assert c.history_index_dir == Path("/i")
+    for bad in ("0", "-1", "x"):
+        with pytest.raises(ConfigError, match="PULSEBOARD_HISTORY_RETENTION_DAYS"):
+            config_from_env({"PULSEBOARD_HISTORY_RETENTION_DAYS": bad})
