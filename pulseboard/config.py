@@ -183,7 +183,7 @@ class Config:
         if not 0 < self.history_retention_days <= 36_500:
             raise ConfigError(
                 f"history retention {self.history_retention_days} days must be > 0 and at "
-                "most 36500; set PULSEBOARD_HISTORY_RETENTION_DAYS / --history-retention-days"
+                "most 36500; set PULSEBOARD_HISTORY_RETENTION_DAYS"
             )
         return self
 
@@ -244,9 +244,14 @@ def config_from_env(env: Mapping[str, str] | None = None, **overrides: object) -
         log_format=(env.get("PULSEBOARD_LOG_FORMAT") or "text").strip().lower(),
         connect_timeout_s=_env_float(env, "PULSEBOARD_CONNECT_TIMEOUT"),
     )
-    retention = _env_float(env, "PULSEBOARD_HISTORY_RETENTION_DAYS")
-    if retention is not None:
-        config = replace(config, history_retention_days=retention)
+    retention = env.get("PULSEBOARD_HISTORY_RETENTION_DAYS", "").strip()
+    if retention:
+        try:
+            config = replace(config, history_retention_days=float(retention))
+        except ValueError:
+            raise ConfigError(
+                f"PULSEBOARD_HISTORY_RETENTION_DAYS={retention!r} is not a number of days"
+            ) from None
     if env.get("PULSEBOARD_HISTORY_DIR"):
         config = replace(config, history_dir=Path(env["PULSEBOARD_HISTORY_DIR"]))
     kafka_over = {k: v for k, v in overrides.items() if v is not None and hasattr(kafka, k)}

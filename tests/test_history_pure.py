@@ -182,11 +182,15 @@ def test_index_replace_stale_writer_cut_and_drop(tmp_path):
     w = HistoryWriter(tmp_path, "h")
     w.apply(
         [
-            ("day", Begin("g1")),
-            ("day", Data("g1", [(10, "shipments_1m", "520000", 4), (12, "tonnage_1h", "x", 1.5)])),
-            ("day", End("g1", 10, 20, 2)),
-            ("live", Data(None, [(100, "shipments_1m", "520000", 9)])),
-            ("live", Data(None, [(105, "shipments_1m", "520000", 11)])),
+            ("day", Begin("g1"), 0),
+            (
+                "day",
+                Data("g1", [(10, "shipments_1m", "520000", 4), (12, "tonnage_1h", "x", 1.5)]),
+                0,
+            ),
+            ("day", End("g1", 10, 20, 2), 0),
+            ("live", Data(None, [(100, "shipments_1m", "520000", 9)]), 0),
+            ("live", Data(None, [(105, "shipments_1m", "520000", 11)]), 0),
         ],
         {0: 5},
     )
@@ -200,34 +204,71 @@ def test_index_replace_stale_writer_cut_and_drop(tmp_path):
     # Replaced: hidden until its end; the old generation's late data is ignored.
     w.apply(
         [
-            ("day", Begin("g2")),
-            ("day", Data("g2", [(30, "shipments_1m", "520000", 1)])),
-            ("day", Data("g1", [(31, "shipments_1m", "520000", 99)])),
+            ("day", Begin("g2"), 0),
+            ("day", Data("g2", [(30, "shipments_1m", "520000", 1)]), 0),
+            ("day", Data("g1", [(31, "shipments_1m", "520000", 99)]), 0),
         ],
         {0: 8},
     )
     assert [s.name for s in r.sessions()] == ["live"]
-    w.apply([("day", End("g2", 30, 40, 1))], {0: 9})
+    w.apply([("day", End("g2", 30, 40, 1), 0)], {0: 9})
     assert [(s.name, s.t_from, s.t_to, s.records) for s in r.sessions()][1] == ("day", 30, 40, 1)
     assert _state(r, "day", 40) == {"shipments_1m|520000": 1}
     # A cut at 103: live's value of 100 does not carry past it; 105's does.
-    w.apply([("live", Cut(None, 103))], {0: 10})
+    w.apply([("live", Cut(None, 103), 0)], {0: 10})
     assert _state(r, "live", 102) == {"shipments_1m|520000": 9}
     assert _state(r, "live", 104) == {}
     assert _state(r, "live", 105) == {"shipments_1m|520000": 11}
-    w.apply([("day", Drop())], {0: 11})
-    assert r.session("day") is None and w.positions() == {0: 11}
+    # The same live record again (an aggregator republishing) is not counted twice.
+    w.apply([("live", Data(None, [(105, "shipments_1m", "520000", 11)]), 0)], {0: 11})
+    assert r.session("live")[1].records == 2  # type: ignore[index]
+    w.apply([("day", Drop(), 0)], {0: 12})
+    assert r.session("day") is None and w.positions() == {0: 12}
     # One writer per folder; reopening resumes from the stored positions.
     with pytest.raises(IndexInUse):
         HistoryWriter(tmp_path, "h")
     w.close()
     again = HistoryWriter(tmp_path, "h")
-    assert again.positions() == {0: 11}
+    assert again.positions() == {0: 12}
     again.close()
     # A folder built from another topic is rebuilt, not mixed.
     fresh = HistoryWriter.open_or_rebuild(tmp_path, "other")
     assert fresh.positions() == {}
     fresh.close()
+    r.close()
+
+
+def test_index_retention_and_sessions_missing_their_start(tmp_path):
+    w = HistoryWriter(tmp_path, "h")
+    day_ms = 86_400_000
+    w.apply(
+        [
+            ("old", Begin("a"), 1 * day_ms),
+            ("old", Data("a", [(5, "shipments_1m", "520000", 1)]), 1 * day_ms),
+            ("old", End("a", 5, 5, 1), 1 * day_ms),
+            ("new", Begin("b"), 9 * day_ms),
+            ("new", Data("b", [(5, "shipments_1m", "520000", 2)]), 9 * day_ms),
+            ("new", End("b", 5, 5, 1), 9 * day_ms),
+            # Retention took this one's begin: its rest is never shown.
+            ("part", Data("c", [(5, "shipments_1m", "520000", 3)]), 9 * day_ms),
+            ("part", End("c", 5, 5, 1), 9 * day_ms),
+            ("live", Data(None, [(86_400 * 2, "shipments_1m", "520000", 4)]), 0),
+            ("live", Data(None, [(86_400 * 2, "tonnage_1h", "520000", 1.5)]), 0),
+            ("live", Data(None, [(86_400 * 4, "shipments_1m", "520000", 5)]), 0),
+        ],
+        {0: 11},
+    )
+    r = HistoryReader(tmp_path)
+    assert [s.name for s in r.sessions()] == ["live", "new", "old"]
+    # Now day 10, retention 7 days: the horizon is day 3. "old" ended on day 1: gone;
+    # live's records of day 2 are gone and its range starts at the horizon.
+    assert w.prune(10 * day_ms, 7 * day_ms) == 3
+    assert [(s.name, s.t_from, s.records) for s in r.sessions()] == [
+        ("live", 86_400 * 3, 1),
+        ("new", 5, 1),
+    ]
+    assert _state(r, "live", 86_400 * 4) == {"shipments_1m|520000": 5}
+    w.close()
     r.close()
 
 
@@ -273,3 +314,23 @@ def test_day_cut_opens_with_the_state_at_midnight_and_stops_before_the_next():
     quiet = days.DayCut(day)
     assert quiet.feed([(999, "shipments_1m", "a", 1)]) == []
     assert quiet.finish() == [(1_000, "shipments_1m", "a", 1)]
+
+
+def test_history_configuration():
+    from pathlib import Path
+
+    from pulseboard.config import ConfigError, config_from_env
+    from pulseboard.topics import topic_configs
+
+    c = config_from_env({"PULSEBOARD_STATE_DIR": "/s", "PULSEBOARD_TOPIC_PREFIX": "p."})
+    assert c.history_retention_days == 30
+    assert c.history_index_dir == Path("/s/history/p.indicators.history")
+    assert topic_configs(c, "indicators.history")["retention.ms"] == str(30 * 86_400_000)
+    c = config_from_env(
+        {"PULSEBOARD_HISTORY_RETENTION_DAYS": "0.5", "PULSEBOARD_HISTORY_DIR": "/i"}
+    )
+    assert topic_configs(c, "indicators.history")["retention.ms"] == "43200000"
+    assert c.history_index_dir == Path("/i")
+    for bad in ("0", "-1", "x"):
+        with pytest.raises(ConfigError, match="PULSEBOARD_HISTORY_RETENTION_DAYS"):
+            config_from_env({"PULSEBOARD_HISTORY_RETENTION_DAYS": bad})

@@ -20,12 +20,14 @@ from aiokafka import TopicPartition
 from pulseboard.config import TOPIC_HISTORY, Config, ConfigError
 from pulseboard.connect import GaveUp, wait_for_cluster
 from pulseboard.history.codec import BadMessage, Message, decode
+from pulseboard.history.sessions import BadSessionName, check_session_name
 from pulseboard.history.store import HistoryWriter, wipe
 from pulseboard.kafka_client import kafka_consumer
 
 log = logging.getLogger("pulseboard.history")
 
 RESTART_S = (1.0, 30.0)
+PRUNE_EVERY_S = 600.0
 FETCH_RECORDS = 2_000
 
 
@@ -50,17 +52,19 @@ class IndexStatus:
 
 
 def _apply_batch(
-    writer: HistoryWriter, raw: list[tuple[bytes | None, bytes | None]], positions: dict[int, int]
+    writer: HistoryWriter,
+    raw: list[tuple[bytes | None, bytes | None, int]],
+    positions: dict[int, int],
 ) -> tuple[int, int]:
     """Decode and apply one fetch (in the writer's thread); returns (records, bad)."""
-    messages: list[tuple[str, Message]] = []
+    messages: list[tuple[str, Message, int]] = []
     bad = 0
-    for key, value in raw:
+    for key, value, written_ms in raw:
         try:
             if not key:
                 raise BadMessage("no session key")
-            messages.append((key.decode("ascii"), decode(value)))
-        except (BadMessage, UnicodeDecodeError):
+            messages.append((check_session_name(key.decode("ascii")), decode(value), written_ms))
+        except (BadMessage, BadSessionName, UnicodeDecodeError):
             bad += 1
     return writer.apply(messages, positions), bad
 
@@ -104,15 +108,31 @@ async def follow_history(
         total = sum(ends[tp] - max(stored.get(tp.partition, 0), begins[tp]) for tp in waiting)
         started = time.monotonic()
         log.info("indexing %s into %s: %d messages to read first", topic, directory, total)
+        retention_ms = int(config.history_retention_days * 86_400_000)
+        next_prune = time.monotonic() + PRUNE_EVERY_S
+
+        async def prune() -> None:
+            removed = await loop.run_in_executor(
+                pool, writer.prune, int(time.time() * 1000), retention_ms
+            )
+            if removed:
+                log.info("history: %d records older than the retention removed", removed)
+
         if not waiting:
+            await prune()
             status.mark_ready()
             if once:
                 return
         status.why = f"reading {total} messages of {topic} into the index"
         while True:
+            if not waiting and time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + PRUNE_EVERY_S
+                await prune()
             batches = await consumer.getmany(timeout_ms=500, max_records=FETCH_RECORDS)
             if batches:
-                raw = [(r.key, r.value) for records in batches.values() for r in records]
+                raw = [
+                    (r.key, r.value, r.timestamp) for records in batches.values() for r in records
+                ]
                 positions = {
                     tp.partition: records[-1].offset + 1 for tp, records in batches.items()
                 }
@@ -134,6 +154,7 @@ async def follow_history(
                         time.monotonic() - started,
                         status.records,
                     )
+                    await prune()
                     status.mark_ready()
                     if once:
                         return

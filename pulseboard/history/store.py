@@ -28,7 +28,7 @@ from pulseboard.history.sessions import LIVE
 
 log = logging.getLogger("pulseboard.history")
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 INDEX_FILE: Final = "history.sqlite3"
 
 _SCHEMA: Final = """
@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS positions(part INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions(
     sid INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, gen TEXT, complete INTEGER NOT NULL,
-    t_from INTEGER, t_to INTEGER, records INTEGER NOT NULL DEFAULT 0);
+    t_from INTEGER, t_to INTEGER, records INTEGER NOT NULL DEFAULT 0, ended_ms INTEGER);
 CREATE TABLE IF NOT EXISTS series(
     nk INTEGER PRIMARY KEY, name TEXT NOT NULL, key TEXT NOT NULL, UNIQUE(name, key));
 CREATE TABLE IF NOT EXISTS session_series(
@@ -151,15 +151,15 @@ class HistoryWriter:
     def positions(self) -> dict[int, int]:
         return dict(self.conn.execute("SELECT part, next_offset FROM positions").fetchall())
 
-    def apply(self, messages: Iterable[tuple[str, Message]], positions: dict[int, int]) -> int:
-        """Apply (session, message) pairs in order and record the positions reached, in one
-        transaction. Returns the number of records inserted."""
+    def apply(self, messages: Iterable[tuple[str, Message, int]], positions: dict[int, int]) -> int:
+        """Apply (session, message, write time in ms) in order and record the positions
+        reached, in one transaction. Returns the number of records inserted."""
         inserted = 0
         conn = self.conn
         conn.execute("BEGIN")
         try:
-            for session, msg in messages:
-                inserted += self._apply_one(session, msg)
+            for session, msg, written_ms in messages:
+                inserted += self._apply_one(session, msg, written_ms)
             conn.executemany(
                 "INSERT OR REPLACE INTO positions VALUES (?, ?)", sorted(positions.items())
             )
@@ -179,14 +179,15 @@ class HistoryWriter:
             if not create:
                 return None
             # Live is complete from its first record; a replayed session once its end
-            # arrived (if retention removed its begin, its first data adopts it).
-            complete = gen is None
+            # arrived. One met without its begin (retention deleted the start of it) is
+            # never shown: part of a session is not the session.
+            complete = 1 if gen is None else -1
             cur = self.conn.execute(
                 "INSERT INTO sessions(name, gen, complete) VALUES (?, ?, ?)",
-                (session, gen, int(complete)),
+                (session, gen, complete),
             )
             sid = int(cur.lastrowid or 0)
-            self._sessions[session] = (sid, gen, complete)
+            self._sessions[session] = (sid, gen, complete == 1)
             return sid
         sid, current, _ = known
         return sid if current == gen else None
@@ -200,7 +201,7 @@ class HistoryWriter:
             self.conn.execute(f"DELETE FROM {table} WHERE sid = ?", (sid,))
         self._session_series = {p for p in self._session_series if p[0] != sid}
 
-    def _apply_one(self, session: str, msg: Message) -> int:
+    def _apply_one(self, session: str, msg: Message, written_ms: int) -> int:
         if isinstance(msg, Data):
             sid = self._sid(session, msg.g, create=True)
             if sid is None or not msg.r:
@@ -208,7 +209,10 @@ class HistoryWriter:
             return self._insert(sid, msg.r)
         if isinstance(msg, Begin):
             self._forget(session)
-            self._sid(session, msg.g, create=True)
+            cur = self.conn.execute(
+                "INSERT INTO sessions(name, gen, complete) VALUES (?, ?, 0)", (session, msg.g)
+            )
+            self._sessions[session] = (int(cur.lastrowid or 0), msg.g, False)
             return 0
         if isinstance(msg, Drop):
             self._forget(session)
@@ -222,15 +226,59 @@ class HistoryWriter:
             sid = self._sid(session, msg.g, create=True)
             if sid is not None:
                 self.conn.execute(
-                    "UPDATE sessions SET complete = 1, "
+                    "UPDATE sessions SET complete = max(complete, 1 + complete), ended_ms = :w, "
                     "t_from = min(coalesce(t_from, :f), :f), t_to = max(coalesce(t_to, :t), :t) "
                     "WHERE sid = :sid",
-                    {"f": msg.t_from, "t": msg.to, "sid": sid},
+                    {"f": msg.t_from, "t": msg.to, "sid": sid, "w": written_ms},
                 )
-                known = self._sessions[session]
-                self._sessions[session] = (known[0], known[1], True)
             return 0
         return 0
+
+    def prune(self, now_ms: int, retention_ms: int) -> int:
+        """Forget what the topic's retention forgets, by a rule that depends only on the
+        records and the clock, so an index rebuilt from the topic ends the same: a replayed
+        session once its end was written longer ago than the retention; in ``live``, the
+        records of Ts older than the retention (live records are written after their T).
+        Returns the number of records removed."""
+        horizon_ms = now_ms - retention_ms
+        removed = 0
+        self.conn.execute("BEGIN")
+        try:
+            old = self.conn.execute(
+                "SELECT name FROM sessions WHERE gen IS NOT NULL AND ended_ms < ?", (horizon_ms,)
+            ).fetchall()
+            for (name,) in old:
+                removed += self._count(name)
+                self._forget(name)
+            live = self._sessions.get(LIVE)
+            if live is not None and live[1] is None:
+                sid, horizon = live[0], horizon_ms // 1000
+                nks = [r[0] for r in self.conn.execute(
+                    "SELECT nk FROM session_series WHERE sid = ?", (sid,))]  # fmt: skip
+                gone = 0
+                for nk in nks:
+                    cur = self.conn.execute(
+                        "DELETE FROM changes WHERE sid = ? AND nk = ? AND t < ?", (sid, nk, horizon)
+                    )
+                    gone += cur.rowcount
+                self.conn.execute("DELETE FROM cuts WHERE sid = ? AND t < ?", (sid, horizon))
+                if gone:
+                    self.conn.execute(
+                        "UPDATE sessions SET records = records - ?, "
+                        "t_from = max(t_from, ?) WHERE sid = ?",
+                        (gone, horizon, sid),
+                    )
+                removed += gone
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            self._load_caches()
+            raise
+        return removed
+
+    def _count(self, name: str) -> int:
+        row = self.conn.execute("SELECT records FROM sessions WHERE name = ?", (name,)).fetchone()
+        return 0 if row is None else int(row[0])
 
     def _insert(self, sid: int, records: list[tuple[int, str, str, Value]]) -> int:
         nks = self._nk
