@@ -3,21 +3,31 @@
 // Playing at 10,000× wants a new second every animation frame; seeking by dragging wants
 // one per pointer move. Asking the server for each would queue hundreds of answers nobody
 // will see. Here a wish replaces the previous waiting one; when the request in flight
-// answers, the newest wish (if it differs from what was just loaded) goes next. `load`
-// returns a promise; `deliver(key, value)` and `fail(key, error)` get every answer in order.
+// answers, the newest wish (if it differs from what was just loaded) goes next. A wish
+// made with `preempt` (the end of a drag: nothing else is coming) abandons the request in
+// flight instead of waiting for an answer nobody will look at. `load(key, signal)` returns
+// a promise and should stop when `signal` aborts; `deliver(key, value)` and
+// `fail(key, error)` get every other answer in order.
 export class Coalescer {
   constructor(load, deliver, fail) {
     this.load = load;
     this.deliver = deliver;
     this.fail = fail;
     this.inFlight = null; // key being loaded
+    this.controller = null; // aborts the request in flight
     this.waiting = null; // {key} newest wish not yet started
     this.lastKey = null; // key of the last answer delivered
   }
 
-  want(key) {
+  want(key, { preempt = false } = {}) {
     if (this.inFlight === null && key === this.lastKey) return;
     this.waiting = { key };
+    if (preempt && this.inFlight !== null && this.inFlight !== key) {
+      // Abandoned: its answer, if one still comes, is dropped (see _next).
+      this.controller.abort();
+      this.inFlight = null;
+      this.controller = null;
+    }
     this._next();
   }
 
@@ -37,20 +47,25 @@ export class Coalescer {
     this.waiting = null;
     if (key === this.lastKey) return;
     this.inFlight = key;
+    const controller = new AbortController();
+    this.controller = controller;
     Promise.resolve()
-      .then(() => this.load(key))
+      .then(() => this.load(key, controller.signal))
       .then(
         (value) => {
+          if (controller.signal.aborted) return;
           this.lastKey = key;
           this.deliver(key, value);
         },
         (error) => {
           this.lastKey = null;
-          this.fail(key, error);
+          if (!controller.signal.aborted) this.fail(key, error);
         },
       )
       .finally(() => {
+        if (this.controller !== controller) return; // abandoned: a newer one runs
         this.inFlight = null;
+        this.controller = null;
         this._next();
       });
   }

@@ -46,8 +46,8 @@ export async function loadFrame(get, session, t, range) {
   return { session, t, now: now.values, day: day?.values ?? null, week: week?.values ?? null };
 }
 
-export async function getJson(url) {
-  const response = await fetch(url, { headers: { Accept: 'application/json' }, cache: 'no-store' });
+export async function getJson(url, signal = undefined) {
+  const response = await fetch(url, { headers: { Accept: 'application/json' }, cache: 'no-store', signal });
   let body = null;
   try {
     body = await response.json();

@@ -106,7 +106,7 @@ class Wall {
       alwaysShown: params.controls,
       handlers: {
         session: (name) => this.chooseSession(name),
-        seek: (t) => this.seek(t),
+        seek: (t, final) => this.seek(t, final),
         step: (d) => this.step(d),
         playPause: () => this.playPause(),
         speed: (x) => this.setSpeed(x),
@@ -307,10 +307,10 @@ class Wall {
     return `${this.travel.session}\n${this.travel.clock.second(now)}`;
   }
 
-  loadFrame(key) {
+  loadFrame(key, signal) {
     const [session, t] = key.split('\n');
     const info = this.sessionInfo(session);
-    return loadFrame(getJson, session, Number(t), info);
+    return loadFrame((url) => getJson(url, signal), session, Number(t), info);
   }
 
   storesOf(frame) {
@@ -348,14 +348,18 @@ class Wall {
     // the frames themselves draw it as they pass).
     if (jumped && !this.travel.clock.playing) this.fillSparks(frame.session, frame.t);
     this.dirty = true;
-    const playing = this.travel.clock.playing;
-    const chartsDue = !playing || Date.now() - this.lastChartAt >= PLAYING_CHART_INTERVAL_MS;
-    this.drawCharts({ charts: chartsDue });
+    this.drawCharts({ charts: false });
     this.header.tick(frame.t * 1000);
     document.body.dataset.shownT = String(frame.t);
     if (this.seekStarted && this.seekStarted.t === frame.t) {
       document.body.dataset.seekMs = String(Math.round(performance.now() - this.seekStarted.at));
       this.seekStarted = null;
+    }
+    // The canvas charts (map, exports) in a task of their own, so the figures above are
+    // painted first; while playing at most 4 times a second (playTick catches up).
+    const playing = this.travel.clock.playing;
+    if (!playing || Date.now() - this.lastChartAt >= PLAYING_CHART_INTERVAL_MS) {
+      setTimeout(() => this.drawCharts(), 0);
     }
     this.setStatus('');
     this.renderChrome();
@@ -436,15 +440,17 @@ class Wall {
     return this.sessionInfo('live')?.to ?? null;
   }
 
-  seek(t) {
+  // final: the drag has ended (or it was a click): nothing newer is coming.
+  seek(t, final = false) {
     if (this.mode === 'live' || !this.travel) {
       this.enterHistory('live', t, { playing: false });
       return;
     }
     const now = performance.now();
     this.travel.clock.seek(t, now);
-    this.seekStarted = { t: this.travel.clock.second(now), at: now };
-    this.frames.want(this.frameKey(now));
+    const second = this.travel.clock.second(now);
+    if (this.seekStarted?.t !== second) this.seekStarted = { t: second, at: now };
+    this.frames.want(this.frameKey(now), { preempt: final });
     this.syncUrl(false);
     this.renderChrome();
   }

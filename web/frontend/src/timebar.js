@@ -26,7 +26,7 @@ function button(text, action, handlers, title) {
 }
 
 export class TimeBar {
-  // handlers: {session(name), seek(t), step(seconds), playPause(), speed(x), yesterday(), live()}
+  // handlers: {session(name), seek(t, final), step(seconds), playPause(), speed(x), yesterday(), live()}
   constructor(container, s, { alwaysShown, handlers }) {
     const w = s.tb;
     this.alwaysShown = alwaysShown;
@@ -61,7 +61,9 @@ export class TimeBar {
     this.scrub.step = '1';
     this.scrub.setAttribute('aria-label', w.session);
     // 'input' fires on every move while dragging: each one is a seek (the wall coalesces).
-    this.scrub.addEventListener('input', () => handlers.seek(Number(this.scrub.value)));
+    this.scrub.addEventListener('input', () => handlers.seek(Number(this.scrub.value), false));
+    // 'change' comes when the drag ends: that second is the one to load now.
+    this.scrub.addEventListener('change', () => handlers.seek(Number(this.scrub.value), true));
     this.ends = el('div', 'tb-ends');
     this.from = el('span');
     this.to = el('span');

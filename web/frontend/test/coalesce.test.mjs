@@ -72,3 +72,40 @@ test('wishing for what is in flight adds no request', async () => {
   await settle();
   assert.deepEqual(started, [1]);
 });
+
+test('the end of a drag abandons the request in flight and loads its own at once', async () => {
+  const { c, started, answers, pending, settle } = harness();
+  const signals = new Map();
+  const load = c.load;
+  c.load = (key, signal) => {
+    signals.set(key, signal);
+    return load(key, signal);
+  };
+  c.want(1);
+  await settle();
+  c.want(2); // still dragging: waits behind 1
+  await settle();
+  assert.deepEqual(started, [1]);
+  c.want(3, { preempt: true }); // released at 3
+  await settle();
+  assert.deepEqual(started, [1, 3]);
+  assert.equal(signals.get(1).aborted, true);
+  assert.equal(signals.get(3).aborted, false);
+  pending.get(1).resolve('late'); // the abandoned answer arrives anyway: dropped
+  pending.get(3).resolve('three');
+  await settle();
+  assert.deepEqual(answers, [[3, 'three']]);
+  assert.equal(c.busy(), false);
+});
+
+test('preempting for the key already in flight changes nothing', async () => {
+  const { c, started, answers, pending, settle } = harness();
+  c.want(4);
+  await settle();
+  c.want(4, { preempt: true });
+  await settle();
+  pending.get(4).resolve('four');
+  await settle();
+  assert.deepEqual(started, [4]);
+  assert.deepEqual(answers, [[4, 'four']]);
+});
