@@ -94,6 +94,7 @@ async def shown(page: Page) -> dict:
              chg: [...r.querySelectorAll('.chg')].map((c) => c.textContent)}]));
           return {
             t: document.body.dataset.shownT,
+            state: document.body.dataset.shownState,
             kpis: Object.fromEntries([...document.querySelectorAll('[data-kpi]')].map((k) =>
               [k.dataset.kpi, {target: k.querySelector('.value').dataset.target,
                 chg: [...k.querySelectorAll('.changes .chg')].map((c) => c.textContent)}])),
@@ -145,7 +146,10 @@ async def assert_screen_is_the_api_state(page: Page, port: int, start: int) -> i
     """Every checked figure on screen is the API's final value at the second shown, and
     each change is that value against the API's value 86,400 s earlier ("—" before the
     session's first second ``start``)."""
+    # A seek shows its second first and the comparisons a moment later: wait for both.
+    await expect(page.locator("body")).to_have_attribute("data-shown-state", "full")
     s = await shown(page)
+    assert s["state"] == "full"
     t = int(s["t"])
     now = await state(port, t)
     day = await state(port, t - 86_400) if t - 86_400 >= start else {}
@@ -241,22 +245,33 @@ async def test_scrub_play_and_back_to_live_show_exact_history(browser, history_w
     await asyncio.sleep(1.5)  # several live deltas' worth (4 a second)
     assert float(await tile.get_attribute("data-target") or "nan") == want
 
-    # Scrub by dragging the time bar's thumb to the left: a real drag, timed.
+    # Scrub by dragging the time bar's thumb: real drags, timed from the release to the
+    # new second's figures on screen, each screen checked against the API. The median of
+    # five must be within 300 ms (one stall on a busy machine must not decide), every one
+    # within a second.
     scrub = page.locator(".tb-scrub")
     box = await scrub.bounding_box()
     assert box is not None
-    frac = (AT - demo["from"]) / (demo["to"] - demo["from"])
     y = box["y"] + box["height"] / 2
-    await page.mouse.move(box["x"] + 8 + frac * (box["width"] - 16), y)
-    await page.mouse.down()
-    await page.mouse.move(box["x"] + box["width"] * 0.96, y, steps=8)
-    await page.mouse.move(box["x"] + box["width"] * 0.97, y, steps=4)
-    await page.mouse.up()
-    await expect(body).not_to_have_attribute("data-shown-t", str(AT))
-    await expect(body).to_have_attribute("data-seek-ms", re.compile(r"^\d+$"))
-    seek_ms = int(await body.get_attribute("data-seek-ms") or "0")
-    assert seek_ms <= 300, seek_ms
-    dragged = await assert_screen_is_the_api_state(page, port, demo["from"])
+
+    def x_of(t: int) -> float:  # the thumb's centre for second t
+        assert box is not None
+        return box["x"] + 8 + (t - demo["from"]) / (demo["to"] - demo["from"]) * (box["width"] - 16)
+
+    seeks = []
+    for end in (0.6, 0.97, 0.3, 0.9, 0.97):
+        before = int(await body.get_attribute("data-shown-t") or "0")
+        await page.evaluate("delete document.body.dataset.seekMs")
+        await page.mouse.move(x_of(before), y)
+        await page.mouse.down()
+        await page.mouse.move(box["x"] + box["width"] * (end - 0.01), y, steps=8)
+        await page.mouse.move(box["x"] + box["width"] * end, y, steps=2)
+        await page.mouse.up()
+        await expect(body).to_have_attribute("data-seek-ms", re.compile(r"^\d+$"))
+        seeks.append(int(await body.get_attribute("data-seek-ms") or "0"))
+        dragged = await assert_screen_is_the_api_state(page, port, demo["from"])
+        assert abs(dragged - before) > 3600, (before, dragged)  # it did move, far
+    assert sorted(seeks)[2] <= 300 and max(seeks) <= 1000, seeks
     assert demo["from"] + 86_400 <= dragged <= demo["to"]
     # The address bar follows to where the drag ended (a bookmark of that second).
     await expect(page).to_have_url(re.compile(re.escape(f"at={cst(dragged)}")))
@@ -301,6 +316,33 @@ async def test_scrub_play_and_back_to_live_show_exact_history(browser, history_w
     await expect(page.locator("#badge")).to_have_attribute("data-state", "live")
     await expect(tile).to_have_attribute("data-target", "4321")
     assert "session=" not in page.url and "at=" not in page.url
+
+    # The blemishes, live: a prefecture's deliveries to itself are no corridor (however
+    # busy) but counted as local; nine small data-centre loads do not overlap at 1080p.
+    regions = [r.code for r in REGIONS]
+    await publish(
+        config,
+        [{"t": later, "name": "corridor_shipments_15m", "key": "520100>520100", "value": 9999,
+          "final": False}]
+        + [{"t": later, "name": "dc_power_mw_5m", "key": code, "value": 0.1 * (i + 1),
+            "final": False} for i, code in enumerate(regions)],
+    )  # fmt: skip
+    local = page.locator(".local .count")
+    await expect(local).to_have_attribute("data-value", re.compile(r"^(9999|[1-9]\d{4,})$"))
+    assert "520100>520100" not in (await shown(page))["routes"]
+    dc_rows = page.locator("[data-panel=dc] .bar-row:not([hidden])")
+    await expect(dc_rows).to_have_count(9)
+    await asyncio.sleep(1)  # the rows' move to their places (0.8 s)
+    boxes = await page.evaluate(
+        """[...document.querySelectorAll('[data-panel=dc] .bar-row:not([hidden]) span')]
+          .filter((e) => e.classList.contains('name') || e.classList.contains('val'))
+          .map((e) => { const r = e.getBoundingClientRect();
+                        return [r.left, r.top, r.right, r.bottom, e.textContent]; })"""
+    )
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            apart = a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+            assert apart, (a, b)
     assert watch.errors == [] and watch.external == []
     await page.context.close()
 

@@ -4,11 +4,22 @@
 // on-time rate, digital share) move in percentage points, since "+2.6 %" of a 23 % share
 // reads as if the share itself had grown by 2.6 points; everything else in percent.
 export const DAY_S = 86400;
+// A past moment still loading: its changes show as "…", never as a "—" that would say
+// there is no history.
+export const PENDING = Symbol('pending');
 export const WEEK_S = 7 * DAY_S;
 
 // SPEC section 8: two values are equal within max(1e-9 * |v|, 1e-6).
 export function sameValue(a, b) {
   return Math.abs(a - b) <= Math.max(1e-9 * Math.max(Math.abs(a), Math.abs(b)), 1e-6);
+}
+
+// The change of `now` against a past store's value: 'pending' while that store loads,
+// 'none' where there is no store (no history there).
+export function changeVs(now, past, value, unit) {
+  if (past === PENDING) return { dir: 'pending' };
+  if (!past) return { dir: 'none' };
+  return change(now, value(past), unit);
 }
 
 // {dir, pct?, pts?}: dir is 'none' (no history or a null side: nothing to compare), 'flat',
@@ -45,6 +56,8 @@ export function formatChange(c, lang) {
   switch (c.dir) {
     case 'none':
       return '—';
+    case 'pending':
+      return '…';
     case 'flat':
       return c.pts !== undefined ? `0${w.pp}` : '0%';
     case 'new':

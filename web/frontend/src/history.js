@@ -36,13 +36,22 @@ export function findSession(answer, name) {
 
 // Everything one screen of history needs: the state at t and at the two past moments.
 // `get(url)` resolves to the parsed JSON or rejects with an Error saying what went wrong.
-export async function loadFrame(get, session, t, range) {
+// With `onNow`, the state at t is asked alone first and handed to onNow(values) as soon as
+// it comes (a seek shows its second without waiting for the comparisons); without, all
+// three are asked at once (playing: one round trip a screen).
+export async function loadFrame(get, session, t, range, onNow = null) {
   const past = pastMoments(t, range);
-  const [now, day, week] = await Promise.all([
-    get(stateUrl(session, t)),
-    past.day === null ? null : get(stateUrl(session, past.day)),
-    past.week === null ? null : get(stateUrl(session, past.week)),
-  ]);
+  const pastState = (x) => (x === null ? null : get(stateUrl(session, x)));
+  let now;
+  let day;
+  let week;
+  if (onNow) {
+    now = await get(stateUrl(session, t));
+    onNow(now.values);
+    [day, week] = await Promise.all([pastState(past.day), pastState(past.week)]);
+  } else {
+    [now, day, week] = await Promise.all([get(stateUrl(session, t)), pastState(past.day), pastState(past.week)]);
+  }
   return { session, t, now: now.values, day: day?.values ?? null, week: week?.values ?? null };
 }
 

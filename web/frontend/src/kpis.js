@@ -1,5 +1,5 @@
 // The headline tiles: a big animated figure and a 15-minute sparkline kept in the browser.
-import { change, formatChange } from './change.js';
+import { changeVs, formatChange } from './change.js';
 import { el, setText, svg } from './dom.js';
 import { formatValue } from './format.js';
 import { Series } from './series.js';
@@ -124,11 +124,10 @@ export class Kpis {
   // cmp: {now, day, week} stores (day/week null where there is no history), or null.
   compare(cmp) {
     for (const tile of this.tiles) {
-      const at = (st) => (st ? st.get(tile.name, '520000') : null);
+      const at = (st) => st.get(tile.name, '520000');
       const unit = cmp?.now.unit(tile.name) ?? 'count';
-      const none = { dir: 'none' };
-      const v = at(cmp?.now);
-      tile.setChanges(cmp?.day ? change(v, at(cmp.day), unit) : none, cmp?.week ? change(v, at(cmp.week), unit) : none);
+      const v = cmp ? at(cmp.now) : null;
+      tile.setChanges(changeVs(v, cmp?.day, at, unit), changeVs(v, cmp?.week, at, unit));
     }
   }
 

@@ -10,7 +10,7 @@
 // compared with the same moment yesterday and a week ago, both final values: in live mode
 // the live session's newest final second, in history mode the second on screen.
 import { travelBadge } from './badge.js';
-import { DAY_S } from './change.js';
+import { DAY_S, PENDING } from './change.js';
 import { Coalescer } from './coalesce.js';
 import { Connection } from './connection.js';
 import { Header } from './header.js';
@@ -87,18 +87,19 @@ class Wall {
     this.liveCmp = null; // {t, now, day, week}
     this.speed = params.travel?.speed ?? 1;
     this.sparkT = null;
+    this.chartsT = null; // the second the canvas charts were last drawn for
     this.lastUrlAt = 0;
     this.urlTimer = 0;
     this.status = params.errors.join('; ');
     this.seekStarted = null; // {t, at}: how long a seek takes to reach the screen
     document.body.dataset.mode = this.mode;
     this.frames = new Coalescer(
-      (key) => this.loadFrame(key),
+      (key, signal) => this.loadFrame(key, signal),
       (key, frame) => this.showFrame(frame),
       (key, error) => this.setStatus(error.message),
     );
     this.liveCompare = new Coalescer(
-      (key) => this.loadFrame(key),
+      (key, signal) => this.loadFrame(key, signal, false),
       (key, frame) => this.setLiveCompare(frame),
       (key, error) => this.setStatus(error.message),
     );
@@ -307,15 +308,24 @@ class Wall {
     return `${this.travel.session}\n${this.travel.clock.second(now)}`;
   }
 
-  loadFrame(key, signal) {
-    const [session, t] = key.split('\n');
+  loadFrame(key, signal, partial = true) {
+    const [session, text] = key.split('\n');
+    const t = Number(text);
     const info = this.sessionInfo(session);
-    return loadFrame((url) => getJson(url, signal), session, Number(t), info);
+    // A seek (paused) shows its second first and the comparisons when they come; while
+    // playing, one screen is one round trip.
+    const seeking = partial && this.travel?.session === session && !this.travel.clock.playing;
+    // (Not when that second is on screen already: a refresh replaces it whole.)
+    const onNow = (now) => {
+      if (signal.aborted || (this.shown?.session === session && this.shown.t === t)) return;
+      this.showFrame({ session, t, now, day: PENDING, week: PENDING });
+    };
+    return loadFrame((url) => getJson(url, signal), session, t, info, seeking ? onNow : null);
   }
 
   storesOf(frame) {
     const meta = this.store.meta;
-    const of = (values) => (values === null ? null : Store.fromState(values, frame.t, meta));
+    const of = (values) => (values === null || values === PENDING ? values : Store.fromState(values, frame.t, meta));
     return { t: frame.t, now: of(frame.now), day: of(frame.day), week: of(frame.week) };
   }
 
@@ -351,14 +361,20 @@ class Wall {
     this.drawCharts({ charts: false });
     this.header.tick(frame.t * 1000);
     document.body.dataset.shownT = String(frame.t);
+    // 'full' once the comparisons are there too (tests wait for it).
+    document.body.dataset.shownState = frame.day === PENDING ? 'partial' : 'full';
     if (this.seekStarted && this.seekStarted.t === frame.t) {
       document.body.dataset.seekMs = String(Math.round(performance.now() - this.seekStarted.at));
       this.seekStarted = null;
     }
     // The canvas charts (map, exports) in a task of their own, so the figures above are
-    // painted first; while playing at most 4 times a second (playTick catches up).
-    const playing = this.travel.clock.playing;
-    if (!playing || Date.now() - this.lastChartAt >= PLAYING_CHART_INTERVAL_MS) {
+    // painted first; while playing at most 4 times a second (playTick catches up), and
+    // while a drag is still asking for newer seconds not at all: a map redraw between two
+    // answers would only delay the second the drag ends on.
+    const clock = this.travel.clock;
+    const settled = frame.t === clock.second(performance.now()) && this.chartsT !== frame.t;
+    if (clock.playing ? Date.now() - this.lastChartAt >= PLAYING_CHART_INTERVAL_MS : settled) {
+      this.chartsT = frame.t; // the comparisons that follow do not change the charts
       setTimeout(() => this.drawCharts(), 0);
     }
     this.setStatus('');
@@ -404,6 +420,7 @@ class Wall {
       this.shown = null;
       this.kpis.clearSparks();
       this.sparkT = null;
+      this.chartsT = null;
     }
     this.speed = speed;
     this.mode = 'history';
@@ -449,7 +466,12 @@ class Wall {
     const now = performance.now();
     this.travel.clock.seek(t, now);
     const second = this.travel.clock.second(now);
-    if (this.seekStarted?.t !== second) this.seekStarted = { t: second, at: now };
+    // How long the wall takes to show a seek is timed from where it ends: the release of
+    // a drag, a click, a key (the seconds passed over while dragging show as they come).
+    if (final) {
+      if (this.shown?.t === second) document.body.dataset.seekMs = '0';
+      else this.seekStarted = { t: second, at: now };
+    }
     this.frames.want(this.frameKey(now), { preempt: final });
     this.syncUrl(false);
     this.renderChrome();

@@ -1,7 +1,7 @@
 // What the bar panels list, computed from any store (live, or a history state): sectors,
 // prefectures, corridors between places and local traffic, each with its change against
 // the same moment yesterday and a week ago, and the fastest growing one marked.
-import { change, fastestGrowing } from './change.js';
+import { PENDING, changeVs, fastestGrowing } from './change.js';
 
 export const PROVINCE = '520000';
 
@@ -26,20 +26,19 @@ export function prefectureValue(store, code) {
   return store.get('freight_value_1h', code);
 }
 
-// items: [{code, ...}], value(store, code) -> number|null. past.day / past.week are stores
-// or null (no history there). Adds now, day and week changes, and `fastest` to the one
+// items: [{code, ...}], value(store, code) -> number|null. past.day / past.week are stores,
+// null (no history there) or PENDING (still loading). Adds now, day and week changes, and `fastest` to the one
 // growing fastest against yesterday.
 export function compareItems(items, value, now, past, unit = 'CNY') {
   const out = items.map((it) => {
     const v = now === null ? null : value(now, it.code);
-    const day = past.day ? value(past.day, it.code) : null;
-    const week = past.week ? value(past.week, it.code) : null;
+    const at = (st) => value(st, it.code);
     return {
       ...it,
       cmpNow: v,
-      cmpDay: day,
-      day: past.day ? change(v, day, unit) : { dir: 'none' },
-      week: past.week ? change(v, week, unit) : { dir: 'none' },
+      cmpDay: past.day && past.day !== PENDING ? at(past.day) : null,
+      day: changeVs(v, past.day, at, unit),
+      week: changeVs(v, past.week, at, unit),
       fastest: false,
     };
   });

@@ -1,7 +1,7 @@
 // Change against the past and how the wall writes it, against hand-worked figures.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { change, fastestGrowing, formatChange } from '../src/change.js';
+import { PENDING, change, changeVs, fastestGrowing, formatChange } from '../src/change.js';
 
 const text = (now, past, unit, lang = 'en') => formatChange(change(now, past, unit), lang);
 
@@ -93,4 +93,12 @@ test('fastest growing: ties go to the larger gain, then the smaller code', () =>
     { code: 'x', now: 110, past: 100 },
   ];
   assert.equal(fastestGrowing(same).code, 'x');
+});
+
+test('a past moment still loading shows "…", no history shows "—"', () => {
+  const value = (st) => st.v;
+  assert.deepEqual(changeVs(10, PENDING, value, 'count'), { dir: 'pending' });
+  assert.equal(formatChange(changeVs(10, PENDING, value, 'count'), 'en'), '…');
+  assert.equal(formatChange(changeVs(10, null, value, 'count'), 'en'), '—');
+  assert.equal(formatChange(changeVs(12, { v: 10 }, value, 'count'), 'en'), '▲ 20%');
 });

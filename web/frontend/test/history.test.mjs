@@ -58,3 +58,15 @@ test('a sparkline request: the quarter hour before t, within the session, in few
     '/api/history/series?session=demo&name=shipments_1m&key=520000&from=10&to=20&step=5',
   );
 });
+
+test('a seek asks for its second alone first and hands it over before the comparisons', async () => {
+  const events = [];
+  const get = async (url) => {
+    const t = Number(new URL(url, 'http://wall').searchParams.get('t'));
+    events.push(`get ${t}`);
+    return { session: 'live', t, values: { 'shipments_1m|520000': t } };
+  };
+  const frame = await loadFrame(get, 'live', T, { from: T - 86400, to: T }, (now) => events.push(`now ${now['shipments_1m|520000']}`));
+  assert.deepEqual(events, [`get ${T}`, `now ${T}`, `get ${T - 86400}`]);
+  assert.deepEqual(frame.day, { 'shipments_1m|520000': T - 86400 });
+});

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compareItems, corridors, prefectureValue, sectorValue } from '../src/rankings.js';
 import { Store } from '../src/store.js';
+import { PENDING } from '../src/change.js';
 
 const meta = {
   regions: [{ code: '520100' }, { code: '520300' }],
@@ -64,4 +65,12 @@ test('busiest corridors are between two places; local traffic is counted apart',
   assert.deepEqual(c.top.map((r) => [r.key, r.v]), [['520100>520300', 35], ['520300>CN-CQ', 35]]);
   assert.equal(c.local, 52);
   assert.equal(c.total, 125);
+});
+
+test('while yesterday loads, changes are pending and nothing is fastest yet', () => {
+  const now = state({ 'freight_value_1h|520100': 1200 });
+  const { items, fastest } = compareItems([{ code: '520100' }], prefectureValue, now, { day: PENDING, week: null });
+  assert.deepEqual(items[0].day, { dir: 'pending' });
+  assert.deepEqual(items[0].week, { dir: 'none' });
+  assert.equal(fastest, null);
 });
