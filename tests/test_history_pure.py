@@ -255,8 +255,10 @@ def test_index_retention_and_sessions_missing_their_start(tmp_path):
             ("live", Data(None, [(86_400 * 2, "shipments_1m", "520000", 4)]), 0),
             ("live", Data(None, [(86_400 * 2, "tonnage_1h", "520000", 1.5)]), 0),
             ("live", Data(None, [(86_400 * 4, "shipments_1m", "520000", 5)]), 0),
+            # A backfilled day ends like this: live stays shown.
+            ("live", End(None, 86_400 * 2, 86_400 * 4, 3), 0),
         ],
-        {0: 11},
+        {0: 12},
     )
     r = HistoryReader(tmp_path)
     assert [s.name for s in r.sessions()] == ["live", "new", "old"]
