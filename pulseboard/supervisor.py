@@ -33,6 +33,8 @@ class Child:
     started_at: float = field(default=0.0)
     # Output goes here (appended) instead of the terminal, for chatty non-pulseboard children.
     log_path: Path | None = None
+    # A job, not a service: once it exits with 0 it is done (e.g. the history backfill).
+    once: bool = False
 
     def start(self) -> None:
         if self.log_path is None:
@@ -98,6 +100,22 @@ def _services(args: argparse.Namespace, config: Config) -> list[Child]:
     return [Child("producer", produce), Child("aggregator", aggregate), Child("server", serve)]
 
 
+def _backfill(args: argparse.Namespace, config: Config) -> Child:
+    """The history backfill (docs/history.md) as a job beside the services: the wall is up
+    at once and compares with the past days as soon as they are stored."""
+    from pulseboard.history.days import parse_days_ago
+
+    try:
+        parse_days_ago(args.backfill_days)  # a wrong list fails before anything starts
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    argv = [sys.executable, "-m", "pulseboard.cli", "history", "backfill"]
+    argv += [*cluster_argv(config), "--log-format", config.log_format]
+    argv += ["--days", args.backfill_days, "--workers", str(args.backfill_workers)]
+    argv += ["--rate", str(args.rate / args.speed), "--seed", str(args.seed)]
+    return Child("backfill", argv, once=True)
+
+
 def _stop_all(children: list[Child]) -> None:
     for child in children:
         if child.proc is not None and child.proc.poll() is None:
@@ -119,11 +137,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
 
     prometheus = _prometheus(args, config) if args.prometheus else None
     kafka_up(config)
-    if getattr(args, "backfill", False):
-        from pulseboard.history.backfill import backfill_from_args
-
-        backfill_from_args(args, config, prefix="backfill_")
     children = _services(args, config)
+    if getattr(args, "backfill", False):
+        children.append(_backfill(args, config))
     if prometheus is not None:
         children.append(prometheus)
     stopping = False
@@ -152,6 +168,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
         while not stopping:
             now = time.monotonic()
             for child in children:
+                if child.once and child.proc is not None and child.proc.poll() == 0:
+                    children.remove(child)
+                    break
                 if child.proc is not None and child.proc.poll() is not None:
                     code = child.proc.returncode
                     # A child that ran a while before dying earns a fresh backoff.

@@ -64,9 +64,9 @@ def add_up_options(up: argparse.ArgumentParser) -> None:
     up.add_argument(
         "--backfill",
         action="store_true",
-        help="before starting, fill the live history with simulated past days (computed "
-        "from the same simulation at --rate/--speed by the offline engine), so the wall "
-        "can compare with yesterday at once",
+        help="also fill the live history with simulated past days (computed from the same "
+        "simulation at --rate/--speed by the offline engine), as a job beside the services, "
+        "so the wall can compare with yesterday and a week ago",
     )
     backfill.add_options(up)
 
