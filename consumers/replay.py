@@ -209,6 +209,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="X",
         help="with --to-kafka: X times real time (default: as fast as possible)",
     )
+    parser.add_argument(
+        "--topics",
+        default="freight,sector",
+        metavar="freight,sector",
+        help="with --to-kafka: publish only these topics' events (and speak for only their "
+        "partitions), e.g. one part of a log now and the other later (default both)",
+    )
+    parser.add_argument(
+        "--no-end",
+        action="store_true",
+        help="with --to-kafka: more of this input follows (the next part of the log, "
+        "replayed later with --force): leave the session open instead of ending it",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --to-kafka: publish even into topics a live aggregator consumes, or into "
+        "a session that already holds records (without it such a replay is refused)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

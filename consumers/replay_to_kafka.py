@@ -14,18 +14,26 @@ import re
 import signal
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import orjson
+from aiokafka import TopicPartition
 
+from consumers.replay import DEFAULT_REORDER_MS
 from producers.metrics import ProducerMetrics
 from producers.publisher import BatchPublisher, producer_for
 from producers.records import SimRecord
 from pulseboard import spec
-from pulseboard.config import Config
+from pulseboard.config import LIVE_SESSION, SEALER_GROUP, Config, ConfigError
 from pulseboard.connect import wait_for_cluster
 from pulseboard.eventlog import read_lines
+from pulseboard.kafka_client import kafka_admin, kafka_consumer
+from pulseboard.progress import END, LEAVE
+from pulseboard.sessions import replay_refusal
+from pulseboard.topics import ensure_topics
 
 CHUNK = 2_000
+MARK_S = 0.2  # progress markers at least this often while records flow
 
 log = logging.getLogger("pulseboard.replay")
 # The suffix the log writer splices onto a record that looks like an object (even a broken
@@ -61,45 +69,118 @@ def records_of(path: str) -> Iterator[SimRecord]:
             yield SimRecord(last_ts, spec.TOPIC_FREIGHT, b"", line, "invalid", "")
 
 
-async def replay_to_kafka(config: Config, path: str, speed: float | None) -> tuple[int, float]:
-    """Publish a log; `speed` None = as fast as possible, else X times real time."""
+@dataclass(frozen=True, slots=True)
+class ReplayOptions:
+    speed: float | None = None  # None: as fast as possible, else X times real time
+    # How far a line may be behind the greatest ingest_ts before it: the offline replay's
+    # allowance, so that live and offline make the same seconds final.
+    reorder_ms: int = DEFAULT_REORDER_MS
+    topics: tuple[str, ...] = (spec.TOPIC_FREIGHT, spec.TOPIC_SECTOR)  # base names to write
+    end: bool = True  # the log is the whole input (an ``end`` marker); else ``leave``
+    force: bool = False
+
+
+async def _facts(config: Config, topics: list[str]) -> tuple[int, int]:
+    """(members of the session's aggregator group, records already in its events topics)."""
+    admin = kafka_admin(config, "pulseboard-replay-admin")
+    await admin.start()
+    try:
+        group = config.kafka.prefix + SEALER_GROUP
+        members = 0
+        for described in await admin.describe_consumer_groups([group]):
+            for g in getattr(described, "groups", ()):
+                if g[0] == 0 and g[1] == group:  # (error_code, group_id, state, ..., members)
+                    members += len(g[5])
+    finally:
+        await admin.close()
+    consumer = kafka_consumer(config, "pulseboard-replay-check")
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        begins = await consumer.beginning_offsets(tps) if tps else {}
+        ends = await consumer.end_offsets(tps) if tps else {}
+        records = sum(ends[tp] - begins[tp] for tp in tps)
+    finally:
+        await consumer.stop()
+    return members, records
+
+
+async def replay_to_kafka(config: Config, path: str, opts: ReplayOptions) -> tuple[int, float]:
+    """Publish a log with the progress markers of ``pulseboard.progress``: a first one
+    before any record, then as the log's ingest time moves (its greatest ingest_ts less the
+    reorder allowance: a later line may still be that far behind), and ``end`` (or
+    ``leave``) when the log is done. So the live aggregator can make every second final
+    exactly when the offline replay does, however fast or slow the records arrive."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
         topics = [config.kafka.topic(t) for t in (spec.TOPIC_FREIGHT, spec.TOPIC_SECTOR)]
+        if config.kafka.session != LIVE_SESSION:
+            await ensure_topics(config)  # a session's topics are made on first use
         if await wait_for_cluster(config, topics, "replay", log, stop) is None:
             return 0, 0.0
+        members, existing = await _facts(config, topics)
+        refusal = replay_refusal(
+            config.kafka.session,
+            force=opts.force,
+            live_consumers=members,
+            records_in_topics=existing,
+        )
+        if refusal is not None:
+            raise ConfigError(refusal)
         producer = producer_for(config, "pulseboard-replay")
         await producer.start()
     except BaseException:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         raise
-    publisher = BatchPublisher(producer, ProducerMetrics.create(), config.kafka.topic_prefix)
+    written = tuple(config.kafka.topic(t) for t in opts.topics)
+    publisher = BatchPublisher(
+        producer, ProducerMetrics.create(), config.kafka.prefix, progress_topics=written
+    )
+    wanted = set(opts.topics)
+    reorder = opts.reorder_ms
     started = time.monotonic()
     first_ts: int | None = None
     chunk: list[SimRecord] = []
+    next_mark = 0.0
     try:
         for rec in records_of(path):
             if stop.is_set():
                 break
-            if speed is not None:
-                first_ts = rec.ingest_ts if first_ts is None else first_ts
-                due = started + (rec.ingest_ts - first_ts) / 1000 / speed
+            if rec.topic not in wanted:
+                continue
+            if first_ts is None:
+                first_ts = rec.ingest_ts
+                await publisher.mark(max(0, first_ts - reorder))  # before any record
+            if opts.speed is not None:
+                due = started + (rec.ingest_ts - first_ts) / 1000 / opts.speed
                 if due > time.monotonic() + 0.01:
                     await publisher.publish(chunk)
-                    await publisher.send_due(0.0)  # paced: nothing waits for a batch to fill
                     chunk = []
+                    # Nothing older than this line (less the allowance) is still to come.
+                    await publisher.mark(max(0, rec.ingest_ts - reorder))
+                    await publisher.send_due(0.0)  # paced: nothing waits for a batch to fill
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=due - time.monotonic())
             chunk.append(rec)
             if len(chunk) >= CHUNK:
                 await publisher.publish(chunk)
                 chunk = []
+                now = time.monotonic()
+                if now >= next_mark:
+                    next_mark = now + MARK_S
+                    await publisher.mark(max(0, (publisher.high_ts or 0) - reorder))
         await publisher.publish(chunk)
-        await publisher.flush()
+        if stop.is_set():
+            # Interrupted: the rest of the log may follow later, so this is not its end.
+            await publisher.finish(LEAVE, max(0, (publisher.high_ts or 0) - reorder))
+        elif opts.end:
+            await publisher.finish(END)
+        else:
+            await publisher.finish(LEAVE, publisher.high_ts)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

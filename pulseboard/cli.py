@@ -11,11 +11,11 @@ from collections.abc import Sequence
 
 from aiokafka.errors import KafkaConnectionError
 
-from pulseboard import localbroker
+from pulseboard import localbroker, spec
 from pulseboard.config import Config, ConfigError, config_from_env
 from pulseboard.connect import ONE_SHOT_TIMEOUT_S
 from pulseboard.localbroker import BrokerError
-from pulseboard.topics import describe_topics, ensure_topics
+from pulseboard.topics import describe_topics, drop_topics, ensure_topics
 
 
 def cluster_options() -> argparse.ArgumentParser:
@@ -30,6 +30,13 @@ def cluster_options() -> argparse.ArgumentParser:
     )
     group.add_argument(
         "--topic-prefix", help="prefix of every topic name (env PULSEBOARD_TOPIC_PREFIX)"
+    )
+    group.add_argument(
+        "--session",
+        metavar="NAME",
+        help="run on a replay session's own topics (prefix 'session-NAME.') instead of the "
+        "live ones, e.g. to watch a replayed log beside live on the same broker "
+        "(env PULSEBOARD_SESSION; default live)",
     )
     group.add_argument(
         "--kafka-port",
@@ -71,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("up", "start the broker and create the topics"),
         ("down", "stop the local broker"),
         ("status", "report broker, topics and partitions"),
+        ("drop", "delete a replay session's topics (--session NAME)"),
     ):
         kafka_sub.add_parser(action, parents=[common], help=text)
 
@@ -123,6 +131,7 @@ def load_config(args: argparse.Namespace) -> Config:
     return config_from_env(
         bootstrap_servers=getattr(args, "bootstrap_servers", None),
         topic_prefix=getattr(args, "topic_prefix", None),
+        session=getattr(args, "session", None),
         port=getattr(args, "kafka_port", None),
         log_format=getattr(args, "log_format", None),
         connect_timeout_s=getattr(args, "connect_timeout", None),
@@ -162,22 +171,55 @@ def _print_topics(topics: Sequence[object]) -> None:
 
 
 def replay_into_kafka(args: argparse.Namespace, config: Config) -> int:
-    from consumers.replay_to_kafka import replay_to_kafka
+    from dataclasses import replace
+
+    from consumers.replay_to_kafka import ReplayOptions, replay_to_kafka
     from pulseboard.connect import one_shot
     from pulseboard.logs import configure_logging
+    from pulseboard.sessions import session_for_log
 
     # Wrong arguments fail at once, never after waiting for the cluster.
     if args.speed is not None and args.speed <= 0:
         raise ConfigError(f"--speed must be > 0 (got {args.speed})")
     if args.log != "-" and not os.path.isfile(args.log):
         raise ConfigError(f"no such file: {args.log}")
+    names = {"freight": spec.TOPIC_FREIGHT, "sector": spec.TOPIC_SECTOR}
+    chosen = [t.strip() for t in args.topics.split(",") if t.strip()]
+    if not chosen or any(t not in names for t in chosen):
+        raise ConfigError(f"--topics takes freight, sector or both (got {args.topics!r})")
+    chosen_topics = (args.session, args.topic_prefix)
+    from_env = ("PULSEBOARD_SESSION", "PULSEBOARD_TOPIC_PREFIX")
+    if all(x is None for x in chosen_topics) and not any(os.environ.get(v) for v in from_env):
+        # Replays are isolated by default: unless told which topics to write, a session of
+        # their own, named after the log.
+        config = replace(
+            config, kafka=replace(config.kafka, session=session_for_log(args.log))
+        ).validate()
     configure_logging(config)
     config = one_shot(config)
-    sent, seconds = asyncio.run(replay_to_kafka(config, args.log, args.speed))
+    opts = ReplayOptions(
+        speed=args.speed,
+        reorder_ms=args.reorder_ms,
+        topics=tuple(names[t] for t in chosen),
+        end=not args.no_end,
+        force=args.force,
+    )
+    session = config.kafka.session
+    print(
+        f"replaying {args.log} into session {session!r} (topics {config.kafka.prefix}*)",
+        file=sys.stderr,
+    )
+    sent, seconds = asyncio.run(replay_to_kafka(config, args.log, opts))
     print(
         f"replayed {sent} records into {config.bootstrap_servers} in {seconds:.2f} s",
         file=sys.stderr,
     )
+    if session != "live":
+        print(
+            f"watch it beside live: pulseboard up --session {session} --web-port 8081 "
+            "--aggregator-metrics-port 9112",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -202,6 +244,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
                 stopped = localbroker.stop(config.broker)
                 print("local broker stopped" if stopped else "local broker was not running")
+                return 0
+            if args.action == "drop":
+                for name in asyncio.run(drop_topics(config)):
+                    print(f"deleted topic {name}")
                 return 0
             return kafka_status(config)
         if args.command == "aggregate":

@@ -10,7 +10,7 @@ def cluster_argv(config: Config) -> list[str]:
 
     Security settings travel in the environment (inherited), never on a command line
     where `ps` would show a password."""
-    argv = ["--topic-prefix", config.kafka.topic_prefix]
+    argv = ["--topic-prefix", config.kafka.topic_prefix, "--session", config.kafka.session]
     if config.uses_local_broker:
         argv += ["--kafka-port", str(config.broker.port)]
     else:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pulseboard import localbroker, prometheus_local
 from pulseboard.cli_support import cluster_argv
-from pulseboard.config import Config, ConfigError
+from pulseboard.config import LIVE_SESSION, Config, ConfigError
 
 MAX_BACKOFF_S = 30.0
 STOP_GRACE_S = 15.0
@@ -95,7 +95,10 @@ def _services(args: argparse.Namespace, config: Config) -> list[Child]:
         str(args.aggregator_metrics_port),
     ]
     serve = [*exe, "serve", *cluster, "--port", str(args.web_port)]
-    return [Child("producer", produce), Child("aggregator", aggregate), Child("server", serve)]
+    services = [Child("aggregator", aggregate), Child("server", serve)]
+    if config.kafka.session != LIVE_SESSION:
+        return services  # a replay session's events come from `pulseboard replay --to-kafka`
+    return [Child("producer", produce), *services]
 
 
 def _stop_all(children: list[Child]) -> None:

@@ -31,7 +31,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from consumers.changelog import Record
 from consumers.engine import EngineConfig
 from consumers.replay import replay_lines
-from consumers.replay_to_kafka import replay_to_kafka
+from consumers.replay_to_kafka import ReplayOptions, replay_to_kafka
 from producers.command import write_log
 from producers.simulation import SimConfig, Simulation
 from pulseboard import spec
@@ -98,7 +98,7 @@ async def _prepared(config: Config, prefix: str, data: Dataset | None) -> Config
     cfg = dataclasses.replace(config, kafka=dataclasses.replace(config.kafka, topic_prefix=prefix))
     await ensure_topics(cfg)
     if data is not None:
-        sent, _ = await replay_to_kafka(cfg, str(data.path), None)
+        sent, _ = await replay_to_kafka(cfg, str(data.path), ReplayOptions())
         assert sent == data.records
     return cfg
 
@@ -321,7 +321,9 @@ async def test_sigkill_midway_and_restart_gives_the_same_final_records(
         return next((orjson.loads(om.metadata) for om in offsets.values() if om.metadata), {})
 
     proc = _start(cfg, kafka_env, idle=PACED_IDLE)
-    publishing = asyncio.create_task(replay_to_kafka(cfg, str(large.path), PACED))
+    publishing = asyncio.create_task(
+        replay_to_kafka(cfg, str(large.path), ReplayOptions(speed=PACED, force=True))
+    )
     try:
         async with Finals(cfg) as finals:
             # Kill once the finalizer has checkpointed and final records are well under way.

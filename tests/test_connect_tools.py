@@ -34,7 +34,7 @@ from test_faults import (
     wrong_settings,
 )
 
-from consumers.replay_to_kafka import replay_to_kafka
+from consumers.replay_to_kafka import ReplayOptions, replay_to_kafka
 from producers.command import write_log
 from producers.simulation import SimConfig, Simulation
 from pulseboard import localbroker, spec
@@ -119,7 +119,7 @@ async def test_record_replay_and_the_feed_wait_for_a_broker_that_starts_late(tmp
         _start_broker(cfg)
         await ensure_topics(cfg_a)
         await ensure_topics(cfg_b)
-        sent, _ = await replay_to_kafka(cfg_a, str(tmp_path / "a.jsonl"), None)
+        sent, _ = await replay_to_kafka(cfg_a, str(tmp_path / "a.jsonl"), ReplayOptions())
         assert sent == len(log_a)
         localbroker.stop(cfg.broker)
 

@@ -35,7 +35,7 @@ from test_aggregate_integration import Finals, _diff, _free_port
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
-from consumers.replay_to_kafka import replay_to_kafka
+from consumers.replay_to_kafka import ReplayOptions, replay_to_kafka
 from producers.command import write_log
 from producers.simulation import SimConfig, Simulation
 from pulseboard import localbroker, spec
@@ -308,7 +308,9 @@ LIVE_IDLE = ("--idle-ms", "3000", "--idle-speed", REPLAY_SPEED)
 
 def _replay_into(cfg: Config, env: dict[str, str], log: Path) -> Child:
     prefix = ["--topic-prefix", cfg.kafka.topic_prefix]
-    return _spawn(env, "replay", str(log), "--to-kafka", "--speed", REPLAY_SPEED, *prefix)
+    return _spawn(
+        env, "replay", str(log), "--to-kafka", "--speed", REPLAY_SPEED, "--force", *prefix
+    )
 
 
 async def _progress(finals: Finals, since: int, timeout: float = 60) -> None:
@@ -633,7 +635,7 @@ def recorded_topics(isolated, tmp_path) -> tuple[Config, dict[str, str]]:
     sim = Simulation(SimConfig(seed=66, start_ms=int(time.time() * 1000) - 600_000))
     log = tmp_path / "source.jsonl"
     write_log(sim, str(log), 3000)
-    sent, _ = asyncio.run(replay_to_kafka(cfg, str(log), None))
+    sent, _ = asyncio.run(replay_to_kafka(cfg, str(log), ReplayOptions()))
     assert sent == 3000
     return cfg, env
 

@@ -19,6 +19,7 @@ from consumers.aggregate.codec import PROVISIONAL, SEALED, decode_message
 from consumers.aggregate.inprocess import FakeRecord
 from consumers.aggregate.metrics import AggregatorMetrics
 from consumers.aggregate.sealer import (
+    IDLE,
     KEY_MISMATCH,
     WRONG_TOPIC,
     PartitionSealer,
@@ -84,7 +85,7 @@ class Log:
 
 
 def sealer(**kw) -> PartitionSealer:
-    config = kw.pop("config", SealerConfig(idle_ms=2000))
+    config = kw.pop("config", SealerConfig(idle_ms=2000, progress=IDLE))
     return PartitionSealer("freight.events", 0, freight=True, sid="a", config=config, **kw)
 
 
@@ -193,7 +194,7 @@ def test_idle_rule_claims_quiet_only_up_to_the_brokers_last_answer() -> None:
 
 
 def test_after_a_blind_spell_the_idle_rule_counts_from_then_and_holds_for_backlogs() -> None:
-    sl = sealer(now_ms=0, config=SealerConfig(idle_ms=2000, recovery_hold_ms=10_000))
+    sl = sealer(now_ms=0, config=SealerConfig(idle_ms=2000, recovery_hold_ms=10_000, progress=IDLE))
     log = Log()
     sl.feed_batch([log.add(T0, ship(1, T0))], now_ms=1000)
     # Unwatched from 1,500 to 26,000 ms (broker down, or our loop stalled); then a fetch is
@@ -205,7 +206,9 @@ def test_after_a_blind_spell_the_idle_rule_counts_from_then_and_holds_for_backlo
     sl.advance(36_000, caught_up=True, answered_ms=36_000)
     assert sl.wm == T0 + 10_000
     # A backlog delivered within the hold is counted like any record.
-    sl2 = sealer(now_ms=0, config=SealerConfig(idle_ms=2000, recovery_hold_ms=10_000))
+    sl2 = sealer(
+        now_ms=0, config=SealerConfig(idle_ms=2000, recovery_hold_ms=10_000, progress=IDLE)
+    )
     log2 = Log()
     sl2.feed_batch([log2.add(T0, ship(1, T0))], now_ms=1000)
     sl2.resumed(26_000)
@@ -215,7 +218,7 @@ def test_after_a_blind_spell_the_idle_rule_counts_from_then_and_holds_for_backlo
 
 
 def test_idle_speed_scales_the_advance() -> None:
-    sl = sealer(config=SealerConfig(idle_ms=100, idle_speed=50.0))
+    sl = sealer(config=SealerConfig(idle_ms=100, idle_speed=50.0, progress=IDLE))
     sl.feed_batch([Log().add(T0, ship(1, T0))], now_ms=0)
     sl.advance(1000, caught_up=True)
     assert sl.wm == T0 + 50_000
@@ -291,7 +294,7 @@ def test_provisional_deltas_add_up_to_the_buckets() -> None:
 
 
 def test_long_runs_of_sealed_seconds_are_cut_into_contiguous_messages() -> None:
-    sl = sealer(config=SealerConfig(max_message_bytes=2048))
+    sl = sealer(config=SealerConfig(max_message_bytes=2048, progress=IDLE))
     log = Log()
     n = 400
     sl.feed_batch([log.add(T0 + 1000 * i, ship(i, T0 + 1000 * i, truck="T1")) for i in range(n)], 0)

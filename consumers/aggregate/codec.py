@@ -176,7 +176,9 @@ class BucketMessage:
     still open seconds since its previous provisional message.
 
     ``hi``: greatest ``ts`` of the counted events seen; ``wm``: the partition's watermark
-    (ingest time, ms) when the message was made."""
+    (ingest time, ms) when the message was made; ``partitions``: the greatest partition
+    count of ``src``'s topic that its producers' progress markers stated (None: none seen),
+    so the finalizer waits for a partition added at run time (``pulseboard.progress``)."""
 
     kind: str
     src: str
@@ -187,6 +189,7 @@ class BucketMessage:
     hi: int | None
     wm: int | None
     entries: list[Entry]
+    partitions: int | None = None
 
 
 def message_key(kind: str, src: str = "") -> bytes:
@@ -202,19 +205,21 @@ def _header(
     empty: bool,
     hi: int | None,
     wm: int | None,
+    partitions: int | None,
 ) -> bytes:
-    head = orjson.dumps(
-        {
-            "k": kind,
-            "src": src,
-            "sid": sid,
-            "from": start,
-            "through": through,
-            "empty": empty,
-            "hi": hi,
-            "wm": wm,
-        }
-    )
+    obj = {
+        "k": kind,
+        "src": src,
+        "sid": sid,
+        "from": start,
+        "through": through,
+        "empty": empty,
+        "hi": hi,
+        "wm": wm,
+    }
+    if partitions:
+        obj["n"] = partitions
+    head = orjson.dumps(obj)
     return head[:-1] + b',"b":['
 
 
@@ -229,9 +234,11 @@ def encode_message(
     hi: int | None = None,
     wm: int | None = None,
     entries: Iterable[bytes] = (),
+    partitions: int | None = None,
 ) -> bytes:
     """A message from already encoded entries (``encode_entry``)."""
-    return _header(kind, src, sid, start, through, empty, hi, wm) + b",".join(entries) + b"]}"
+    head = _header(kind, src, sid, start, through, empty, hi, wm, partitions)
+    return head + b",".join(entries) + b"]}"
 
 
 def chunk_entries(
@@ -271,6 +278,7 @@ def decode_message(raw: bytes, *, thin_before: int | None = None) -> BucketMessa
         hi=obj.get("hi"),
         wm=obj.get("wm"),
         entries=entries,
+        partitions=obj.get("n"),
     )
 
 
