@@ -27,7 +27,7 @@ from pulseboard import spec
 from pulseboard.config import LIVE_SESSION, SEALER_GROUP, Config, ConfigError
 from pulseboard.connect import wait_for_cluster
 from pulseboard.eventlog import read_lines
-from pulseboard.kafka_client import kafka_admin, kafka_consumer
+from pulseboard.kafka_client import kafka_admin, kafka_consumer, topic_partitions
 from pulseboard.progress import END, LEAVE
 from pulseboard.sessions import replay_refusal
 from pulseboard.topics import ensure_topics
@@ -87,16 +87,20 @@ async def _facts(config: Config, topics: list[str]) -> tuple[int, int]:
     try:
         group = config.kafka.prefix + SEALER_GROUP
         members = 0
-        for described in await admin.describe_consumer_groups([group]):
-            for g in getattr(described, "groups", ()):
-                if g[0] == 0 and g[1] == group:  # (error_code, group_id, state, ..., members)
-                    members += len(g[5])
+        # A group nobody ever joined has no coordinator to ask: it has no members.
+        if any(g[0] == group for g in await admin.list_consumer_groups()):
+            for described in await admin.describe_consumer_groups([group]):
+                for g in getattr(described, "groups", ()):
+                    if g[0] == 0 and g[1] == group:  # (error, id, state, type, proto, members)
+                        members += len(g[5])
     finally:
         await admin.close()
     consumer = kafka_consumer(config, "pulseboard-replay-check")
     await consumer.start()
     try:
-        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        found = await topic_partitions(config, topics)
+        tps = [TopicPartition(t, p) for t, ps in found.items() for p in ps]
+        consumer.assign(tps)
         begins = await consumer.beginning_offsets(tps) if tps else {}
         ends = await consumer.end_offsets(tps) if tps else {}
         records = sum(ends[tp] - begins[tp] for tp in tps)
@@ -174,13 +178,12 @@ async def replay_to_kafka(config: Config, path: str, opts: ReplayOptions) -> tup
                     next_mark = now + MARK_S
                     await publisher.mark(max(0, (publisher.high_ts or 0) - reorder))
         await publisher.publish(chunk)
-        if stop.is_set():
-            # Interrupted: the rest of the log may follow later, so this is not its end.
-            await publisher.finish(LEAVE, max(0, (publisher.high_ts or 0) - reorder))
-        elif opts.end:
+        if opts.end and not stop.is_set():
             await publisher.finish(END)
         else:
-            await publisher.finish(LEAVE, publisher.high_ts)
+            # Interrupted, or --no-end: more of the log may follow (its next lines may still
+            # be up to the reorder allowance behind), so this publisher only leaves.
+            await publisher.finish(LEAVE, max(0, (publisher.high_ts or 0) - reorder))
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

@@ -60,24 +60,37 @@ def split_records(
     reorder_ms: int = 0,
     end: bool = True,
     producer: str = "replay",
+    grow: tuple[int, str, int] | None = None,
 ) -> dict[tuple[str, int], list[FakeRecord]]:
     """Records per (base topic, partition), with offsets, like Kafka would store them.
 
     With ``markers`` (what ``pulseboard replay --to-kafka`` writes, ``pulseboard.progress``):
     a first marker in every partition before any record, one every ``mark_every`` records at
-    the greatest ingest_ts so far less ``reorder_ms``, and an ``end`` (or ``leave``) last."""
-    partitions = partitions or {spec.TOPIC_FREIGHT: 6, spec.TOPIC_SECTOR: 3}
+    the greatest ingest_ts so far less ``reorder_ms``, and an ``end`` (or ``leave``) last.
+    ``grow`` = (record index, base topic, new count): partitions added to a topic at run
+    time, announced by markers in every partition before the first record routed with the
+    new count (as ``BatchPublisher.mark`` does)."""
+    partitions = dict(partitions or {spec.TOPIC_FREIGHT: 6, spec.TOPIC_SECTOR: 3})
+    final_counts = dict(partitions)
+    if grow is not None:
+        final_counts[grow[1]] = max(grow[2], partitions[grow[1]])
     out: dict[tuple[str, int], list[FakeRecord]] = {
-        (t, p): [] for t, n in partitions.items() for p in range(n)
+        (t, p): [] for t, n in final_counts.items() for p in range(n)
     }
 
     def mark(ts: int, kind: str) -> None:
-        for (topic, _), part in out.items():
+        for (topic, p), part in out.items():
+            if p >= partitions[topic]:
+                continue  # not there yet
             headers = tuple(marker_headers(producer, kind, partitions[topic]))
             part.append(FakeRecord(len(part), max(0, ts), None, b"", headers))
 
     high: int | None = None
     for i, rec in enumerate(records):
+        if grow is not None and i == grow[0]:
+            partitions[grow[1]] = final_counts[grow[1]]
+            if markers and high is not None:
+                mark(high - reorder_ms, TICK)
         if markers and high is None:
             mark(rec.ingest_ts - reorder_ms, TICK)
         elif markers and i % mark_every == 0 and high is not None:
