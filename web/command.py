@@ -8,7 +8,6 @@ import contextlib
 import logging
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 from pulseboard.config import Config
@@ -173,17 +172,3 @@ def run(args: argparse.Namespace, config: Config) -> int:
         return 2
     log_stop(log, "serve")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m web.command` until the lead wires `pulseboard serve` into the CLI."""
-    from pulseboard.cli import cluster_options, load_config
-
-    parser = argparse.ArgumentParser(prog="pulseboard serve", parents=[cluster_options()])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    return run(args, load_config(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
