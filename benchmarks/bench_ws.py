@@ -219,9 +219,9 @@ def run(opts: argparse.Namespace, config: Config) -> dict:
     asyncio.run(ensure_topics(config))
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "pulseboard.cli", "serve", *cluster_argv(config), "--port", str(port),
-         "--max-clients", str(opts.clients + opts.stuck + 10), "--client-timeout", "0",
-         "--log-level", "WARNING"],
+        [sys.executable, "-m", "pulseboard.cli", "serve", *cluster_argv(config),
+         "--port", str(port), "--max-clients", str(opts.clients + opts.stuck + 10),
+         "--client-timeout", "0", "--log-level", "WARNING"],
         cwd=ROOT,
     )  # fmt: skip
     workers = []
