@@ -202,3 +202,22 @@ def test_the_scanner_sees_imports_of_every_kind():
     )
     found = _imports("pulseboard.probe", source, False, known)
     assert found == {"pulseboard.config", "pulseboard.cli", "web.command"}
+
+
+def test_no_test_module_imports_another():
+    """Shared test code lives in tests/support.py (and the other non-test modules there);
+    fixtures in conftest.py, which pytest loads itself."""
+    wrong = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            wrong += [
+                f"{path.name} imports {name}"
+                for name in names
+                if name.split(".")[0].startswith("test_") or name.split(".")[0] == "conftest"
+            ]
+    assert wrong == []
