@@ -135,13 +135,23 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
 
 
 async def serve_until_stopped(settings: ServeSettings, config: Config) -> None:
+    """Serve until SIGINT or SIGTERM (or the feed stops for good). The handlers that were
+    there before are put back on the way out, so a caller's loop is left as it was."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    previous = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
+        before = signal.getsignal(sig)
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    async with serving(settings, config, stop=stop):
-        await stop.wait()
+            previous[sig] = before
+    try:
+        async with serving(settings, config, stop=stop):
+            await stop.wait()
+    finally:
+        for sig, before in previous.items():
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, before)
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
