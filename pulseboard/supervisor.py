@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pulseboard import localbroker, prometheus_local
-from pulseboard.cli_support import cluster_argv
+from pulseboard.cli_support import cluster_argv, kafka_up
 from pulseboard.config import LIVE_SESSION, Config, ConfigError
 
 MAX_BACKOFF_S = 30.0
@@ -118,8 +118,6 @@ def _stop_all(children: list[Child]) -> None:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    from pulseboard.cli import kafka_up
-
     prometheus = _prometheus(args, config) if args.prometheus else None
     kafka_up(config)
     children = _services(args, config)

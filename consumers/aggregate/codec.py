@@ -151,15 +151,6 @@ def decode_entry(item: list[Any], *, thin: bool = False) -> Entry:
     return item[0], item[1], bucket_from_obj(item[2], big=len(item) > 3, thin=thin)
 
 
-def encode_bucket(b: Bucket) -> bytes:
-    """A lone bucket (tests and tools); ``decode_bucket`` reads it back exactly."""
-    return encode_entry(0, 0, b)
-
-
-def decode_bucket(raw: bytes) -> Bucket:
-    return decode_entry(orjson.loads(raw))[2]
-
-
 # --------------------------------------------------------------------------- messages
 
 
