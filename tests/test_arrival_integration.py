@@ -8,21 +8,15 @@ when it would write into topics a live aggregator consumes without --force."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
-from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import NewPartitions
+from support import Child, Finals, diff, free_port, metric, run_cli, until
 
 from consumers.changelog import Record
 from consumers.engine import EngineConfig
@@ -32,12 +26,11 @@ from producers.simulation import SimConfig, Simulation
 from pulseboard import spec
 from pulseboard.config import Config
 from pulseboard.eventlog import read_lines
-from pulseboard.kafka_client import client_kwargs, kafka_admin
+from pulseboard.kafka_client import kafka_admin
 from pulseboard.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
 
-CLI = [sys.executable, "-m", "pulseboard.cli"]
 DAY_MS = 86_400_000
 CST_MS = 8 * 3_600_000
 
@@ -96,43 +89,13 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Logged:
     return Logged(path, lines, {(r.t, r.name, r.key): r.value for r in records})
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _aggregator(env: dict[str, str], prefix: str, port: int) -> Child:
+    return Child(env, "aggregate", "--topic-prefix", prefix, "--metrics-port", str(port))
 
 
-def _cli(env: dict[str, str], *argv: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*CLI, *argv], env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout
-    )
-
-
-def _aggregator(env: dict[str, str], prefix: str, port: int) -> subprocess.Popen[bytes]:
-    argv = [*CLI, "aggregate", "--topic-prefix", prefix, "--metrics-port", str(port)]
-    return subprocess.Popen(argv, env={**os.environ, **env}, stdin=subprocess.DEVNULL)
-
-
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+def _stop(procs: list[Child]) -> None:
     for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
-def _metrics(port: int) -> Counter[str]:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    totals: Counter[str] = Counter()
-    for line in text.splitlines():
-        if line.startswith("pulseboard_aggregator_"):
-            name_labels, _, value = line.rpartition(" ")
-            totals[name_labels.split("{")[0]] += float(value)
-    return totals
+        p.end()
 
 
 async def _wait_for_members(cfg: Config, group: str, count: int, timeout: float = 60) -> None:
@@ -156,40 +119,15 @@ async def _wait_for_members(cfg: Config, group: str, count: int, timeout: float 
 async def _finals(cfg: Config, want: dict, timeout: float = 240) -> dict:
     """Final records read from the indicators topic until they equal ``want`` (or time out);
     a final record published twice with different values fails at once."""
-    got: dict[tuple[int, str, str], object] = {}
-    c = AIOKafkaConsumer(**client_kwargs(cfg, "test-finals"), enable_auto_commit=False)
-    await c.start()
-    try:
-        topic = cfg.kafka.topic(spec.TOPIC_INDICATORS)
-        tps = [TopicPartition(topic, p) for p in range(cfg.kafka.indicators_partitions)]
-        c.assign(tps)
-        await c.seek_to_beginning(*tps)
-        deadline = time.monotonic() + timeout
-        while got != want and time.monotonic() < deadline:
-            for records in (await c.getmany(timeout_ms=300)).values():
-                for rec in records:
-                    obj = orjson.loads(rec.value)
-                    if obj["final"]:
-                        k = (obj["t"], obj["name"], obj["key"])
-                        assert got.get(k, obj["value"]) == obj["value"], k
-                        got[k] = obj["value"]
-        return got
-    finally:
-        await c.stop()
-
-
-def _diff(got: dict, want: dict) -> str:
-    missing = sorted(k for k in want if k not in got)
-    wrong = sorted(k for k in want if k in got and got[k] != want[k])
-    extra = sorted(k for k in got if k not in want)
-    return (
-        f"{len(missing)} missing {missing[:2]}, {len(wrong)} wrong {wrong[:2]}, extra {extra[:2]}"
-    )
+    async with Finals(cfg) as finals:
+        await finals.until(lambda: finals.values == want or bool(finals.conflicts), timeout)
+        assert not finals.conflicts, finals.conflicts[:3]
+        return finals.values
 
 
 async def _pipeline(cfg: Config, env: dict[str, str], processes: int) -> tuple[list, list[int]]:
     await ensure_topics(cfg)
-    ports = [_free_port() for _ in range(processes)]
+    ports = [free_port() for _ in range(processes)]
     procs = [_aggregator(env, cfg.kafka.topic_prefix, port) for port in ports]
     await _wait_for_members(cfg, cfg.kafka.prefix + "pulseboard-aggregate", processes)
     return procs, ports
@@ -197,14 +135,14 @@ async def _pipeline(cfg: Config, env: dict[str, str], processes: int) -> tuple[l
 
 def _assert_clean(ports: list[int]) -> None:
     for port in ports:
-        m = _metrics(port)
-        assert m["pulseboard_aggregator_records_after_seal_total"] == 0
-        assert m["pulseboard_aggregator_dropped_buckets_total"] == 0
+        assert metric(port, "pulseboard_aggregator_records_consumed_total") > 0  # it is up
+        assert metric(port, "pulseboard_aggregator_records_after_seal_total") == 0
+        assert metric(port, "pulseboard_aggregator_dropped_buckets_total") == 0
 
 
 def _replay(env: dict, cfg: Config, path: Path, *extra: str) -> subprocess.CompletedProcess:
     prefix = ["--topic-prefix", cfg.kafka.topic_prefix]
-    result = _cli(env, "replay", str(path), "--to-kafka", *prefix, *extra)
+    result = run_cli(env, "replay", str(path), "--to-kafka", *prefix, *extra)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -222,7 +160,7 @@ async def test_a_log_published_at_once_into_running_aggregators(
     try:
         _replay(kafka_env, cfg, logged.path, "--force")
         got = await _finals(cfg, logged.expected)
-        assert got == logged.expected, _diff(got, logged.expected)
+        assert got == logged.expected, diff(got, logged.expected)
         _assert_clean(ports)
     finally:
         _stop(procs)
@@ -238,7 +176,7 @@ async def test_freight_first_and_sector_twenty_seconds_later(kafka_env, kafka_co
         await asyncio.sleep(20)
         _replay(kafka_env, cfg, logged.path, "--force", "--topics", "sector")
         got = await _finals(cfg, logged.expected)
-        assert got == logged.expected, _diff(got, logged.expected)
+        assert got == logged.expected, diff(got, logged.expected)
         _assert_clean(ports)
     finally:
         _stop(procs)
@@ -261,7 +199,7 @@ async def test_bursts_with_pauses_longer_than_the_idle_time(
             if not last:
                 await asyncio.sleep(4)  # the pause under test: twice the idle time
         got = await _finals(cfg, logged.expected)
-        assert got == logged.expected, _diff(got, logged.expected)
+        assert got == logged.expected, diff(got, logged.expected)
         _assert_clean(ports)
     finally:
         _stop(procs)
@@ -274,30 +212,25 @@ async def test_partitions_added_mid_run_lose_and_double_nothing(kafka_env, kafka
     try:
         # ~8 minutes of log at 20x: ~24 s; partitions are added a third of the way in.
         argv = ["replay", str(logged.path), "--to-kafka", "--topic-prefix", cfg.kafka.topic_prefix]
-        replaying = subprocess.Popen(
-            [*CLI, *argv, "--force", "--speed", "20"], env={**os.environ, **kafka_env}
-        )
+        replaying = Child(kafka_env, *argv, "--force", "--speed", "20")
         try:
-            deadline = time.monotonic() + 60
-            while _metrics(ports[0])["pulseboard_aggregator_records_consumed_total"] < 4000:
-                assert time.monotonic() < deadline, "the replay did not get going"
-                await asyncio.sleep(0.2)
+            consumed = "pulseboard_aggregator_records_consumed_total"
+            await until(lambda: metric(ports[0], consumed) >= 4000, 60, "the replay to start")
             admin = kafka_admin(cfg, "test-grow")
             await admin.start()
             try:
                 await admin.create_partitions({topic: NewPartitions(total_count=9)})
             finally:
                 await admin.close()
-            assert replaying.wait(timeout=120) == 0
+            code, err = replaying.wait(timeout=120)
+            assert code == 0, err[-2000:]
         finally:
-            if replaying.poll() is None:
-                replaying.kill()
+            replaying.end()
         got = await _finals(cfg, logged.expected)
-        assert got == logged.expected, _diff(got, logged.expected)
+        assert got == logged.expected, diff(got, logged.expected)
         _assert_clean(ports)
-        m = _metrics(ports[0])
-        # The new partitions were written to and read (events moved there by their keys).
-        assert m["pulseboard_aggregator_records_consumed_total"] == len(logged.lines)
+        # Every line was read once, the added partitions' included (keys moved there).
+        assert metric(ports[0], "pulseboard_aggregator_records_consumed_total") == len(logged.lines)
     finally:
         _stop(procs)
 
@@ -308,7 +241,7 @@ async def test_a_replay_into_topics_a_live_aggregator_consumes_is_refused(
     cfg = _prefixed(kafka_config, "arrive-refuse.")
     procs, _ = await _pipeline(cfg, kafka_env, 1)
     try:
-        result = _cli(
+        result = run_cli(
             kafka_env, "replay", str(logged.path), "--to-kafka", "--topic-prefix", "arrive-refuse."
         )
         assert result.returncode == 2
@@ -317,7 +250,7 @@ async def test_a_replay_into_topics_a_live_aggregator_consumes_is_refused(
     finally:
         _stop(procs)
     # By default a replay goes to a session of its own, named after the log.
-    result = _cli(kafka_env, "replay", str(logged.path), "--to-kafka", "--topics", "freight")
+    result = run_cli(kafka_env, "replay", str(logged.path), "--to-kafka", "--topics", "freight")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "session 'log'" in result.stderr
     assert "pulseboard up --session log" in result.stderr
@@ -330,5 +263,5 @@ async def test_a_replay_into_topics_a_live_aggregator_consumes_is_refused(
     finally:
         await admin.close()
     # Into the same session again: refused, it already holds a log.
-    again = _cli(kafka_env, "replay", str(logged.path), "--to-kafka", "--session", "log")
+    again = run_cli(kafka_env, "replay", str(logged.path), "--to-kafka", "--session", "log")
     assert again.returncode == 2 and "already holds" in again.stderr
