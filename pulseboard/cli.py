@@ -13,8 +13,8 @@ from aiokafka.errors import KafkaConnectionError
 
 from consumers import record, replay
 from consumers.aggregate import command as aggregate
-from consumers.replay_to_kafka import ReplayOptions, replay_to_kafka
 from producers import command as produce
+from producers.replay_to_kafka import ReplayOptions, replay_to_kafka
 from pulseboard import localbroker, spec, supervisor
 from pulseboard.cli_support import (
     cluster_options,

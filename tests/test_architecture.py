@@ -4,9 +4,8 @@ function-level ones included, since those are how a circle hides):
 - `pulseboard/` is the ground: none of its modules imports producers, consumers or web,
   except `pulseboard/cli.py`, the one entry point on top of everything;
 - nothing imports `pulseboard.cli` (the tests of the command itself aside);
-- producers import neither consumers nor web; consumers do not import web and, once the
-  publishing edge lives in the ground, not producers either (today's exceptions are listed
-  in one allow-list below); web imports neither producers nor consumers;
+- producers import neither consumers nor web; consumers import neither producers nor web
+  (the publishing edge lives in the ground); web imports neither producers nor consumers;
 - the shipped packages import neither tests nor benchmarks;
 - no module imports itself back through others (no import circle).
 
@@ -30,16 +29,6 @@ MAY_IMPORT: dict[str, set[str]] = {
     "web": {"pulseboard", "web"},
 }
 
-# consumers -> producers imports that exist today and go away when one batching publisher
-# and `producer_for` live in the ground package: delete each line as its import goes.
-# An entry no longer used fails the test too, so this list can only shrink.
-ALLOWED_TODAY: set[tuple[str, str]] = {
-    ("consumers.aggregate.service", "producers.publisher"),
-    ("consumers.record", "producers.command"),
-    ("consumers.replay_to_kafka", "producers.metrics"),
-    ("consumers.replay_to_kafka", "producers.publisher"),
-    ("consumers.replay_to_kafka", "producers.records"),
-}
 
 
 def _module_name(path: Path) -> str:
@@ -110,7 +99,6 @@ def test_nothing_imports_the_cli():
 
 def test_each_package_imports_only_what_it_may():
     wrong = []
-    used_exceptions = set()
     for module, deps in _graph().items():
         top = _top(module)
         if top not in MAY_IMPORT or module == CLI:
@@ -118,12 +106,8 @@ def test_each_package_imports_only_what_it_may():
         for dep in deps:
             if _top(dep) in MAY_IMPORT[top]:
                 continue
-            if (module, dep) in ALLOWED_TODAY:
-                used_exceptions.add((module, dep))
-                continue
             wrong.append(f"{module} imports {dep}")
     assert sorted(wrong) == []
-    assert sorted(ALLOWED_TODAY - used_exceptions) == [], "remove these from ALLOWED_TODAY"
 
 
 def test_shipped_code_imports_no_test_or_benchmark_code():

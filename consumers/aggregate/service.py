@@ -40,10 +40,10 @@ from consumers.aggregate.sealer import (
 )
 from consumers.aggregate.sink import BatchSink, OutRecord, Sink
 from consumers.changelog import Record
-from producers.publisher import producer_for
 from pulseboard import spec
 from pulseboard.config import FINALIZER_GROUP, SEALER_GROUP, TOPIC_BUCKETS, Config
 from pulseboard.kafka_client import kafka_admin, kafka_consumer, topic_partitions
+from pulseboard.publishing import producer_for
 
 log = logging.getLogger("pulseboard.aggregate")
 
@@ -387,9 +387,7 @@ class SealerService:
     async def _publish(self, kind: str, src: str, messages: list[bytes]) -> None:
         if not messages:
             return
-        key = message_key(kind, src)
-        for raw in messages:
-            await self.sink.send(self.buckets_topic, raw, key=key, partition=0)
+        await self.sink.publish(self.buckets_topic, 0, message_key(kind, src), messages)
         self.metrics.bucket_messages.labels("out", kind).inc(len(messages))
 
     async def _commit(self, tps: list[TopicPartition]) -> dict[TopicPartition, OffsetAndMetadata]:
@@ -679,10 +677,9 @@ class FinalizerService:
             ck = st.checkpoint(self.last_offset)
             if ck is not None:
                 await self.indicators.flush()
-                meta = await self.sink.producer.send_and_wait(
-                    self.topic, encode_json(ck.to_obj()), key=message_key(CHECKPOINT), partition=0
+                self.checkpoint_offset = await self.sink.send_alone(
+                    self.topic, 0, message_key(CHECKPOINT), encode_json(ck.to_obj())
                 )
-                self.checkpoint_offset = meta.offset
                 self._next_commit = 0.0
         if now >= self._next_commit:
             self._next_commit = now + self.opts.commit_interval_ms
