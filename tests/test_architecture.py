@@ -2,8 +2,10 @@
 function-level ones included, since those are how a circle hides):
 
 - `pulseboard/` is the ground: none of its modules imports producers, consumers or web,
-  except `pulseboard/cli.py`, the one entry point on top of everything;
-- nothing imports `pulseboard.cli` (the tests of the command itself aside);
+  except the command line on top of everything: `pulseboard/cli.py` and the commands that
+  put stages together, `pulseboard/commands/`;
+- nothing imports `pulseboard.cli`, and only the command line imports `pulseboard.commands`
+  (the tests of the commands aside);
 - producers import neither consumers nor web; consumers import neither producers nor web
   (the publishing edge lives in the ground); web imports neither producers nor consumers;
 - the shipped packages import neither tests nor benchmarks;
@@ -20,6 +22,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ("pulseboard", "producers", "consumers", "web")
 SCANNED = (*SHIPPED, "benchmarks")
 CLI = "pulseboard.cli"
+COMMANDS = "pulseboard.commands"
+
+
+def _command_line(module: str) -> bool:
+    return module in (CLI, COMMANDS) or module.startswith(COMMANDS + ".")
+
 
 # What each shipped package may import of the others (the CLI aside, see above).
 MAY_IMPORT: dict[str, set[str]] = {
@@ -28,7 +36,6 @@ MAY_IMPORT: dict[str, set[str]] = {
     "consumers": {"pulseboard", "consumers"},
     "web": {"pulseboard", "web"},
 }
-
 
 
 def _module_name(path: Path) -> str:
@@ -97,11 +104,22 @@ def test_nothing_imports_the_cli():
     assert importers == []
 
 
+def test_only_the_command_line_imports_the_commands():
+    importers = sorted(
+        f"{m} imports {d}"
+        for m, deps in _graph().items()
+        if not _command_line(m)
+        for d in deps
+        if _command_line(d)
+    )
+    assert importers == []
+
+
 def test_each_package_imports_only_what_it_may():
     wrong = []
     for module, deps in _graph().items():
         top = _top(module)
-        if top not in MAY_IMPORT or module == CLI:
+        if top not in MAY_IMPORT or _command_line(module):
             continue
         for dep in deps:
             if _top(dep) in MAY_IMPORT[top]:
@@ -165,9 +183,9 @@ def test_no_import_circle_between_modules():
 def test_no_import_circle_between_packages():
     edges: dict[str, set[str]] = {}
     for module, deps in _graph().items():
-        source = CLI if module == CLI else _top(module)
+        source = CLI if _command_line(module) else _top(module)
         for dep in deps:
-            target = CLI if dep == CLI else _top(dep)
+            target = CLI if _command_line(dep) else _top(dep)
             if target != source:
                 edges.setdefault(source, set()).add(target)
         edges.setdefault(source, set())

@@ -41,7 +41,14 @@ from consumers.aggregate.sealer import (
 from consumers.aggregate.sink import BatchSink, OutRecord, Sink
 from consumers.changelog import Record
 from pulseboard import spec
-from pulseboard.config import FINALIZER_GROUP, SEALER_GROUP, TOPIC_BUCKETS, Config
+from pulseboard.config import (
+    FINALIZER_GROUP,
+    LIVE_SESSION,
+    SEALER_GROUP,
+    TOPIC_BUCKETS,
+    Config,
+)
+from pulseboard.history.writer import LiveHistorySink, history_topic
 from pulseboard.kafka_client import kafka_admin, kafka_consumer, topic_partitions
 from pulseboard.publishing import producer_for
 
@@ -545,6 +552,7 @@ class FinalizerService:
         sink: Sink,
         admin: AIOKafkaAdminClient,
         indicators: BatchSink,
+        history: LiveHistorySink | None = None,
     ) -> None:
         k = config.kafka
         self.config = config
@@ -553,6 +561,7 @@ class FinalizerService:
         self.sink = sink
         self.admin = admin
         self.indicators = indicators
+        self.history = history  # final records also to the history topic (docs/history.md)
         self.topic = k.topic(TOPIC_BUCKETS)
         self.tp = TopicPartition(self.topic, 0)
         self.group = k.prefix + FINALIZER_GROUP
@@ -615,6 +624,8 @@ class FinalizerService:
                         (f"{r.name}|{r.key}".encode(), _indicator_value(r, True, ing))
                         for r, ing in finals
                     )
+                    if self.history is not None:
+                        await self.history.publish(finals)
                     self.metrics.indicator_records.labels("final").inc(len(finals))
                 if batches:
                     self.metrics.batch_seconds.labels(self.stage).observe(
@@ -691,6 +702,8 @@ class FinalizerService:
         if st.restoring or self.last_offset < 0:
             return None
         await self.indicators.flush()
+        if self.history is not None:
+            await self.history.flush()
         meta = orjson.dumps({"c": self.checkpoint_offset, "e": st.emitted}).decode()
         om = OffsetAndMetadata(self.last_offset + 1, meta)
         try:
@@ -843,7 +856,16 @@ async def run_aggregator(
             services.append(SealerService(config, opts, metrics, sink, admin))
         if opts.finalizer:
             indicators = BatchSink(producer, config.kafka.topic(spec.TOPIC_INDICATORS))
-            services.append(FinalizerService(config, opts, metrics, sink, admin, indicators))
+            # Only the live session's finals are live history: a replay session's are the
+            # offline replay's, stored by `replay --to-history` (docs/history.md).
+            history = (
+                LiveHistorySink(producer, history_topic(config))
+                if config.kafka.session == LIVE_SESSION
+                else None
+            )
+            services.append(
+                FinalizerService(config, opts, metrics, sink, admin, indicators, history)
+            )
         for service in services:
             await service.start()
         tasks = [asyncio.create_task(s.run(stop), name=s.stage) for s in services]
