@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pulseboard import localbroker, prometheus_local
-from pulseboard.cli_support import cluster_argv
-from pulseboard.config import Config, ConfigError
+from pulseboard.cli_support import cluster_argv, kafka_up
+from pulseboard.config import LIVE_SESSION, Config, ConfigError
 
 MAX_BACKOFF_S = 30.0
 STOP_GRACE_S = 15.0
@@ -33,8 +33,6 @@ class Child:
     started_at: float = field(default=0.0)
     # Output goes here (appended) instead of the terminal, for chatty non-pulseboard children.
     log_path: Path | None = None
-    # A job, not a service: once it exits with 0 it is done (e.g. the history backfill).
-    once: bool = False
 
     def start(self) -> None:
         if self.log_path is None:
@@ -97,23 +95,10 @@ def _services(args: argparse.Namespace, config: Config) -> list[Child]:
         str(args.aggregator_metrics_port),
     ]
     serve = [*exe, "serve", *cluster, "--port", str(args.web_port)]
-    return [Child("producer", produce), Child("aggregator", aggregate), Child("server", serve)]
-
-
-def _backfill(args: argparse.Namespace, config: Config) -> Child:
-    """The history backfill (docs/history.md) as a job beside the services: the wall is up
-    at once and compares with the past days as soon as they are stored."""
-    from pulseboard.history.days import parse_days_ago
-
-    try:
-        parse_days_ago(args.backfill_days)  # a wrong list fails before anything starts
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    argv = [sys.executable, "-m", "pulseboard.cli", "history", "backfill"]
-    argv += [*cluster_argv(config), "--log-format", config.log_format]
-    argv += ["--days", args.backfill_days, "--workers", str(args.backfill_workers)]
-    argv += ["--rate", str(args.rate / args.speed), "--seed", str(args.seed)]
-    return Child("backfill", argv, once=True)
+    services = [Child("aggregator", aggregate), Child("server", serve)]
+    if config.kafka.session != LIVE_SESSION:
+        return services  # a replay session's events come from `pulseboard replay --to-kafka`
+    return [Child("producer", produce), *services]
 
 
 def _stop_all(children: list[Child]) -> None:
@@ -132,14 +117,35 @@ def _stop_all(children: list[Child]) -> None:
         print(f"up: stopped {child.name}", flush=True)
 
 
-def run(args: argparse.Namespace, config: Config) -> int:
-    from pulseboard.cli import kafka_up
+def _backfill(args: argparse.Namespace, config: Config) -> None:
+    """`pulseboard history backfill` in a child, before the services (its progress shows)."""
+    argv = [
+        sys.executable,
+        "-m",
+        "pulseboard.cli",
+        "history",
+        "backfill",
+        *cluster_argv(config),
+        "--days",
+        args.backfill_days,
+        "--workers",
+        str(args.backfill_workers),
+        "--rate",
+        str(args.rate / args.speed),
+        "--seed",
+        str(args.seed),
+    ]
+    code = subprocess.run(argv, stdin=subprocess.DEVNULL).returncode
+    if code != 0:
+        raise ConfigError(f"the backfill failed (exit code {code}); see its messages above")
 
+
+def run(args: argparse.Namespace, config: Config) -> int:
     prometheus = _prometheus(args, config) if args.prometheus else None
     kafka_up(config)
-    children = _services(args, config)
     if getattr(args, "backfill", False):
-        children.append(_backfill(args, config))
+        _backfill(args, config)
+    children = _services(args, config)
     if prometheus is not None:
         children.append(prometheus)
     stopping = False
@@ -168,9 +174,6 @@ def run(args: argparse.Namespace, config: Config) -> int:
         while not stopping:
             now = time.monotonic()
             for child in children:
-                if child.once and child.proc is not None and child.proc.poll() == 0:
-                    children.remove(child)
-                    break
                 if child.proc is not None and child.proc.poll() is not None:
                     code = child.proc.returncode
                     # A child that ran a while before dying earns a fresh backoff.

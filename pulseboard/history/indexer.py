@@ -177,3 +177,8 @@ async def follow_history_forever(config: Config, directory: Path, status: IndexS
             log.exception("indexing the history topic failed; retrying in %.0f s", delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RESTART_S[1])
+
+
+async def catch_up(config: Config, directory: Path) -> None:
+    """Bring the index in ``directory`` up to date with the history topic, once."""
+    await follow_history(config, directory, IndexStatus(), once=True)

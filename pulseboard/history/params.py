@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Final
 from urllib.parse import parse_qsl
 
-from consumers.indicators import KINDS
 from pulseboard.history.sessions import BadSessionName, check_session_name
+from pulseboard.indicators import KINDS
 
 # A series answer stays small (about 20 bytes a point): a day at 10 s, a week at 1 min.
 MAX_POINTS: Final = 10_080

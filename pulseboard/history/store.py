@@ -20,11 +20,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
 
-from consumers.indicators import Value
 from pulseboard.history import lookup
 from pulseboard.history.codec import Begin, Cut, Data, Drop, End, Message
 from pulseboard.history.params import SessionRange
 from pulseboard.history.sessions import LIVE
+from pulseboard.indicators import Value
 
 log = logging.getLogger("pulseboard.history")
 

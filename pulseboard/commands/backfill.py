@@ -40,6 +40,7 @@ from pulseboard.history.days import (
 from pulseboard.history.sessions import LIVE
 from pulseboard.history.spool import Spool
 from pulseboard.history.writer import SessionWriter, history_topic
+from pulseboard.publishing import producer_for
 from pulseboard.spec import DEFAULT_LATENESS_MS
 
 log = logging.getLogger("pulseboard.history")
@@ -75,7 +76,6 @@ def _events(
 
 
 async def _store(config: Config, day: Day, spool: Spool) -> int:
-    from producers.publisher import producer_for
 
     producer = producer_for(config, "pulseboard-history-backfill")
     await producer.start()
@@ -135,7 +135,7 @@ def compute_day(config: Config, day: Day, rate: float, progress: object | None) 
 def _covered(config: Config, days: list[Day]) -> set[str]:
     """The days ``live`` already has records for, per the local index brought up to date
     (or as kept by the push server holding it)."""
-    from pulseboard.history.command import catch_up
+    from pulseboard.history.indexer import catch_up
     from pulseboard.history.store import HistoryReader, IndexInUse, index_path
 
     directory = config.history_index_dir
