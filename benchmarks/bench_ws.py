@@ -42,7 +42,7 @@ import orjson  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
-from benchmarks.common import save_report  # noqa: E402
+from benchmarks.common import free_port, save_report  # noqa: E402
 from pulseboard import localbroker  # noqa: E402
 from pulseboard.cli_support import cluster_argv  # noqa: E402
 from pulseboard.config import Config, config_from_env  # noqa: E402
@@ -148,12 +148,6 @@ def _stuck_client(port: int) -> socket.socket:
 # -- the run ------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get(url: str) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=2) as r:
@@ -217,11 +211,11 @@ def run(opts: argparse.Namespace, config: Config) -> dict:
     prefix = f"bench-ws-{uuid.uuid4().hex[:6]}."
     config = replace(config, kafka=replace(config.kafka, topic_prefix=prefix))
     asyncio.run(ensure_topics(config))
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "web.command", *cluster_argv(config), "--port", str(port),
-         "--max-clients", str(opts.clients + opts.stuck + 10), "--client-timeout", "0",
-         "--log-level", "WARNING"],
+        [sys.executable, "-m", "pulseboard.cli", "serve", *cluster_argv(config),
+         "--port", str(port), "--max-clients", str(opts.clients + opts.stuck + 10),
+         "--client-timeout", "0", "--log-level", "WARNING"],
         cwd=ROOT,
     )  # fmt: skip
     workers = []

@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from producers.command import parse_start
 from pulseboard import spec
 from pulseboard.config import Config, ConfigError
 from pulseboard.connect import one_shot, wait_for_cluster
 from pulseboard.eventlog import LogWriter
 from pulseboard.kafka_client import kafka_consumer
 from pulseboard.logs import configure_logging
+from pulseboard.moments import parse_start
+from pulseboard.progress import is_marker
 
 IDLE_FLUSH_S = 1.0
 
@@ -113,7 +114,8 @@ async def record(config: Config, out: str, start: str, follow: bool) -> int:
             for tp, records in batches.items():
                 if not follow:
                     records = [r for r in records if r.offset < ends[tp]]
-                merge.add(tp, records)
+                # Progress markers are not events: a log holds events only.
+                merge.add(tp, [r for r in records if not is_marker(r.value, r.headers)])
                 if not follow and await consumer.position(tp) >= ends[tp]:
                     merge.done.add(tp)
             # Live, a quiet partition must not hold the log back for ever.

@@ -28,10 +28,9 @@ from consumers.changelog import Record, encode_records
 from consumers.engine import Engine, EngineConfig, EngineStats
 from consumers.events import LineEvent
 from consumers.validation import Invalid, validate_line
-from pulseboard.eventlog import read_lines
+from pulseboard.eventlog import DEFAULT_REORDER_MS, read_lines
 from pulseboard.spec import DEFAULT_FUTURE_MS, DEFAULT_LATENESS_MS
 
-DEFAULT_REORDER_MS: Final = 60_000
 MAX_REPORTED_INVALID: Final = 10
 
 # Called with each line and its validation result, before the engine sees it.
@@ -208,6 +207,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         metavar="X",
         help="with --to-kafka: X times real time (default: as fast as possible)",
+    )
+    parser.add_argument(
+        "--topics",
+        default="freight,sector",
+        metavar="freight,sector",
+        help="with --to-kafka: publish only these topics' events (and speak for only their "
+        "partitions), e.g. one part of a log now and the other later (default both)",
+    )
+    parser.add_argument(
+        "--no-end",
+        action="store_true",
+        help="with --to-kafka: more of this input follows (the next part of the log, "
+        "replayed later with --force): leave the session open instead of ending it",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --to-kafka: publish even into topics a live aggregator consumes, or into "
+        "a session that already holds records (without it such a replay is refused)",
     )
 
 

@@ -121,11 +121,6 @@ def too_deep(raw: bytes) -> bool:
     return bool(s)
 
 
-def reason_for(error: msgspec.ValidationError) -> str:
-    """Map a msgspec validation message to a reason code."""
-    return _reason_of(str(error))
-
-
 def _reason_of(msg: str) -> str:
     missing = _MISSING.match(msg)
     if missing:

@@ -9,10 +9,9 @@ import gc
 import logging
 import signal
 import time
-from datetime import datetime
 
 from producers.metrics import ProducerMetrics
-from producers.publisher import BatchPublisher, producer_for
+from producers.publisher import BatchPublisher
 from producers.simulation import SimConfig, Simulation
 from pulseboard import spec
 from pulseboard.config import Config, ConfigError
@@ -20,28 +19,19 @@ from pulseboard.connect import wait_for_cluster
 from pulseboard.eventlog import LogWriter
 from pulseboard.logs import configure_logging, log_start
 from pulseboard.metrics_server import serve_metrics
+from pulseboard.moments import parse_start
+from pulseboard.progress import LEAVE
+from pulseboard.publishing import producer_for
 
 TICK_S = 0.02
+# How often progress markers go into every partition (pulseboard.progress): the final values
+# trail the newest data by about this much more than the allowed lateness.
+MARK_S = 0.2
 # How long a record may wait in a partly filled batch (Kafka's linger, at the batch level).
 LINGER_S = 0.05
 CHUNK = 5_000
 
 log = logging.getLogger("pulseboard.produce")
-
-
-def parse_start(text: str | None) -> int:
-    """`--start` as epoch ms; it needs an explicit UTC offset so a log is the same anywhere."""
-    if text is None:
-        return int(time.time() * 1000)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(
-            f"--start {text!r} is not an ISO 8601 time; write e.g. 2026-11-20T08:00:00+08:00"
-        ) from None
-    if moment.tzinfo is None:
-        raise ConfigError(f"--start {text!r} has no UTC offset; add one, e.g. {text}+08:00")
-    return int(moment.timestamp() * 1000)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -127,9 +117,15 @@ async def publish_live(
         return 0, 0, 0.0
     producer = producer_for(config)
     await producer.start()
-    publisher = BatchPublisher(producer, metrics, config.kafka.topic_prefix)
+    publisher = BatchPublisher(
+        producer, metrics, config.kafka.prefix, progress_topics=tuple(topics)
+    )
     started = time.monotonic()
+    next_mark = 0.0
     try:
+        # The first marker precedes every record: from here on the aggregator waits for
+        # this producer (pulseboard.progress).
+        await publisher.mark(sim.config.start_ms)
         while not stop.is_set():
             elapsed = time.monotonic() - started
             if args.duration is not None and elapsed >= args.duration:
@@ -137,22 +133,31 @@ async def publish_live(
             left = None if args.count is None else args.count - publisher.sent
             if left is not None and left <= 0:
                 break
+            promise = None  # default: the greatest ingest_ts published
             if args.unpaced:
                 records = sim.take(CHUNK if left is None else min(CHUNK, left))
             else:
                 due = sim.config.start_ms + int(elapsed * args.speed * 1000)
                 records = sim.advance(due)
-                if left is not None:
+                if left is not None and len(records) > left:
                     # The rest of this tick's records stay unsent: --count is exact.
                     records = records[:left]
+                else:
+                    promise = due + 1  # every record stamped up to `due` was handed out
             await publisher.publish(records)
+            now = time.monotonic()
+            if now >= next_mark:
+                next_mark = now + MARK_S
+                await publisher.mark(promise)
             await publisher.send_due(LINGER_S)
             if not args.unpaced:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=TICK_S)
             else:
                 await asyncio.sleep(0)
-        await publisher.flush()
+        # A live producer stopping is not the end of the input: others (or this one,
+        # restarted) go on from here.
+        await publisher.finish(LEAVE)
     finally:
         await producer.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -223,10 +223,6 @@ class Fleet:
         """Trucks that exist (moving, unloading, resting or parked)."""
         return self._trucks
 
-    @property
-    def resting(self) -> int:
-        return len(self._resting)
-
     def _new_truck(self, home: str) -> _Truck:
         self._serial[home] += 1
         self._trucks += 1

@@ -282,14 +282,6 @@ class Simulation:
     def fleet_size(self) -> int:
         return self._fleet.size
 
-    @property
-    def moving_trucks(self) -> int:
-        return self._fleet.moving
-
-    @property
-    def resting_trucks(self) -> int:
-        return self._fleet.resting
-
     # ----------------------------------------------------------------- internals
 
     def _generate_second(self) -> None:

@@ -4,62 +4,37 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 from aiokafka.errors import KafkaConnectionError
 
-from pulseboard import localbroker
-from pulseboard.config import Config, ConfigError, config_from_env
-from pulseboard.connect import ONE_SHOT_TIMEOUT_S
+from consumers import record, replay
+from consumers.aggregate import command as aggregate
+from producers import command as produce
+from producers.replay_to_kafka import ReplayOptions, replay_to_kafka
+from pulseboard import localbroker, spec, supervisor
+from pulseboard.cli_support import (
+    cluster_options,
+    fatal,
+    kafka_up,
+    load_config,
+    print_topics,
+    unreachable,
+)
+from pulseboard.commands import history
+from pulseboard.config import Config, ConfigError
+from pulseboard.connect import one_shot
 from pulseboard.localbroker import BrokerError
-from pulseboard.topics import describe_topics, ensure_topics
-
-
-def cluster_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    group = common.add_argument_group("cluster")
-    group.add_argument(
-        "--bootstrap-servers",
-        metavar="HOST:PORT[,...]",
-        help="use this Kafka cluster instead of the local broker "
-        "(env PULSEBOARD_BOOTSTRAP; SASL/TLS via PULSEBOARD_SECURITY_PROTOCOL, "
-        "PULSEBOARD_SASL_*, PULSEBOARD_SSL_*)",
-    )
-    group.add_argument(
-        "--topic-prefix", help="prefix of every topic name (env PULSEBOARD_TOPIC_PREFIX)"
-    )
-    group.add_argument(
-        "--kafka-port",
-        type=int,
-        help="port of the local broker on 127.0.0.1 (env PULSEBOARD_KAFKA_PORT; default 19092)",
-    )
-    group.add_argument(
-        "--connect-timeout",
-        type=float,
-        metavar="SECONDS",
-        help="services (produce, aggregate, serve, record --follow, the fake feed) retry "
-        "an unreachable cluster for ever, one-shot tools (record, replay --to-kafka) for "
-        f"{ONE_SHOT_TIMEOUT_S:g} s; give up after this long instead (inf: never), exit "
-        "code 2 (env PULSEBOARD_CONNECT_TIMEOUT)",
-    )
-    logs = common.add_argument_group("logging")
-    logs.add_argument(
-        "--log-format",
-        help="text (default) or json: one JSON object per line (env PULSEBOARD_LOG_FORMAT)",
-    )
-    return common
+from pulseboard.logs import configure_logging
+from pulseboard.sessions import session_for_log
+from pulseboard.topics import describe_topics, drop_topics
+from web import command as serve
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from consumers import record, replay
-    from consumers.aggregate import command as aggregate
-    from producers import command as produce
-    from pulseboard.history import command as history
-    from web import command as serve
-
     common = cluster_options()
     parser = argparse.ArgumentParser(
         prog="pulseboard", description="Real-time monitor of Guizhou's freight and sector economy."
@@ -72,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("up", "start the broker and create the topics"),
         ("down", "stop the local broker"),
         ("status", "report broker, topics and partitions"),
+        ("drop", "delete a replay session's topics (--session NAME)"),
     ):
         kafka_sub.add_parser(action, parents=[common], help=text)
 
@@ -123,27 +99,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_config(args: argparse.Namespace) -> Config:
-    return config_from_env(
-        bootstrap_servers=getattr(args, "bootstrap_servers", None),
-        topic_prefix=getattr(args, "topic_prefix", None),
-        port=getattr(args, "kafka_port", None),
-        log_format=getattr(args, "log_format", None),
-        connect_timeout_s=getattr(args, "connect_timeout", None),
-    )
-
-
-def kafka_up(config: Config) -> int:
-    if config.uses_local_broker:
-        localbroker.start(config.broker)
-    created, topics = asyncio.run(ensure_topics(config))
-    for name in created:
-        print(f"created topic {name}")
-    _print_topics(topics)
-    print(f"Kafka ready at {config.bootstrap_servers}")
-    return 0
-
-
 def kafka_status(config: Config) -> int:
     if config.uses_local_broker:
         paths = localbroker.BrokerPaths.of(config.broker)
@@ -155,33 +110,53 @@ def kafka_status(config: Config) -> int:
             f"local broker: running, pid {pid}, {config.bootstrap_servers}, "
             f"Kafka {localbroker.kafka_version()}, logs {paths.server_log}"
         )
-    _print_topics(asyncio.run(describe_topics(config)))
+    print_topics(asyncio.run(describe_topics(config)))
     return 0
 
 
-def _print_topics(topics: Sequence[object]) -> None:
-    for t in topics:
-        note = "" if t.partitions == t.wanted else f" (config asks for {t.wanted})"  # type: ignore[attr-defined]
-        print(f"topic {t.name}: {t.partitions} partitions{note}")  # type: ignore[attr-defined]
-
-
 def replay_into_kafka(args: argparse.Namespace, config: Config) -> int:
-    from consumers.replay_to_kafka import replay_to_kafka
-    from pulseboard.connect import one_shot
-    from pulseboard.logs import configure_logging
-
     # Wrong arguments fail at once, never after waiting for the cluster.
     if args.speed is not None and args.speed <= 0:
         raise ConfigError(f"--speed must be > 0 (got {args.speed})")
     if args.log != "-" and not os.path.isfile(args.log):
         raise ConfigError(f"no such file: {args.log}")
+    names = {"freight": spec.TOPIC_FREIGHT, "sector": spec.TOPIC_SECTOR}
+    chosen = [t.strip() for t in args.topics.split(",") if t.strip()]
+    if not chosen or any(t not in names for t in chosen):
+        raise ConfigError(f"--topics takes freight, sector or both (got {args.topics!r})")
+    chosen_topics = (args.session, args.topic_prefix)
+    from_env = ("PULSEBOARD_SESSION", "PULSEBOARD_TOPIC_PREFIX")
+    if all(x is None for x in chosen_topics) and not any(os.environ.get(v) for v in from_env):
+        # Replays are isolated by default: unless told which topics to write, a session of
+        # their own, named after the log.
+        config = replace(
+            config, kafka=replace(config.kafka, session=session_for_log(args.log))
+        ).validate()
     configure_logging(config)
     config = one_shot(config)
-    sent, seconds = asyncio.run(replay_to_kafka(config, args.log, args.speed))
+    opts = ReplayOptions(
+        speed=args.speed,
+        reorder_ms=args.reorder_ms,
+        topics=tuple(names[t] for t in chosen),
+        end=not args.no_end,
+        force=args.force,
+    )
+    session = config.kafka.session
+    print(
+        f"replaying {args.log} into session {session!r} (topics {config.kafka.prefix}*)",
+        file=sys.stderr,
+    )
+    sent, seconds = asyncio.run(replay_to_kafka(config, args.log, opts))
     print(
         f"replayed {sent} records into {config.bootstrap_servers} in {seconds:.2f} s",
         file=sys.stderr,
     )
+    if session != "live":
+        print(
+            f"watch it beside live: pulseboard up --session {session} --web-port 8081 "
+            "--aggregator-metrics-port 9112",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -190,14 +165,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "history" or getattr(args, "to_history", None):
-            from pulseboard.history import command as history
-
             if args.command == "replay":
                 return history.replay_to_history(args, load_config(args))
             return history.run(args, load_config(args))
         if args.command == "replay" and not args.to_kafka:
-            from consumers import replay
-
             return replay.run(args)
         config = load_config(args)
         if args.command == "replay":
@@ -213,57 +184,32 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stopped = localbroker.stop(config.broker)
                 print("local broker stopped" if stopped else "local broker was not running")
                 return 0
+            if args.action == "drop":
+                for name in asyncio.run(drop_topics(config)):
+                    print(f"deleted topic {name}")
+                return 0
             return kafka_status(config)
         if args.command == "aggregate":
-            from consumers.aggregate import command as aggregate
-
             return aggregate.run(args, config)
         if args.command == "serve":
-            from web import command as serve
-
             return serve.run(args, config)
         if args.command == "record":
-            from consumers import record
-
             return record.run(args, config)
         if args.command == "produce":
-            from producers import command as produce
-
             return produce.run(args, config)
         if args.command == "up":
-            from pulseboard import supervisor
-
             return supervisor.run(args, config)
     except (ConfigError, BrokerError) as exc:
-        _fatal(str(exc))
+        fatal(str(exc))
         return 2
     except KafkaConnectionError as exc:
         where = getattr(args, "bootstrap_servers", None) or "the configured cluster"
-        _fatal(unreachable(where, exc))
+        fatal(unreachable(where, exc))
         return 2
     except KeyboardInterrupt:
         return 130
     parser.error(f"unknown command {args.command}")
     return 2
-
-
-def unreachable(where: str, exc: BaseException) -> str:
-    """What a command that gave up on an unreachable cluster says last."""
-    return (
-        f"cannot reach Kafka at {where} ({exc}). Check --bootstrap-servers "
-        "/ PULSEBOARD_BOOTSTRAP, or start the local broker with `pulseboard kafka up`."
-    )
-
-
-def _fatal(message: str) -> None:
-    """The last word of a failing command: a JSON line when the service already logs JSON
-    (a log shipper must not meet one plain line), else the usual 'pulseboard: error:'."""
-    from pulseboard.logs import JsonFormatter
-
-    if any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers):
-        logging.getLogger("pulseboard").error(message, extra={"event": "fatal"})
-    else:
-        print(f"pulseboard: error: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

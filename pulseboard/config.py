@@ -4,6 +4,7 @@ validated once at start so a wrong setting fails fast with a message that says w
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,6 +25,21 @@ TOPIC_BUCKETS = "indicators.buckets"
 # Every final indicator record, per session (docs/history.md): time-retained, not compacted.
 TOPIC_HISTORY = "indicators.history"
 DEFAULT_HISTORY_RETENTION_DAYS = 30.0
+# The aggregator's consumer groups (after the topic prefix): stage 1 on the events topics,
+# stage 2 on the internal topic. A replay asks the first one who is consuming.
+SEALER_GROUP = "pulseboard-aggregate"
+FINALIZER_GROUP = "pulseboard-finalize"
+
+
+# A session is a named run of the pipeline (SPEC section 9): ``live``, or one per replayed
+# log. Each non-live session has its own topics, so a replay never reaches the live wall.
+LIVE_SESSION = "live"
+SESSION_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+
+
+def session_prefix(session: str) -> str:
+    """The part a session adds to the topic prefix ("" for live)."""
+    return "" if session == LIVE_SESSION else f"session-{session}."
 
 
 class ConfigError(ValueError):
@@ -44,14 +60,23 @@ class KafkaSettings:
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
     topic_prefix: str = ""
+    session: str = LIVE_SESSION
     freight_partitions: int = 6
     sector_partitions: int = 3
     indicators_partitions: int = 3
     dlq_partitions: int = 1
     replication_factor: int = 1
 
+    @property
+    def prefix(self) -> str:
+        """What every topic and consumer group name of this session starts with."""
+        return self.topic_prefix + session_prefix(self.session)
+
     def topic(self, base: str) -> str:
-        return self.topic_prefix + base
+        if base == TOPIC_HISTORY:
+            # One history for every session of a prefix: it holds them all, by name.
+            return self.topic_prefix + base
+        return self.prefix + base
 
     def partitions(self) -> dict[str, int]:
         """Partition count per base topic name."""
@@ -135,6 +160,11 @@ class Config:
                         f"bootstrap server {server!r} is not host:port; set "
                         "--bootstrap-servers / PULSEBOARD_BOOTSTRAP like 'kafka1:9092,kafka2:9092'"
                     )
+        if not SESSION_NAME.fullmatch(k.session):
+            raise ConfigError(
+                f"session name {k.session!r} is not valid: use 1-63 characters a-z, 0-9, '_' "
+                "and '-', starting with a letter or digit (--session / PULSEBOARD_SESSION)"
+            )
         if k.security_protocol not in SECURITY_PROTOCOLS:
             raise ConfigError(
                 f"security protocol {k.security_protocol!r} is unknown; "
@@ -222,6 +252,7 @@ def config_from_env(env: Mapping[str, str] | None = None, **overrides: object) -
         ssl_certfile=env.get("PULSEBOARD_SSL_CERTFILE") or None,
         ssl_keyfile=env.get("PULSEBOARD_SSL_KEYFILE") or None,
         topic_prefix=env.get("PULSEBOARD_TOPIC_PREFIX", ""),
+        session=env.get("PULSEBOARD_SESSION") or LIVE_SESSION,
         freight_partitions=_env_int(env, "PULSEBOARD_FREIGHT_PARTITIONS", 6),
         sector_partitions=_env_int(env, "PULSEBOARD_SECTOR_PARTITIONS", 3),
         indicators_partitions=_env_int(env, "PULSEBOARD_INDICATORS_PARTITIONS", 3),

@@ -50,7 +50,7 @@ class GaveUp(KafkaConnectionError):
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
-    """Capped exponential delays with full jitter in [d/2, d], so a wall of services
+    """Capped exponential delays with equal jitter, in [d/2, d], so a wall of services
     restarted together does not hammer a recovering broker in lock step."""
 
     first_s: float = BACKOFF_S[0]

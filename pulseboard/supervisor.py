@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pulseboard import localbroker, prometheus_local
-from pulseboard.cli_support import cluster_argv
-from pulseboard.config import Config, ConfigError
+from pulseboard.cli_support import cluster_argv, kafka_up
+from pulseboard.config import LIVE_SESSION, Config, ConfigError
 
 MAX_BACKOFF_S = 30.0
 STOP_GRACE_S = 15.0
@@ -95,7 +95,10 @@ def _services(args: argparse.Namespace, config: Config) -> list[Child]:
         str(args.aggregator_metrics_port),
     ]
     serve = [*exe, "serve", *cluster, "--port", str(args.web_port)]
-    return [Child("producer", produce), Child("aggregator", aggregate), Child("server", serve)]
+    services = [Child("aggregator", aggregate), Child("server", serve)]
+    if config.kafka.session != LIVE_SESSION:
+        return services  # a replay session's events come from `pulseboard replay --to-kafka`
+    return [Child("producer", produce), *services]
 
 
 def _stop_all(children: list[Child]) -> None:
@@ -114,15 +117,34 @@ def _stop_all(children: list[Child]) -> None:
         print(f"up: stopped {child.name}", flush=True)
 
 
-def run(args: argparse.Namespace, config: Config) -> int:
-    from pulseboard.cli import kafka_up
+def _backfill(args: argparse.Namespace, config: Config) -> None:
+    """`pulseboard history backfill` in a child, before the services (its progress shows)."""
+    argv = [
+        sys.executable,
+        "-m",
+        "pulseboard.cli",
+        "history",
+        "backfill",
+        *cluster_argv(config),
+        "--days",
+        args.backfill_days,
+        "--workers",
+        str(args.backfill_workers),
+        "--rate",
+        str(args.rate / args.speed),
+        "--seed",
+        str(args.seed),
+    ]
+    code = subprocess.run(argv, stdin=subprocess.DEVNULL).returncode
+    if code != 0:
+        raise ConfigError(f"the backfill failed (exit code {code}); see its messages above")
 
+
+def run(args: argparse.Namespace, config: Config) -> int:
     prometheus = _prometheus(args, config) if args.prometheus else None
     kafka_up(config)
     if getattr(args, "backfill", False):
-        from pulseboard.history.backfill import backfill_from_args
-
-        backfill_from_args(args, config, prefix="backfill_")
+        _backfill(args, config)
     children = _services(args, config)
     if prometheus is not None:
         children.append(prometheus)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from aiokafka.admin import NewTopic
 
 from pulseboard import spec
-from pulseboard.config import TOPIC_BUCKETS, TOPIC_HISTORY, Config
+from pulseboard.config import LIVE_SESSION, TOPIC_BUCKETS, TOPIC_HISTORY, Config, ConfigError
 from pulseboard.kafka_client import kafka_admin
 
 # Per-topic settings that are part of the design, not tuning: record timestamps are the
@@ -115,5 +115,23 @@ async def describe_topics(config: Config) -> list[TopicInfo]:
             (TopicInfo(t["topic"], len(t["partitions"]), wanted[t["topic"]]) for t in described),
             key=lambda t: t.name,
         )
+    finally:
+        await admin.close()
+
+
+async def drop_topics(config: Config) -> list[str]:
+    """Delete a replay session's topics (never the live ones); returns those deleted."""
+    if config.kafka.session == LIVE_SESSION:
+        raise ConfigError("`kafka drop` deletes a replay session's topics: name it with --session")
+    admin = kafka_admin(config, "pulseboard-topics")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        # The history topic is shared by every session (history drop removes a session).
+        names = [config.kafka.topic(b) for b in config.kafka.partitions() if b != TOPIC_HISTORY]
+        doomed = [name for name in names if name in existing]
+        if doomed:
+            await admin.delete_topics(doomed)
+        return doomed
     finally:
         await admin.close()

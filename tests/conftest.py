@@ -6,28 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import subprocess
-import sys
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support import free_port_pair, run_cli
 
 from pulseboard import localbroker
 from pulseboard.config import Config, config_from_env
 from pulseboard.topics import ensure_topics
-
-
-def _free_port_pair() -> int:
-    """Two free consecutive ports below the ephemeral range, so an outgoing connection
-    cannot take the controller port between this check and the broker's bind."""
-    rng = random.Random()
-    for _ in range(200):
-        port = rng.randrange(20_000, 32_000, 2)
-        if not localbroker.port_in_use(port) and not localbroker.port_in_use(port + 1):
-            return port
-    raise RuntimeError("no free port pair on 127.0.0.1")
+from web.assets import STATIC_DIR, build_frontend
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +26,7 @@ def kafka_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
     state = tmp_path_factory.mktemp("kafka-state")
     env = {
         "PULSEBOARD_STATE_DIR": str(state),
-        "PULSEBOARD_KAFKA_PORT": str(_free_port_pair()),
+        "PULSEBOARD_KAFKA_PORT": str(free_port_pair()),
         "PULSEBOARD_KAFKA_HEAP": "768m",
     }
     if "PULSEBOARD_CACHE_DIR" in os.environ:
@@ -63,8 +53,6 @@ def repo_root() -> Path:
 @pytest.fixture
 def isolated(kafka_env: dict[str, str]) -> tuple[Config, dict[str, str]]:
     """A config and environment whose topics (created here) belong to this test alone."""
-    import uuid
-
     prefix = f"t{uuid.uuid4().hex[:10]}."
     env = {**kafka_env, "PULSEBOARD_TOPIC_PREFIX": prefix}
     config = config_from_env(env)
@@ -72,17 +60,13 @@ def isolated(kafka_env: dict[str, str]) -> tuple[Config, dict[str, str]]:
     return config, env
 
 
-def run_cli(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
-    """`pulseboard ARGV...` in a child process with `env` added to the environment."""
-    return subprocess.run(
-        [sys.executable, "-m", "pulseboard.cli", *argv],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-
-
 @pytest.fixture
 def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def static_dir() -> Path:
+    """The wall page, built once (a no-op when the build is current)."""
+    build_frontend()
+    return STATIC_DIR

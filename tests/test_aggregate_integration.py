@@ -15,9 +15,7 @@ import dataclasses
 import itertools
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections import Counter
@@ -27,12 +25,13 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from support import CLI, Finals, diff, free_port
 
 from consumers.changelog import Record
 from consumers.engine import EngineConfig
 from consumers.replay import replay_lines
-from consumers.replay_to_kafka import replay_to_kafka
 from producers.command import write_log
+from producers.replay_to_kafka import ReplayOptions, replay_to_kafka
 from producers.simulation import SimConfig, Simulation
 from pulseboard import spec
 from pulseboard.config import Config
@@ -98,15 +97,9 @@ async def _prepared(config: Config, prefix: str, data: Dataset | None) -> Config
     cfg = dataclasses.replace(config, kafka=dataclasses.replace(config.kafka, topic_prefix=prefix))
     await ensure_topics(cfg)
     if data is not None:
-        sent, _ = await replay_to_kafka(cfg, str(data.path), None)
+        sent, _ = await replay_to_kafka(cfg, str(data.path), ReplayOptions())
         assert sent == data.records
     return cfg
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # The whole log is in Kafka before the aggregator starts: a caught-up partition is done.
@@ -117,9 +110,7 @@ def _start(
     cfg: Config, env: dict[str, str], *extra: str, idle: tuple[str, ...] = PREPUBLISHED
 ) -> subprocess.Popen[bytes]:
     argv = [
-        sys.executable,
-        "-m",
-        "pulseboard.cli",
+        *CLI,
         "aggregate",
         "--topic-prefix",
         cfg.kafka.topic_prefix,
@@ -146,69 +137,6 @@ def _stop(*procs: subprocess.Popen[bytes]) -> None:
             p.kill()
             p.wait()
             raise
-
-
-class Finals:
-    """Reads the indicators topic from the start: final records by (t, name, key)."""
-
-    def __init__(self, cfg: Config) -> None:
-        self.cfg = cfg
-        self.values: dict[tuple[int, str, str], object] = {}
-        self.conflicts: list[tuple[tuple[int, str, str], object, object]] = []
-        self.duplicates = 0
-        self.provisional = 0
-        self.provisional_times: list[int] = []  # record timestamps (publish time, ms)
-        self.max_t = 0
-        self._consumer: AIOKafkaConsumer | None = None
-
-    async def __aenter__(self) -> Finals:
-        c = AIOKafkaConsumer(**client_kwargs(self.cfg, "test-finals"), enable_auto_commit=False)
-        await c.start()
-        topic = self.cfg.kafka.topic(spec.TOPIC_INDICATORS)
-        tps = [TopicPartition(topic, p) for p in range(self.cfg.kafka.indicators_partitions)]
-        c.assign(tps)
-        await c.seek_to_beginning(*tps)
-        self._consumer = c
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._consumer is not None
-        await self._consumer.stop()
-
-    async def poll(self) -> None:
-        assert self._consumer is not None
-        batches = await self._consumer.getmany(timeout_ms=200)
-        for records in batches.values():
-            for rec in records:
-                obj = orjson.loads(rec.value)
-                assert rec.key == f"{obj['name']}|{obj['key']}".encode()
-                assert type(obj["ingest_ts"]) is int and type(obj["final"]) is bool
-                if not obj["final"]:
-                    self.provisional += 1
-                    self.provisional_times.append(rec.timestamp)
-                    continue
-                k = (obj["t"], obj["name"], obj["key"])
-                if k in self.values:
-                    self.duplicates += 1
-                    if self.values[k] != obj["value"]:
-                        self.conflicts.append((k, self.values[k], obj["value"]))
-                self.values[k] = obj["value"]
-                self.max_t = max(self.max_t, obj["t"])
-
-    async def until(self, done, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not done() and time.monotonic() < deadline:
-            await self.poll()
-
-
-def _diff(got: dict, want: dict) -> str:
-    missing = sorted(k for k in want if k not in got)
-    extra = sorted(k for k in got if k not in want)
-    wrong = sorted(k for k in want if k in got and got[k] != want[k])
-    return (
-        f"{len(missing)} missing (first {missing[:3]}), {len(extra)} extra (first {extra[:3]}), "
-        f"{len(wrong)} different (first {[(k, got[k], want[k]) for k in wrong[:3]]})"
-    )
 
 
 async def _dlq(cfg: Config, expected: int) -> list:
@@ -245,13 +173,13 @@ async def test_final_records_equal_the_offline_replay_and_invalid_go_to_the_dlq(
     kafka_env, kafka_config, small
 ):
     cfg = await _prepared(kafka_config, "agg1.", small)
-    port = _free_port()
+    port = free_port()
     proc = _start(cfg, kafka_env, "--metrics-port", str(port))
     try:
         async with Finals(cfg) as finals:
             await finals.until(lambda: finals.values == small.expected or bool(finals.conflicts))
             assert not finals.conflicts
-            assert finals.values == small.expected, _diff(finals.values, small.expected)
+            assert finals.values == small.expected, diff(finals.values, small.expected)
             assert finals.duplicates == 0
             assert finals.provisional > 0
         dlq = await _dlq(cfg, small.invalid)
@@ -321,7 +249,9 @@ async def test_sigkill_midway_and_restart_gives_the_same_final_records(
         return next((orjson.loads(om.metadata) for om in offsets.values() if om.metadata), {})
 
     proc = _start(cfg, kafka_env, idle=PACED_IDLE)
-    publishing = asyncio.create_task(replay_to_kafka(cfg, str(large.path), PACED))
+    publishing = asyncio.create_task(
+        replay_to_kafka(cfg, str(large.path), ReplayOptions(speed=PACED, force=True))
+    )
     try:
         async with Finals(cfg) as finals:
             # Kill once the finalizer has checkpointed and final records are well under way.
@@ -339,13 +269,13 @@ async def test_sigkill_midway_and_restart_gives_the_same_final_records(
             # What the restart takes over from: final records after this T are its job.
             published_through = (await commit_metadata())["e"]
             assert published_through < large.last_t - 60
-            port = _free_port()
+            port = free_port()
             proc = _start(cfg, kafka_env, "--metrics-port", str(port), idle=PACED_IDLE)
             sent, _ = await publishing
             assert sent == large.records
             await finals.until(lambda: finals.values == large.expected or bool(finals.conflicts))
             assert not finals.conflicts
-            assert finals.values == large.expected, _diff(finals.values, large.expected)
+            assert finals.values == large.expected, diff(finals.values, large.expected)
             restarted = _scrape(port)
             assert restarted["pulseboard_aggregator_records_replayed_total"] > 0
             assert restarted["pulseboard_aggregator_finalizer_restore_seconds"] > 0
@@ -368,7 +298,7 @@ async def test_three_processes_give_the_same_final_records_as_one(kafka_env, kaf
                     await finals.poll()
             await finals.until(lambda: finals.values == large.expected or bool(finals.conflicts))
             assert not finals.conflicts
-            assert finals.values == large.expected, _diff(finals.values, large.expected)
+            assert finals.values == large.expected, diff(finals.values, large.expected)
         sealers = await _committed(cfg, "agg3.pulseboard-aggregate")
         assert len(sealers) == kafka_config.kafka.freight_partitions + 3
     finally:
@@ -383,8 +313,7 @@ async def test_hand_made_bad_records_reach_the_dlq_intact_and_the_aggregator_goe
     wrong key), the valid event is counted, and the aggregator keeps running."""
     import uuid
 
-    from consumers.validation import Invalid, validate
-    from producers.publisher import producer_for
+    from pulseboard.publishing import producer_for
 
     cfg = await _prepared(kafka_config, f"bad{uuid.uuid4().hex[:6]}.", None)
     now = int(time.time() * 1000)
@@ -409,6 +338,9 @@ async def test_hand_made_bad_records_reach_the_dlq_intact_and_the_aggregator_goe
         (b"T1", b'{"pad":"' + b"x" * 10_000_000 + b'"}'),  # 10 MB
         (b"T1", b"[]"),  # not an object
     ]
+    # What each of `bad` must be refused for (SPEC section 3, docs/semantics.md), in order.
+    reasons = ["not_utf8", "not_json", "too_deep", "not_json", "not_json", "wrong_type"]
+    reasons += ["unknown_type", "bad_version", "missing_field", "not_object"]
     wrong_key = (b"T2", variant(id="wrong-key"))  # valid event, key not its truck_id
     producer = producer_for(cfg, "test-bad-records")
     await producer.start()
@@ -419,16 +351,14 @@ async def test_hand_made_bad_records_reach_the_dlq_intact_and_the_aggregator_goe
     finally:
         await producer.stop()
 
-    port = _free_port()
+    port = free_port()
     proc = _start(cfg, kafka_env, "--metrics-port", str(port))
     try:
         dlq = await _dlq(cfg, len(bad) + 1)
         assert len(dlq) == len(bad) + 1
         got = {rec.value: dict(rec.headers)["pulseboard-reason"].decode() for rec in dlq}
-        for _key, value in bad:
-            expected = validate(value)
-            assert isinstance(expected, Invalid)
-            assert got[value] == expected.reason
+        for (_key, value), reason in zip(bad, reasons, strict=True):
+            assert got[value] == reason
         assert got[wrong_key[1]] == "key_mismatch"
         assert {r.key for r in dlq} == {b"T1", b"T2"}
 

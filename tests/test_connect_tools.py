@@ -10,32 +10,27 @@ fixed wait."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import subprocess
-import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from test_faults import (
+from support import (
     DEAD,
     Child,
-    _end,
-    _own_broker_env,
-    _retries,
-    _run,
-    _spawn,
-    _start_broker,
-    _until,
+    own_broker_env,
+    retry_lines,
+    run_cli,
+    start_broker,
+    until,
     wrong_settings,
 )
 
-from consumers.replay_to_kafka import replay_to_kafka
 from producers.command import write_log
+from producers.replay_to_kafka import ReplayOptions, replay_to_kafka
 from producers.simulation import SimConfig, Simulation
 from pulseboard import localbroker, spec
 from pulseboard.config import Config, config_from_env
@@ -46,22 +41,6 @@ from pulseboard.topics import ensure_topics
 pytestmark = pytest.mark.integration
 
 GAVE_UP = re.compile(r"gave up after (\d+) attempt\(s\) in (\d+) s \(--connect-timeout 30\)")
-
-
-class FeedChild(Child):
-    """`python -m web.fake_feed ARGV...`, watched like the `pulseboard` children."""
-
-    def __init__(self, env: dict[str, str], *argv: str) -> None:
-        fd, name = tempfile.mkstemp(prefix="pulseboard-feed-", suffix=".log")
-        self.err_path = Path(name)
-        with os.fdopen(fd, "w") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "web.fake_feed", *argv],
-                env={**os.environ, **env},
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-            )
 
 
 def _log(path: Path, seed: int, count: int) -> list[bytes]:
@@ -99,7 +78,7 @@ async def _topic_lines(cfg: Config, bases: tuple[str, ...]) -> list[bytes]:
 
 def _waited_then_reached(name: str, child: Child) -> None:
     """One log line per attempt, numbered 1, 2, 3, ..., what to check, then the success."""
-    retries = _retries(child)
+    retries = retry_lines(child)
     assert len(retries) >= 2, (name, child.stderr()[-3000:])
     assert [a for a, _ in retries] == list(range(1, len(retries) + 1)), name
     err = child.stderr()
@@ -108,7 +87,7 @@ def _waited_then_reached(name: str, child: Child) -> None:
 
 
 async def test_record_replay_and_the_feed_wait_for_a_broker_that_starts_late(tmp_path):
-    with _own_broker_env(tmp_path) as (cfg, env):
+    with own_broker_env(tmp_path) as (cfg, env):
         # Two sets of topics: `a.` holds a log before the outage (what the one-shot record
         # must copy), `b.` is empty and receives the replay and the feed after it.
         env_a = {**env, "PULSEBOARD_TOPIC_PREFIX": "a.", "PULSEBOARD_CONNECT_TIMEOUT": ""}
@@ -116,10 +95,10 @@ async def test_record_replay_and_the_feed_wait_for_a_broker_that_starts_late(tmp
         cfg_a, cfg_b = config_from_env(env_a), config_from_env(env_b)
         log_a = _log(tmp_path / "a.jsonl", seed=71, count=1_500)
         log_b = _log(tmp_path / "b.jsonl", seed=72, count=1_200)
-        _start_broker(cfg)
+        start_broker(cfg)
         await ensure_topics(cfg_a)
         await ensure_topics(cfg_b)
-        sent, _ = await replay_to_kafka(cfg_a, str(tmp_path / "a.jsonl"), None)
+        sent, _ = await replay_to_kafka(cfg_a, str(tmp_path / "a.jsonl"), ReplayOptions())
         assert sent == len(log_a)
         localbroker.stop(cfg.broker)
 
@@ -127,20 +106,20 @@ async def test_record_replay_and_the_feed_wait_for_a_broker_that_starts_late(tmp
         # The one-shot tools with a give-up long enough for a JVM that starts on a busy
         # machine; the feed with its default (for ever).
         procs = {
-            "record": _spawn(env_a, "record", "--out", str(recorded), "--connect-timeout", "600"),
-            "replay": _spawn(
+            "record": Child(env_a, "record", "--out", str(recorded), "--connect-timeout", "600"),
+            "replay": Child(
                 env_b, "replay", str(tmp_path / "b.jsonl"), "--to-kafka", "--connect-timeout", "600"
             ),
-            "feed": FeedChild(env_b, "--duration", "1", "--rate", "4"),
+            "feed": Child(env_b, "--duration", "1", "--rate", "4", module="web.fake_feed"),
         }
         try:
-            await _until(
-                lambda: all(len(_retries(p)) >= 2 for p in procs.values()), 60, "two retries"
+            await until(
+                lambda: all(len(retry_lines(p)) >= 2 for p in procs.values()), 60, "two retries"
             )
             for name, child in procs.items():
                 assert child.poll() is None, (name, child.stderr()[-3000:])
             assert not recorded.exists()
-            _start_broker(cfg)
+            start_broker(cfg)
             results = await asyncio.gather(
                 *(asyncio.to_thread(child.wait, 180) for child in procs.values())
             )
@@ -158,7 +137,7 @@ async def test_record_replay_and_the_feed_wait_for_a_broker_that_starts_late(tmp
             assert len(indicators) > 100, len(indicators)
         finally:
             for child in procs.values():
-                _end(child)
+                child.end()
 
 
 async def test_one_shot_tools_give_up_after_30_s_by_default_while_services_wait(tmp_path):
@@ -171,15 +150,15 @@ async def test_one_shot_tools_give_up_after_30_s_by_default_while_services_wait(
     }
     started = time.monotonic()
     one_shots = {
-        "record": _spawn(env, "record", "--out", str(tmp_path / "rec.jsonl")),
-        "replay": _spawn(env, "replay", str(log), "--to-kafka"),
+        "record": Child(env, "record", "--out", str(tmp_path / "rec.jsonl")),
+        "replay": Child(env, "replay", str(log), "--to-kafka"),
     }
     services = {
-        "record --follow": _spawn(env, "record", "--follow", "--out", str(tmp_path / "f.jsonl")),
-        "feed": FeedChild(env),
+        "record --follow": Child(env, "record", "--follow", "--out", str(tmp_path / "f.jsonl")),
+        "feed": Child(env, module="web.fake_feed"),
     }
     try:
-        await _until(
+        await until(
             lambda: all(c.poll() is not None for c in one_shots.values()), 60, "the give-up"
         )
         # 30 s of attempts (the last delay that would overrun it is not waited), plus start-up.
@@ -191,21 +170,21 @@ async def test_one_shot_tools_give_up_after_30_s_by_default_while_services_wait(
             assert "--bootstrap-servers" in err, name
             gave_up = GAVE_UP.search(err)
             assert gave_up, (name, err[-3000:])
-            assert int(gave_up[1]) == len(_retries(child)) + 1 >= 5, (name, err[-3000:])
+            assert int(gave_up[1]) == len(retry_lines(child)) + 1 >= 5, (name, err[-3000:])
             assert 5 <= int(gave_up[2]) <= 30, (name, gave_up[0])
         assert not (tmp_path / "rec.jsonl").exists(), "record left a file behind"
         # The services are still waiting, and still logging their attempts.
         for name, child in services.items():
             assert child.poll() is None, (name, child.stderr()[-3000:])
-            assert len(_retries(child)) >= 5, (name, child.stderr()[-3000:])
+            assert len(retry_lines(child)) >= 5, (name, child.stderr()[-3000:])
         # Stopped while waiting: record --follow exits cleanly with nothing written.
-        code, err = _end(services.pop("record --follow"))
+        code, err = services.pop("record --follow").end()
         assert code == 0, err[-3000:]
         assert "recorded 0 records" in err
         assert not (tmp_path / "f.jsonl").exists()
     finally:
         for child in [*one_shots.values(), *services.values()]:
-            _end(child)
+            child.end()
 
 
 async def test_the_feed_and_the_tools_fail_fast_on_wrong_settings(
@@ -219,14 +198,7 @@ async def test_the_feed_and_the_tools_fail_fast_on_wrong_settings(
     }
 
     def feed(extra_env: dict[str, str], flags: list[str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "web.fake_feed", *flags],
-            env={**os.environ, **kafka_env, **extra_env},
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return run_cli({**kafka_env, **extra_env}, *flags, timeout=60, module="web.fake_feed")
 
     # The one-shot tools' arguments, against a dead cluster that would be waited for.
     dead = {"PULSEBOARD_BOOTSTRAP": DEAD, "PULSEBOARD_CONNECT_TIMEOUT": "600"}
@@ -242,7 +214,7 @@ async def test_the_feed_and_the_tools_fail_fast_on_wrong_settings(
     runs = {
         **{("feed", case): asyncio.to_thread(feed, e, f) for case, (e, f, _) in feed_cases.items()},
         **{
-            ("tool", case): asyncio.to_thread(_run, {**kafka_env, **dead}, *argv, timeout=60)
+            ("tool", case): asyncio.to_thread(run_cli, {**kafka_env, **dead}, *argv, timeout=60)
             for case, (argv, _) in tool_cases.items()
         },
     }

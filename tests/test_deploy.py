@@ -24,7 +24,8 @@ from consumers.aggregate import command as aggregate_command
 from consumers.aggregate.metrics import AggregatorMetrics
 from producers import command as produce_command
 from producers.metrics import ProducerMetrics
-from pulseboard.cli import build_parser, cluster_options
+from pulseboard.cli import build_parser
+from pulseboard.cli_support import cluster_options
 from web import command as serve_command
 from web.metrics import LATENCY_BUCKETS, WebMetrics
 

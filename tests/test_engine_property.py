@@ -2,9 +2,12 @@
 
 The model recomputes every indicator at every emitted T straight from the list of counted
 events, by definition (no buckets, no sliding, no incremental state), then builds the
-changelog. The engine must produce exactly the same records: offline with one partition,
-with events split over k partitions, driven live with an irregular watermark, and its
-provisional values must end at the final ones.
+changelog. It shares no code with the engine: its constants, absent values, quantisation and
+equality are written out here from the SPEC and docs/semantics.md ("Exact sums", "Finality,
+emission and the changelog"), and it reads the log with Python's json parser and the
+independent validation model. The engine must produce exactly the same records: offline with
+one partition, with events split over k partitions, driven live with an irregular watermark,
+and its provisional values must end at the final ones.
 """
 
 from __future__ import annotations
@@ -15,18 +18,16 @@ import random
 from collections.abc import Iterable
 from typing import Any
 
-import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from validation_model import line_reason_of
 
 from consumers.buckets import ADDERS, Bucket, Partial, micro
 from consumers.changelog import Changelog, Record, encode_record
 from consumers.engine import Engine, EngineConfig
-from consumers.events import event_type
-from consumers.indicators import ABSENT, KINDS, NAMES, Kind, same_value
 from consumers.replay import replay_lines
 from consumers.validation import Invalid, validate_line
-from pulseboard.spec import CST_OFFSET_MS, DIGITAL_SECTORS, PROVINCE, REGION_CODES
+from pulseboard.indicators import KINDS, NAMES, Kind
 
 MIDNIGHT_S = 1_764_086_400  # 2025-11-26 00:00 CST
 DAY_MS = 86_400_000
@@ -35,8 +36,52 @@ DESTS = [*REGIONS, "CN-GD", "CN-YN"]
 
 # ------------------------------------------------------------------- the model
 
+CST_MS = 8 * 3_600_000  # China Standard Time, UTC+8 (SPEC section 6)
+PROVINCE = "520000"  # SPEC sections 1 and 7
+ALL_REGIONS = (
+    "520100", "520200", "520300", "520400", "520500", "520600", "522300", "522600", "522700",
+)  # fmt: skip
+DIGITAL = frozenset({"big_data", "electronics", "software", "ecommerce"})  # SPEC section 3
+# SPEC section 8: absent is 0 for counts, 0.0 for sums, null for rates and means.
+COUNT, SUM, RATE = 0, 0.0, None
+ABSENT_OF: dict[str, Any] = {
+    "shipments_1m": COUNT,
+    "shipments_today": COUNT,
+    "tonnage_1h": SUM,
+    "freight_value_1h": SUM,
+    "freight_value_today": SUM,
+    "export_value_1h": SUM,
+    "export_value_by_country_1h": SUM,
+    "corridor_shipments_15m": COUNT,
+    "active_trucks_5m": COUNT,
+    "deliveries_1h": COUNT,
+    "on_time_rate_1h": RATE,
+    "avg_transit_min_1h": RATE,
+    "sector_value_1h": SUM,
+    "output_value_1h": SUM,
+    "digital_share_1h": RATE,
+    "dc_power_mw_5m": SUM,
+    "dc_utilization_5m": RATE,
+}
+
+
+def same(a: Any, b: Any) -> bool:
+    """SPEC section 8: equal within max(1e-9 |v|, 1e-6) (v the larger magnitude, as
+    docs/semantics.md says); counts exactly; null equals only null."""
+    if a is None or b is None:
+        return a is None and b is None
+    if type(a) is int and type(b) is int:
+        return a == b
+    return abs(a - b) <= max(1e-9 * max(abs(a), abs(b)), 1e-6)
+
+
+def _micro(x: float) -> int:
+    """docs/semantics.md "Exact sums": each value once, as millionths, round half to even."""
+    return round(x * 1_000_000)
+
 
 def _money(u: int) -> float:
+    """A sum of millionths; at most one of them is within 1e-6 of 0, so 0.0."""
     return 0.0 if u <= 1 else u / 1_000_000
 
 
@@ -52,9 +97,10 @@ def model_values(events: list[dict[str, Any]], T: int) -> dict[tuple[str, str], 
     def win(w: int) -> list[dict[str, Any]]:
         return between((T - w) * 1000, end)
 
-    day_start = ((end - 1 + CST_OFFSET_MS) // DAY_MS) * DAY_MS - CST_OFFSET_MS
+    # D: the latest CST midnight at or before T * 1000 - 1.
+    day_start = ((end - 1 + CST_MS) // DAY_MS) * DAY_MS - CST_MS
     today = between(day_start, end)
-    keys = [*REGION_CODES, PROVINCE]
+    keys = [*ALL_REGIONS, PROVINCE]
     vals: dict[tuple[str, str], Any] = {}
 
     def of(evs: list[dict[str, Any]], etype: str) -> list[dict[str, Any]]:
@@ -74,10 +120,10 @@ def model_values(events: list[dict[str, Any]], T: int) -> dict[tuple[str, str], 
         vals["shipments_1m", r] = len(s1m)
         vals["shipments_today", r] = len(std)
         vals["tonnage_1h", r] = sum(e["weight_kg"] for e in s1h) / 1000
-        vals["freight_value_1h", r] = _money(sum(micro(e["value_cny"]) for e in s1h))
-        vals["freight_value_today", r] = _money(sum(micro(e["value_cny"]) for e in std))
+        vals["freight_value_1h", r] = _money(sum(_micro(e["value_cny"]) for e in s1h))
+        vals["freight_value_today", r] = _money(sum(_micro(e["value_cny"]) for e in std))
         vals["export_value_1h", r] = _money(
-            sum(micro(e["value_cny"]) for e in s1h if e["export_country"] is not None)
+            sum(_micro(e["value_cny"]) for e in s1h if e["export_country"] is not None)
         )
         trucks = {e["truck_id"] for e in pos if in_region(e, "region", r)}
         vals["active_trucks_5m", r] = len(trucks)
@@ -88,18 +134,20 @@ def model_values(events: list[dict[str, Any]], T: int) -> dict[tuple[str, str], 
             sum(e["transit_s"] for e in d) / (len(d) * 60) if d else None
         )
         o = [e for e in outp if in_region(e, "region", r)]
-        total = sum(micro(e["value_cny"]) for e in o)
-        digital = sum(micro(e["value_cny"]) for e in o if e["sector"] in DIGITAL_SECTORS)
+        total = sum(_micro(e["value_cny"]) for e in o)
+        digital = sum(_micro(e["value_cny"]) for e in o if e["sector"] in DIGITAL)
         vals["output_value_1h", r] = _money(total)
         vals["digital_share_1h", r] = digital / total if total > 1 else None
         for sector in {e["sector"] for e in o}:
             vals["sector_value_1h", f"{r}|{sector}"] = _money(
-                sum(micro(e["value_cny"]) for e in o if e["sector"] == sector)
+                sum(_micro(e["value_cny"]) for e in o if e["sector"] == sector)
             )
+        # Per dc, its latest reading: greatest ts, ties greatest id (then the values, so the
+        # answer never depends on arrival order).
         latest: dict[str, tuple[Any, ...]] = {}
         for e in dcl:
             if in_region(e, "region", r):
-                k = (e["ts"], e["id"], micro(e["it_load_mw"]), micro(e["utilization"]))
+                k = (e["ts"], e["id"], _micro(e["it_load_mw"]), _micro(e["utilization"]))
                 if e["dc_id"] not in latest or k > latest[e["dc_id"]]:
                     latest[e["dc_id"]] = k
         vals["dc_power_mw_5m", r] = _money(sum(k[2] for k in latest.values()))
@@ -108,7 +156,7 @@ def model_values(events: list[dict[str, Any]], T: int) -> dict[tuple[str, str], 
         )
     for c in {e["export_country"] for e in ship_1h if e["export_country"] is not None}:
         vals["export_value_by_country_1h", c] = _money(
-            sum(micro(e["value_cny"]) for e in ship_1h if e["export_country"] == c)
+            sum(_micro(e["value_cny"]) for e in ship_1h if e["export_country"] == c)
         )
     for pair in {f"{e['origin']}>{e['dest']}" for e in of(win(900), "shipment")}:
         vals["corridor_shipments_15m", pair] = sum(
@@ -117,17 +165,24 @@ def model_values(events: list[dict[str, Any]], T: int) -> dict[tuple[str, str], 
     return vals
 
 
-def model_records(lines: Iterable[bytes], lateness: int, future: int, every: int) -> list[Record]:
+def counted_events(lines: Iterable[bytes], lateness: int, future: int) -> list[dict[str, Any]]:
+    """SPEC sections 3-5: the valid lines whose ingest_ts - ts is within [-F, L], by ts."""
     events = []
     for raw in lines:
-        ev = validate_line(raw)
-        if isinstance(ev, Invalid):
-            continue
-        if -future <= ev.ingest_ts - ev.ts <= lateness:  # type: ignore[union-attr]
-            events.append(json.loads(raw))
+        if line_reason_of(raw) is None:
+            e = json.loads(raw)
+            if -future <= e["ingest_ts"] - e["ts"] <= lateness:
+                events.append(e)
+    return sorted(events, key=lambda e: e["ts"])
+
+
+def model_records(
+    lines: Iterable[bytes], lateness: int, future: int, every: int
+) -> list[tuple[int, str, str, Any]]:
+    """SPEC section 8's changelog as (t, name, key, value)."""
+    events = counted_events(lines, lateness, future)
     if not events:
         return []
-    events.sort(key=lambda e: e["ts"])
     first = min(e["ts"] for e in events) // 1000 + 1
     last = max(e["ts"] for e in events) // 1000 + 1
     ts = [t for t in range(first, last + 1) if t % every == 0]
@@ -138,13 +193,17 @@ def model_records(lines: Iterable[bytes], lateness: int, future: int, every: int
     for t in ts:
         vals = model_values(events, t)
         for name, key in sorted(set(vals) | set(published)):
-            absent = ABSENT[name]
+            absent = ABSENT_OF[name]
             new = vals.get((name, key), absent)
             old = published.get((name, key), absent)
-            if not same_value(old, new):
-                out.append(Record(t, name, key, new))
+            if not same(old, new):
+                out.append((t, name, key, new))
                 published[name, key] = new
     return out
+
+
+def as_tuples(records: Iterable[Record]) -> list[tuple[int, str, str, Any]]:
+    return [(r.t, r.name, r.key, r.value) for r in records]
 
 
 # ------------------------------------------------------------------ generation
@@ -230,12 +289,8 @@ def events_log(draw: st.DrawFn) -> tuple[list[bytes], int]:
 
 
 def _is_absent(name: str, v: Any) -> bool:
-    absent = ABSENT[name]
+    absent = ABSENT_OF[name]
     return v is None if absent is None else (v is not None and v == absent)
-
-
-def _as_dict(ev: Any) -> dict[str, Any]:
-    return {"type": event_type(ev), **msgspec.structs.asdict(ev)}
 
 
 def run_offline(lines: list[bytes], config: EngineConfig, reorder: int, k: int = 1) -> list[Record]:
@@ -256,9 +311,11 @@ def test_engine_matches_model(log: tuple[list[bytes], int], every: int) -> None:
     lines, reorder = log
     config = EngineConfig(every=every)
     expected = model_records(lines, config.lateness_ms, config.future_ms, every)
-    got = run_offline(lines, config, reorder)
+    got = as_tuples(run_offline(lines, config, reorder))
     assert got == expected
-    assert run_offline(lines, config, reorder, k=3) == expected
+    # Counts are JSON integers, sums and rates floats (SPEC section 8).
+    assert [type(r[3]) for r in got] == [type(r[3]) for r in expected]
+    assert as_tuples(run_offline(lines, config, reorder, k=3)) == expected
 
 
 @SETTINGS
@@ -274,12 +331,12 @@ def test_live_driving_gives_the_same_records(
     config = EngineConfig(every=every)
     expected = run_offline(lines, config, reorder)
     rng = random.Random(seed)
-    events = [ev for raw in lines if not isinstance(ev := validate_line(raw), Invalid)]
-    events.sort(key=lambda e: e.ingest_ts)  # type: ignore[union-attr]
+    valid = [(ev, raw) for raw in lines if not isinstance(ev := validate_line(raw), Invalid)]
+    valid.sort(key=lambda pair: pair[0].ingest_ts)  # type: ignore[union-attr]
     k = 3
-    parts = [[e for i, e in enumerate(events) if i % k == p] for p in range(k)]
+    parts = [[e for i, (e, _) in enumerate(valid) if i % k == p] for p in range(k)]
+    raw_of = [[raw for i, (_, raw) in enumerate(valid) if i % k == p] for p in range(k)]
     pos = [0] * k
-    raw_of = [[json.dumps(_as_dict(e)).encode() for e in parts[p]] for p in range(k)]
     screen: dict[tuple[str, str], Any] = {}
     last_as_of = 0
     engine = Engine(config)
@@ -311,8 +368,8 @@ def test_live_driving_gives_the_same_records(
                 fed = [e for e in fed if -5000 <= e["ingest_ts"] - e["ts"] <= 30000]
                 want = model_values(sorted(fed, key=lambda e: e["ts"]), as_of) if fed else {}
                 for key in set(want) | set(screen):
-                    absent = ABSENT[key[0]]
-                    assert same_value(screen.get(key, absent), want.get(key, absent)), key
+                    absent = ABSENT_OF[key[0]]
+                    assert same(screen.get(key, absent), want.get(key, absent)), key
         if not dropped and rng.random() < 0.1:
             # Revoke p and take it back: re-feed from resume_ingest_ms().
             dropped = True
@@ -333,23 +390,17 @@ def test_live_driving_gives_the_same_records(
     assert {(r.name, r.key): r.value for r in engine.provisional_snapshot()} == {
         key: v for key, v in screen.items() if not _is_absent(key[0], v)
     }
-    counted = [
-        json.loads(raw)
-        for raw in lines
-        if not isinstance(ev := validate_line(raw), Invalid)
-        and -5000 <= ev.ingest_ts - ev.ts <= 30000  # type: ignore[union-attr]
-    ]
-    want = model_values(sorted(counted, key=lambda e: e["ts"]), end)
+    want = model_values(counted_events(lines, 30000, 5000), end)
     for key in set(want) | set(screen):
-        absent = ABSENT[key[0]]
-        assert same_value(screen.get(key, absent), want.get(key, absent)), key
+        absent = ABSENT_OF[key[0]]
+        assert same(screen.get(key, absent), want.get(key, absent)), key
     if end == engine.stats.hi_ts // 1000 + 1:
         final: dict[tuple[str, str], Any] = {}
         for r in expected:
             final[r.name, r.key] = r.value
         for key in set(final) | set(screen):
-            absent = ABSENT[key[0]]
-            assert same_value(screen.get(key, absent), final.get(key, absent)), key
+            absent = ABSENT_OF[key[0]]
+            assert same(screen.get(key, absent), final.get(key, absent)), key
 
 
 @settings(max_examples=40, deadline=None)
@@ -378,7 +429,7 @@ def test_partials_merge_like_one(log: tuple[list[bytes], int], k: int, seed: int
 
 
 def test_every_name_is_covered_by_the_model() -> None:
-    assert set(NAMES) == set(KINDS)
+    assert set(NAMES) == set(KINDS) == set(ABSENT_OF)
     assert all(isinstance(k, Kind) for k in KINDS.values())
 
 

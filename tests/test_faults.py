@@ -10,36 +10,43 @@ touched."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import os
 import random
 import re
 import resource
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from conftest import _free_port_pair
-from test_aggregate_integration import Finals, _diff, _free_port
+from support import (
+    Child,
+    Finals,
+    diff,
+    free_port,
+    metric,
+    own_broker_env,
+    retry_lines,
+    run_cli,
+    start_broker,
+    until,
+    wrong_settings,
+)
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
-from consumers.replay_to_kafka import replay_to_kafka
 from producers.command import write_log
+from producers.replay_to_kafka import ReplayOptions, replay_to_kafka
 from producers.simulation import SimConfig, Simulation
 from pulseboard import localbroker, spec
-from pulseboard.config import Config, config_from_env
+from pulseboard.config import Config
 from pulseboard.eventlog import read_lines
 from pulseboard.kafka_client import client_kwargs
 from pulseboard.topics import ensure_topics
@@ -48,120 +55,11 @@ from web.fake_feed import FakeIndicators, encode, indicator_key
 pytestmark = pytest.mark.integration
 
 LATENESS = "5000"  # short allowed lateness: final values follow the data within seconds
-CLI = [sys.executable, "-m", "pulseboard.cli"]
-DEAD = "127.0.0.1:1"  # nothing listens there: connection refused at once
-
-
-class Child:
-    """A `pulseboard` child process; its stderr goes to a file (a pipe nobody reads while
-    it runs could fill up and block it), readable at any time."""
-
-    def __init__(self, env: dict[str, str], *argv: str) -> None:
-        fd, name = tempfile.mkstemp(prefix="pulseboard-child-", suffix=".log")
-        self.err_path = Path(name)
-        with os.fdopen(fd, "w") as err:
-            self.proc = subprocess.Popen(
-                [*CLI, *argv],
-                env={**os.environ, **env},
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-            )
-
-    def stderr(self) -> str:
-        return self.err_path.read_text(errors="replace")
-
-    def poll(self) -> int | None:
-        return self.proc.poll()
-
-    def send_signal(self, sig: int) -> None:
-        self.proc.send_signal(sig)
-
-    def wait(self, timeout: float = 120) -> tuple[int, str]:
-        """Wait for the child to exit by itself; its exit code and stderr."""
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        return self.proc.returncode, self.stderr()
-
-    def end(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
-        """Stop it (by its own pid, never by name) unless it has exited."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        code, err = self.wait(60)
-        self.err_path.unlink(missing_ok=True)
-        return code, err
-
-
-def _spawn(env: dict[str, str], *argv: str) -> Child:
-    return Child(env, *argv)
-
-
-def _end(child: Child) -> tuple[int, str]:
-    return child.end()
-
-
-def _run(
-    env: dict[str, str], *argv: str, timeout: float = 120, **kw: object
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *argv],
-        env={**os.environ, **env},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        **kw,  # type: ignore[arg-type]
-    )
-
-
-@contextlib.contextmanager
-def _own_broker_env(tmp: Path) -> Iterator[tuple[Config, dict[str, str]]]:
-    """Settings of a broker of this test's own (not started); stopped on exit if it runs."""
-    env = {
-        "PULSEBOARD_STATE_DIR": str(tmp / "kafka"),
-        "PULSEBOARD_KAFKA_PORT": str(_free_port_pair()),
-        "PULSEBOARD_KAFKA_HEAP": "384m",
-    }
-    if "PULSEBOARD_CACHE_DIR" in os.environ:
-        env["PULSEBOARD_CACHE_DIR"] = os.environ["PULSEBOARD_CACHE_DIR"]
-    config = config_from_env(env)
-    try:
-        yield config, env
-    finally:
-        localbroker.stop(config.broker)
-
-
-def _start_broker(config: Config) -> None:
-    localbroker.start(config.broker, log=lambda _: None)
-
-
-def _metric(port: int, name: str) -> float:
-    """Sum of every sample of one metric family (0 if the endpoint is not up yet)."""
-    try:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=3).read()
-    except OSError:
-        return 0.0
-    total = 0.0
-    for line in text.decode().splitlines():
-        if line.startswith(name) and line[len(name)] in " {":
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
-async def _until(predicate, timeout: float, what: str, step: float = 0.2) -> None:
-    """Poll a condition with a deadline (never a fixed wait standing in for an event)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(step)
 
 
 def _offline(env: dict[str, str], log: Path, out: Path) -> dict[tuple[int, str, str], object]:
     """`pulseboard replay LOG --out FILE`: the final records, as the live pipeline must give."""
-    done = _run(env, "replay", str(log), "--out", str(out), "--lateness-ms", LATENESS)
+    done = run_cli(env, "replay", str(log), "--out", str(out), "--lateness-ms", LATENESS)
     assert done.returncode == 0, done.stderr
     rows = [orjson.loads(line) for line in out.read_bytes().splitlines()]
     assert rows
@@ -222,28 +120,28 @@ async def test_broker_outage_under_a_running_producer_loses_and_duplicates_nothi
     start = datetime.fromtimestamp(int(time.time()), UTC).isoformat()
     sim_args = ["--rate", str(rate), "--seed", str(seed), "--start", start, "--count", str(count)]
     truth_log = tmp_path / "truth.jsonl"
-    made = _run({}, "produce", "--to-file", str(truth_log), *sim_args)
+    made = run_cli({}, "produce", "--to-file", str(truth_log), *sim_args)
     assert made.returncode == 0, made.stderr
-    with _own_broker_env(tmp_path) as (cfg, env):
-        _start_broker(cfg)
+    with own_broker_env(tmp_path) as (cfg, env):
+        start_broker(cfg)
         await ensure_topics(cfg)
         expected = _offline(env, truth_log, tmp_path / "truth.out.jsonl")
-        port = _free_port()
-        producer = _spawn(env, "produce", *sim_args, "--metrics-port", str(port))
+        port = free_port()
+        producer = Child(env, "produce", *sim_args, "--metrics-port", str(port))
         aggregator = _aggregate(cfg, env)
         acked = "pulseboard_producer_events_total"
         try:
-            await _until(lambda: _metric(port, acked) >= 1000, 60, "the first acknowledged records")
+            await until(lambda: metric(port, acked) >= 1000, 60, "the first acknowledged records")
             localbroker.stop(cfg.broker)
             down = time.monotonic()
             unacked_max = 0.0
             # The outage itself lasts 20 s; meanwhile the producer must hold its records.
             while time.monotonic() - down < 20:
                 assert producer.poll() is None, "the producer died during the outage"
-                unacked_max = max(unacked_max, _metric(port, "pulseboard_producer_unacked_records"))
+                unacked_max = max(unacked_max, metric(port, "pulseboard_producer_unacked_records"))
                 await asyncio.sleep(0.5)
-            during = _metric(port, acked)
-            _start_broker(cfg)
+            during = metric(port, acked)
+            start_broker(cfg)
             code, err = await asyncio.to_thread(producer.wait)
             assert code == 0, err
             summary = re.search(r"published (\d+) of (\d+) records", err)
@@ -260,7 +158,7 @@ async def test_broker_outage_under_a_running_producer_loses_and_duplicates_nothi
             async with Finals(cfg) as finals:
                 await finals.until(lambda: finals.max_t >= last_t or bool(finals.conflicts))
                 assert not finals.conflicts
-                assert finals.values == expected, _diff(finals.values, expected)
+                assert finals.values == expected, diff(finals.values, expected)
             assert aggregator.poll() is None
             agg_log = aggregator.stderr()
             assert "after a spell without fetch answers" in agg_log
@@ -270,8 +168,8 @@ async def test_broker_outage_under_a_running_producer_loses_and_duplicates_nothi
             for name, text in (("producer", producer.stderr()), ("aggregator", agg_log)):
                 assert len(text.splitlines()) < 300, f"{name} logged {len(text.splitlines())} lines"
         finally:
-            _end(producer)
-            _end(aggregator)
+            producer.end()
+            aggregator.end()
 
 
 # --------------------------------------------------------- 2. and 3. kills and rebalances
@@ -308,7 +206,7 @@ LIVE_IDLE = ("--idle-ms", "3000", "--idle-speed", REPLAY_SPEED)
 
 def _replay_into(cfg: Config, env: dict[str, str], log: Path) -> Child:
     prefix = ["--topic-prefix", cfg.kafka.topic_prefix]
-    return _spawn(env, "replay", str(log), "--to-kafka", "--speed", REPLAY_SPEED, *prefix)
+    return Child(env, "replay", str(log), "--to-kafka", "--speed", REPLAY_SPEED, "--force", *prefix)
 
 
 async def _progress(finals: Finals, since: int, timeout: float = 60) -> None:
@@ -334,8 +232,8 @@ async def test_aggregator_sigkilled_three_times_during_a_replay(isolated, replay
             err = await _replay_ends_with_the_offline_records(finals, replay, replay_log)
             assert f"replayed {replay_log.records} records" in err, err
     finally:
-        _end(replay)
-        _end(agg)
+        replay.end()
+        agg.end()
 
 
 async def _replay_ends_with_the_offline_records(
@@ -348,7 +246,7 @@ async def _replay_ends_with_the_offline_records(
     want = replay_log.expected
     await finals.until(lambda: finals.values == want or bool(finals.conflicts))
     assert not finals.conflicts
-    assert finals.values == want, _diff(finals.values, want)
+    assert finals.values == want, diff(finals.values, want)
     return err
 
 
@@ -362,14 +260,14 @@ async def test_rebalance_storm_gives_the_offline_records(isolated, replay_log):
             for _ in range(3):
                 await _progress(finals, finals.max_t)
                 leaving = members.pop(0)  # the oldest: long past its start-up
-                code, _ = await asyncio.to_thread(_end, leaving)
+                code, _ = await asyncio.to_thread(leaving.end)
                 assert code == 0
                 members.append(_aggregate(cfg, env, *LIVE_IDLE))
             await _replay_ends_with_the_offline_records(finals, replay, replay_log)
     finally:
-        _end(replay)
+        replay.end()
         for m in members:
-            _end(m)
+            m.end()
 
 
 # ------------------------------------------------------------------ 4. push server restart
@@ -446,7 +344,7 @@ async def test_push_server_restart_under_200_clients(isolated):
     from aiokafka import AIOKafkaProducer
 
     cfg, env = isolated
-    port = _free_port()
+    port = free_port()
     argv = [
         "serve",
         "--port",
@@ -463,14 +361,14 @@ async def test_push_server_restart_under_200_clients(isolated):
     await producer.start()
     t = int(time.time())
     await feed.publish(producer, feed.model.all_records(t))
-    server = _spawn(env, *argv)
+    server = Child(env, *argv)
     stop = asyncio.Event()
     clients = [WallClient(f"ws://127.0.0.1:{port}/ws") for _ in range(200)]
     tasks = [asyncio.create_task(c.run(stop)) for c in clients]
     try:
-        await _until(lambda: all(c.snapshots for c in clients), 60, "200 first snapshots")
+        await until(lambda: all(c.snapshots for c in clients), 60, "200 first snapshots")
         await feed.publish(producer, feed.model.step(t + 1))
-        code, _ = await asyncio.to_thread(_end, server)
+        code, _ = await asyncio.to_thread(server.end)
         assert code == 0
         # While the server is down the table moves on, a key is removed: what the clients
         # hold is now stale.
@@ -479,8 +377,8 @@ async def test_push_server_restart_under_200_clients(isolated):
         await feed.remove(producer, *gone)
         before = [len(c.snapshots) for c in clients]
         restarted = time.monotonic()
-        server = _spawn(env, *argv)
-        await _until(
+        server = Child(env, *argv)
+        await until(
             lambda: all(len(c.snapshots) > n for c, n in zip(clients, before, strict=True)),
             30,
             "fresh snapshots after the restart",
@@ -492,50 +390,42 @@ async def test_push_server_restart_under_200_clients(isolated):
                   "final": False}  # fmt: skip
         await feed.publish(producer, [marker, *feed.model.step(t + 3)])
         key = ("shipments_1m", "520000")
-        await _until(
+        await until(
             lambda: all(c.table.get(key) == feed.truth[key] for c in clients), 30, "the delta"
         )
         assert gone not in feed.truth
         stale = [c for c in clients if c.table != feed.truth]
-        assert not stale, _diff(stale[0].table, feed.truth)
+        assert not stale, diff(stale[0].table, feed.truth)
     finally:
         stop.set()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await producer.stop()
-        _end(server)
+        server.end()
 
 
 # ------------------------------------------------------- 5. unreachable or wrong at start
 
-RETRY_LINE = re.compile(r"cannot reach Kafka at \S+ \(attempt (\d+): .*retrying in ([\d.]+) s")
-
-
-def _retries(child: Child) -> list[tuple[int, float]]:
-    """(attempt, delay) of every "cannot reach Kafka" line the child logged so far."""
-    found = map(RETRY_LINE.search, child.stderr().splitlines())
-    return [(int(m[1]), float(m[2])) for m in found if m]
-
 
 async def test_services_wait_for_an_unreachable_cluster_then_work(tmp_path):
-    with _own_broker_env(tmp_path) as (cfg, env):
+    with own_broker_env(tmp_path) as (cfg, env):
         # The topics exist (created on a first run), then the broker goes down.
-        _start_broker(cfg)
+        start_broker(cfg)
         await ensure_topics(cfg)
         localbroker.stop(cfg.broker)
-        produce_port, web_port = _free_port(), _free_port()
+        produce_port, web_port = free_port(), free_port()
         procs = {
-            "produce": _spawn(env, "produce", "--rate", "200", "--metrics-port", str(produce_port)),
-            "aggregate": _spawn(env, "aggregate", "--metrics-port", "0", "--lateness-ms", "1000"),
-            "serve": _spawn(env, "serve", "--port", str(web_port)),
-            "record": _spawn(env, "record", "--follow", "--out", str(tmp_path / "live.jsonl")),
+            "produce": Child(env, "produce", "--rate", "200", "--metrics-port", str(produce_port)),
+            "aggregate": Child(env, "aggregate", "--metrics-port", "0", "--lateness-ms", "1000"),
+            "serve": Child(env, "serve", "--port", str(web_port)),
+            "record": Child(env, "record", "--follow", "--out", str(tmp_path / "live.jsonl")),
         }
         try:
-            await _until(
-                lambda: all(len(_retries(p)) >= 3 for p in procs.values()), 60, "three retries"
+            await until(
+                lambda: all(len(retry_lines(p)) >= 3 for p in procs.values()), 60, "three retries"
             )
-            _start_broker(cfg)
+            start_broker(cfg)
 
             def ready() -> bool:
                 try:
@@ -544,14 +434,14 @@ async def test_services_wait_for_an_unreachable_cluster_then_work(tmp_path):
                 except OSError:
                     return False
 
-            await _until(lambda: _metric(produce_port, "pulseboard_producer_events_total") > 0,
+            await until(lambda: metric(produce_port, "pulseboard_producer_events_total") > 0,
                          60, "the producer to publish")  # fmt: skip
             async with Finals(cfg) as finals:
                 await finals.until(lambda: finals.provisional > 0, timeout=60)
                 assert finals.provisional > 0, "the aggregator never published"
-            await _until(ready, 60, "the push server to read the indicators")
+            await until(ready, 60, "the push server to read the indicators")
             for name, child in procs.items():
-                retries = _retries(child)
+                retries = retry_lines(child)
                 # One line per attempt, attempts numbered 1, 2, 3, ... with growing delays.
                 assert [a for a, _ in retries] == list(range(1, len(retries) + 1)), name
                 delays = [d for _, d in retries]
@@ -559,13 +449,13 @@ async def test_services_wait_for_an_unreachable_cluster_then_work(tmp_path):
                 assert "PULSEBOARD_BOOTSTRAP" in child.stderr()
                 assert child.poll() is None, (name, child.stderr()[-3000:])
             # `record --follow` started before the broker and recorded what came after it.
-            code, err = _end(procs.pop("record"))
+            code, err = procs.pop("record").end()
             assert code == 0, err[-3000:]
             recorded = [orjson.loads(line) for line in read_lines(tmp_path / "live.jsonl")]
             assert recorded and all("ingest_ts" in ev for ev in recorded)
         finally:
             for p in procs.values():
-                _end(p)
+                p.end()
 
 
 SERVICES = {
@@ -573,27 +463,6 @@ SERVICES = {
     "aggregate": ["aggregate", "--metrics-port", "0"],
     "serve": ["serve", "--port", "0"],
 }
-
-
-def wrong_settings(
-    broker: str, give_up_after_s: str
-) -> dict[str, tuple[dict[str, str], list[str], str]]:
-    """Settings no retry can fix, and a cluster given up on: case -> (extra environment,
-    flags, what the error must say). `broker` is a plaintext broker that is up."""
-    sasl = {
-        "PULSEBOARD_BOOTSTRAP": broker,
-        "PULSEBOARD_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
-        "PULSEBOARD_SASL_MECHANISM": "PLAIN",
-        "PULSEBOARD_SASL_USERNAME": "wall",
-        "PULSEBOARD_SASL_PASSWORD": "secret",
-    }
-    return {
-        "syntax": ({}, ["--bootstrap-servers", "bad host:9092"], "is not host:port"),
-        "topic": ({}, ["--topic-prefix", "never-created."], "does not exist on Kafka"),
-        "sasl": (sasl, [], "accepts connections but refused ours"),
-        "give up": ({}, ["--bootstrap-servers", DEAD, "--connect-timeout", give_up_after_s],
-                    f"cannot reach Kafka at {DEAD}"),
-    }  # fmt: skip
 
 
 async def test_wrong_settings_fail_fast_with_what_to_fix(kafka_env, kafka_config, tmp_path):
@@ -609,7 +478,7 @@ async def test_wrong_settings_fail_fast_with_what_to_fix(kafka_env, kafka_config
     cases = wrong_settings(broker, give_up_after_s="1")
     runs = {
         (service, case): asyncio.to_thread(
-            _run, {**kafka_env, **extra_env}, *argv, *flags, timeout=60
+            run_cli, {**kafka_env, **extra_env}, *argv, *flags, timeout=60
         )
         for service, argv in commands.items()
         for case, (extra_env, flags, _) in cases.items()
@@ -633,7 +502,7 @@ def recorded_topics(isolated, tmp_path) -> tuple[Config, dict[str, str]]:
     sim = Simulation(SimConfig(seed=66, start_ms=int(time.time() * 1000) - 600_000))
     log = tmp_path / "source.jsonl"
     write_log(sim, str(log), 3000)
-    sent, _ = asyncio.run(replay_to_kafka(cfg, str(log), None))
+    sent, _ = asyncio.run(replay_to_kafka(cfg, str(log), ReplayOptions()))
     assert sent == 3000
     return cfg, env
 
@@ -651,12 +520,12 @@ def test_record_on_a_full_disk_leaves_no_file(recorded_topics, tmp_path):
     folder.mkdir()
     target = folder / "seen.jsonl"
     prefix = ["--topic-prefix", cfg.kafka.topic_prefix]
-    result = _run(env, "record", "--out", str(target), *prefix, preexec_fn=_limit_file_size)
+    result = run_cli(env, "record", "--out", str(target), *prefix, preexec_fn=_limit_file_size)
     assert result.returncode == 1, result.stderr
     assert f"cannot write {target}: File too large" in result.stderr
     assert list(folder.iterdir()) == []  # no file, no partial left behind
     # The same recording fits without the limit: the failure was the disk's, nothing else.
-    fine = _run(env, "record", "--out", str(target), *prefix)
+    fine = run_cli(env, "record", "--out", str(target), *prefix)
     assert fine.returncode == 0 and "recorded 3000 records" in fine.stderr, fine.stderr
 
 
@@ -668,7 +537,7 @@ def test_record_into_an_unwritable_directory_fails_clearly(kafka_env):
             folder.chmod(0o555)
         before = set(folder.iterdir())
         target = folder / "seen.jsonl"
-        result = _run(kafka_env, "record", "--out", str(target))
+        result = run_cli(kafka_env, "record", "--out", str(target))
         assert result.returncode == 1, result.stderr
         assert f"cannot write {target}: Permission denied" in result.stderr
         assert "nothing was left behind" in result.stderr

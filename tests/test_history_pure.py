@@ -83,10 +83,18 @@ def test_state_parameters():
         ("session=live&t=5&t=6", "parameter 't' given twice"),
         ("session=live&t=5&at=6", "unknown parameter 'at'"),
         ("session=..%2Fx&t=5", "not allowed"),
+        ("session=live&t=5&session=x", "parameter 'session' given twice"),
     ]:
         with pytest.raises(ApiError) as info:
             params.parse_state(query)
         assert info.value.status == 400 and fragment in info.value.message, query
+
+
+def test_sessions_takes_no_parameters():
+    with pytest.raises(ApiError) as info:
+        params.parse_query("x=1", ())
+    assert info.value.message == "unknown parameter 'x'; this request takes no parameters"
+    assert params.parse_query("", ()) == {}
 
 
 def test_series_parameters_and_point_limits():
@@ -255,8 +263,10 @@ def test_index_retention_and_sessions_missing_their_start(tmp_path):
             ("live", Data(None, [(86_400 * 2, "shipments_1m", "520000", 4)]), 0),
             ("live", Data(None, [(86_400 * 2, "tonnage_1h", "520000", 1.5)]), 0),
             ("live", Data(None, [(86_400 * 4, "shipments_1m", "520000", 5)]), 0),
+            # A backfilled day ends like this: live stays shown.
+            ("live", End(None, 86_400 * 2, 86_400 * 4, 3), 0),
         ],
-        {0: 11},
+        {0: 12},
     )
     r = HistoryReader(tmp_path)
     assert [s.name for s in r.sessions()] == ["live", "new", "old"]

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from conftest import run_cli
+from support import run_cli
 
 from producers.command import publish_live
 from producers.metrics import ProducerMetrics

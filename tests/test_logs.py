@@ -3,15 +3,17 @@ the choice of format through the one Config object, and that secrets never reach
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
 import os
-import subprocess
+import re
 import sys
 from collections.abc import Iterator
 
 import pytest
+from support import run_cli
 
 from pulseboard.config import ConfigError, config_from_env
 from pulseboard.logs import (
@@ -158,41 +160,47 @@ def test_start_and_stop_lines_carry_the_config_but_never_the_password(fmt, resto
         assert '"sasl_username": "wall"' in lines[0]
 
 
+def _keys(settings: dict, prefix: str = "") -> list[str]:
+    """Every key of nested settings, depth first, as dotted paths."""
+    out = []
+    for key, value in settings.items():
+        out.append(prefix + key)
+        if isinstance(value, dict):
+            out += _keys(value, f"{prefix}{key}.")
+    return out
+
+
+def _field_paths(obj: object, prefix: str = "") -> list[str]:
+    out = []
+    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
+        out.append(prefix + f.name)
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            out += _field_paths(value, f"{prefix}{f.name}.")
+    return out
+
+
 def test_public_settings_hide_exactly_what_repr_hides():
     config = config_from_env(SASL_ENV)
     settings = public_settings(config)
-    assert "sasl_password" not in settings["kafka"]
+    # Every key, in order, is a name that the dataclasses' own repr shows ("name=" at each
+    # nesting level, depth first), and nothing else.
+    shown_by_repr = re.findall(r"(?:\(|, )(\w+)=", repr(config))
+    assert [k.rpartition(".")[2] for k in _keys(settings)] == shown_by_repr
+    # What is left out is the password and only the password.
+    assert set(_field_paths(config)) - set(_keys(settings)) == {"kafka.sasl_password"}
+    assert SECRET not in json.dumps(settings)  # plain data only, and no secret
+    assert settings["kafka"]["sasl_username"] == "wall"
     assert settings["log_format"] == "text"
-    assert json.dumps(settings)  # plain data only
 
 
 def test_aggregator_logs_json_lines_without_the_password(tmp_path):
     """The real command: a start line, then (no broker there) retries, giving up and exit 2;
     every line of stderr, aiokafka's and asyncio's and the final error included, is a JSON
     object and none shows the password."""
-    env = {
-        **os.environ,
-        **SASL_ENV,
-        "PULSEBOARD_BOOTSTRAP": "127.0.0.1:1",
-        "PULSEBOARD_LOG_FORMAT": "json",
-    }
-    result = subprocess.run(
-        # Services wait for an unreachable cluster for ever unless told when to give up.
-        [
-            sys.executable,
-            "-m",
-            "pulseboard.cli",
-            "aggregate",
-            "--metrics-port",
-            "0",
-            "--connect-timeout",
-            "2",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    env = {**SASL_ENV, "PULSEBOARD_BOOTSTRAP": "127.0.0.1:1", "PULSEBOARD_LOG_FORMAT": "json"}
+    # Services wait for an unreachable cluster for ever unless told when to give up.
+    result = run_cli(env, "aggregate", "--metrics-port", "0", "--connect-timeout", "2", timeout=120)
     assert SECRET not in result.stderr + result.stdout
     objects = [json.loads(line) for line in result.stderr.splitlines()]
     assert objects, result.stderr
@@ -209,11 +217,6 @@ def test_aggregator_logs_json_lines_without_the_password(tmp_path):
 
 
 def test_wrong_log_format_flag_fails_fast_naming_the_setting():
-    result = subprocess.run(
-        [sys.executable, "-m", "pulseboard.cli", "aggregate", "--log-format", "xml"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli({}, "aggregate", "--log-format", "xml", timeout=60)
     assert result.returncode == 2
     assert "--log-format" in result.stderr and "text, json" in result.stderr

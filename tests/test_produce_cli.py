@@ -4,28 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 
 import pytest
+from support import Child, free_port, run_cli
 
 ARGS = ["--count", "3000", "--seed", "5", "--start", "2026-11-20T08:00:00+08:00"]
 
 
 def _produce(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pulseboard.cli", "produce", *argv],
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(env or {}, "produce", *argv, timeout=120)
 
 
 def test_to_file_gives_the_same_file_twice(tmp_path):
@@ -55,12 +47,6 @@ def test_wrong_options_fail_fast(tmp_path, argv, fragment):
     assert not (tmp_path / "x.jsonl").exists()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _scrape(port: int) -> dict[str, float]:
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
     out: dict[str, float] = {}
@@ -73,23 +59,8 @@ def _scrape(port: int) -> dict[str, float]:
 @pytest.mark.integration
 def test_sigterm_flushes_and_exits_cleanly_with_metrics(isolated):
     _, kafka_env = isolated
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pulseboard.cli",
-            "produce",
-            "--rate",
-            "2000",
-            "--metrics-port",
-            str(port),
-        ],
-        env={**os.environ, **kafka_env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    port = free_port()
+    child = Child(kafka_env, "produce", "--rate", "2000", "--metrics-port", str(port))
     try:
         # Records must reach Kafka within moments even at a low rate (no waiting for a
         # batch to fill), so the deadline is short.
@@ -98,16 +69,13 @@ def test_sigterm_flushes_and_exits_cleanly_with_metrics(isolated):
         while time.monotonic() < deadline and acked < 500:
             with contextlib.suppress(OSError):  # the endpoint is not up yet
                 acked = sum(_scrape(port).values())
-            if proc.poll() is not None:
+            if child.poll() is not None:
                 break
             time.sleep(0.2)  # polling a condition with a deadline, not a fixed wait
-        assert acked >= 500, proc.stderr.read() if proc.poll() is not None else "no events"
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+        assert acked >= 500, child.stderr() if child.poll() is not None else "no events"
     finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
+        code, err = child.end(signal.SIGTERM)
+    assert code == 0, err
     summary = re.search(r"published (\d+) of (\d+) records", err)
     assert summary, err
     acked_n, sent_n = summary.groups()

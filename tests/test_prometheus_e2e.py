@@ -14,9 +14,7 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -26,6 +24,7 @@ from typing import Any, TypeVar
 
 import pytest
 import yaml
+from support import CLI, free_port
 
 from pulseboard import prometheus_local
 from pulseboard.cli import main as cli_main
@@ -39,12 +38,6 @@ DASHBOARD = (
 )
 JOBS = {"pulseboard-producer", "pulseboard-aggregator", "pulseboard-web", "prometheus"}
 T = TypeVar("T")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _fast_alert_rules(path: Path) -> None:
@@ -98,12 +91,11 @@ def _until(what: str, probe: Callable[[], T | None], timeout: float, procs: list
 @pytest.fixture
 def stack(isolated, tmp_path: Path) -> Iterator[tuple[Prom, dict[str, subprocess.Popen[bytes]]]]:
     config, env = isolated
-    ports = {name: _free_port() for name in ("producer", "aggregator", "web", "prometheus")}
+    ports = {name: free_port() for name in ("producer", "aggregator", "web", "prometheus")}
     cluster = ["--topic-prefix", config.kafka.topic_prefix, "--kafka-port", str(config.broker.port)]
-    exe = [sys.executable, "-m", "pulseboard.cli"]
     argvs = {
         "producer": [
-            *exe,
+            *CLI,
             "produce",
             *cluster,
             "--rate",
@@ -114,7 +106,7 @@ def stack(isolated, tmp_path: Path) -> Iterator[tuple[Prom, dict[str, subprocess
             str(ports["producer"]),
         ],
         "aggregator": [
-            *exe,
+            *CLI,
             "aggregate",
             *cluster,
             "--idle-ms",
@@ -124,7 +116,7 @@ def stack(isolated, tmp_path: Path) -> Iterator[tuple[Prom, dict[str, subprocess
             "--metrics-port",
             str(ports["aggregator"]),
         ],
-        "web": [*exe, "serve", *cluster, "--port", str(ports["web"])],
+        "web": [*CLI, "serve", *cluster, "--port", str(ports["web"])],
     }
     rules = tmp_path / "alerts-fast.yml"
     _fast_alert_rules(rules)

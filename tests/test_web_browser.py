@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
-import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -17,10 +15,11 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, WebSocketRoute, async_playwright, expect
+from support import serve_settings
 
 from pulseboard.config import Config
 from pulseboard.topics import ensure_topics
-from web.assets import STATIC_DIR, build_frontend
+from web.assets import STATIC_DIR
 from web.chromium import CHROMIUM, CHROMIUM_ARGS
 from web.fake_feed import publish, run_feed
 from web.harness import serving
@@ -29,13 +28,9 @@ from web.server import PushServer, ServeSettings
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parent.parent
-ARTIFACTS = REPO / "artifacts"
-
 
 @pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    build_frontend()
+async def browser(static_dir: Path) -> AsyncIterator[Browser]:
     assert Path(CHROMIUM).exists(), "install Debian's chromium (scripts/setup --test does)"
     async with async_playwright() as pw:
         b = await pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
@@ -108,20 +103,24 @@ async def wait_live(page: Page, samples: int = 5) -> None:
     await expect(spark).to_have_attribute("points", pattern, timeout=20_000)
 
 
-async def screenshot(page: Page, name: str, readme_copy: Path | None = None) -> None:
-    """Always into artifacts/; the README's copy only when missing or asked for
-    (PULSEBOARD_UPDATE_SCREENSHOT=1), so a test run does not dirty the work tree."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    target = ARTIFACTS / name
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the screenshots go: a temporary folder (docs/screenshot.png is refreshed by
+    scripts/screenshot, never by a test)."""
+    return tmp_path_factory.mktemp("screenshots")
+
+
+async def screenshot(page: Page, target: Path, width: int, height: int) -> None:
+    """A screenshot of the page, checked to be a PNG of the viewport's size."""
     await page.screenshot(path=str(target))
-    if readme_copy is not None and (
-        not readme_copy.exists() or os.environ.get("PULSEBOARD_UPDATE_SCREENSHOT") == "1"
-    ):
-        shutil.copyfile(target, readme_copy)
+    png = target.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    size = (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big"))  # IHDR
+    assert size == (width, height)
 
 
 def settings(port: int = 0) -> ServeSettings:
-    return ServeSettings(port=port, static_dir=STATIC_DIR, timing=Timing(4, 1, 10))
+    return serve_settings(STATIC_DIR, port=port, timing=Timing(4, 1, 10))
 
 
 @contextlib.asynccontextmanager
@@ -131,7 +130,9 @@ async def wall_server(config: Config, port: int = 0) -> AsyncIterator[PushServer
         yield server
 
 
-async def test_the_wall_goes_live_follows_the_feed_and_survives_a_restart(browser, topic_config):
+async def test_the_wall_goes_live_follows_the_feed_and_survives_a_restart(
+    browser, topic_config, shots
+):
     feed = Feed(topic_config)
     feed.start()
     async with wall_server(topic_config) as server:
@@ -142,7 +143,7 @@ async def test_the_wall_goes_live_follows_the_feed_and_survives_a_restart(browse
         freight = page.locator("[data-kpi=freight_value_today] .value")
         await expect(freight).to_have_text(re.compile(r"^¥\d"))
         await expect(page.locator(".corridors li").first).to_contain_text("→")
-        await screenshot(page, "wall-1920x1080-en.png", REPO / "docs" / "screenshot.png")
+        await screenshot(page, shots / "wall-1920x1080-en.png", 1920, 1080)
 
         # A value published to Kafka shows up on the wall, animated to its exact figure.
         later = int(time.time()) + 3600  # newer than anything the feed will send
@@ -184,7 +185,7 @@ async def test_the_wall_goes_live_follows_the_feed_and_survives_a_restart(browse
     await page.context.close()
 
 
-async def test_the_chinese_wall_at_4k(browser, topic_config):
+async def test_the_chinese_wall_at_4k(browser, topic_config, shots):
     feed = Feed(topic_config)
     feed.start()
     try:
@@ -205,7 +206,7 @@ async def test_the_chinese_wall_at_4k(browser, topic_config):
             )
             # The map takes what the 30 rem side columns leave: about 1,740 px of 3,840.
             assert map_canvas[0] >= 1700 and map_canvas[0] == round(map_canvas[1])
-            await screenshot(page, "wall-3840x2160-zh.png")
+            await screenshot(page, shots / "wall-3840x2160-zh.png", 3840, 2160)
             assert watch.errors == [] and watch.external == []
             await page.context.close()
     finally:

@@ -5,27 +5,16 @@ itself for malformed requests)."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
-from pathlib import Path
 
-import pytest
+from support import serve_settings
 from web_raw import RawResponse, http
 from websockets.asyncio.client import connect
 
-from web.assets import STATIC_DIR, build_frontend
 from web.harness import serving
-from web.protocol import Timing
 from web.routes import CONTENT_SECURITY_POLICY, SECURITY_HEADERS
-from web.server import ServeSettings
 
 WS = ("Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13")
 KEY = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="
-
-
-@pytest.fixture(scope="module")
-def static_dir() -> Path:
-    build_frontend()
-    return STATIC_DIR
 
 
 def directives(policy: str) -> dict[str, list[str]]:
@@ -71,8 +60,7 @@ def test_the_page_has_no_inline_script_style_or_remote_reference(static_dir):
 
 
 async def test_every_answer_carries_the_security_headers(static_dir):
-    base = ServeSettings(port=0, static_dir=static_dir, timing=Timing(20, 5, 10))
-    async with serving(replace(base, max_clients=1), None) as s:
+    async with serving(serve_settings(static_dir, max_clients=1), None) as s:
         p = s.port
         answers: dict[str, RawResponse] = {"/readyz not ready": await http(p, "/readyz")}
         s.mark_ready()

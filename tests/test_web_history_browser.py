@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
+from support import serve_settings
 from test_web_browser import Feed, open_wall
 from web_raw import http
 
@@ -36,7 +37,7 @@ from web.chromium import CHROMIUM, CHROMIUM_ARGS
 from web.fake_feed import publish
 from web.harness import serving
 from web.protocol import Timing
-from web.server import PushServer, ServeSettings
+from web.server import PushServer
 
 pytestmark = pytest.mark.integration
 
@@ -205,7 +206,7 @@ async def history_wall(isolated, tmp_path, cli) -> AsyncIterator[tuple[PushServe
     done = await asyncio.to_thread(cli, env, "replay", str(log), "--to-history", "demo")
     assert done.returncode == 0, done.stderr
     config = replace(config, history_dir=tmp_path / "index")
-    settings = ServeSettings(port=0, static_dir=STATIC_DIR, timing=Timing(4, 1, 10))
+    settings = serve_settings(STATIC_DIR, timing=Timing(4, 1, 10))
     feed = Feed(config)
     feed.start()
     try:

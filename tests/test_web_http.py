@@ -8,26 +8,19 @@ import contextlib
 import gzip
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import replace
-from pathlib import Path
 
 import orjson
 import pytest
+from support import serve_settings
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from web.assets import STATIC_DIR, StaticAssets, build_frontend
+from web.assets import StaticAssets
 from web.harness import serving
 from web.indicators import Indicator
 from web.protocol import Limits, Timing
 from web.routes import CONTENT_SECURITY_POLICY
 from web.server import PushServer, ServeSettings
-
-
-@pytest.fixture(scope="module")
-def static_dir() -> Path:
-    build_frontend()  # no-op when the build is current
-    return STATIC_DIR
 
 
 @contextlib.asynccontextmanager
@@ -36,11 +29,6 @@ async def server(settings: ServeSettings, ready: bool = True) -> AsyncIterator[P
         if ready:
             s.mark_ready()
         yield s
-
-
-def settings(static_dir: Path, **kw) -> ServeSettings:
-    base = ServeSettings(port=0, static_dir=static_dir, timing=Timing(20, 5, 10))
-    return replace(base, **kw)
 
 
 async def http_get(
@@ -63,7 +51,7 @@ async def http_get(
 
 
 async def test_the_page_and_its_assets_are_served_with_strict_headers(static_dir):
-    async with server(settings(static_dir)) as s:
+    async with server(serve_settings(static_dir)) as s:
         status, headers, body = await http_get(s.port, "/?lang=en")
         assert status == 200 and b'<script src="/app.js" defer></script>' in body
         assert headers["content-type"] == "text/html; charset=utf-8"
@@ -87,7 +75,7 @@ async def test_the_page_and_its_assets_are_served_with_strict_headers(static_dir
 
 
 async def test_health_readiness_and_metrics(static_dir):
-    async with server(settings(static_dir), ready=False) as s:
+    async with server(serve_settings(static_dir), ready=False) as s:
         assert (await http_get(s.port, "/healthz"))[0] == 200
         status, _, body = await http_get(s.port, "/readyz")
         assert status == 503 and b"not ready" in body
@@ -124,14 +112,16 @@ async def test_static_files_cannot_escape_the_build(tmp_path, target):
     (site / "index.html").write_text("<!doctype html><title>x</title>")
     (site / ".build-stamp").write_text("x")
     (tmp_path / "secret.txt").write_text("TOP SECRET")
-    async with server(settings(site)) as s:
+    async with server(serve_settings(site)) as s:
         status, _, body = await http_get(s.port, target)
         assert status in (400, 404)
         assert b"SECRET" not in body
 
 
 async def test_websocket_origin_allow_list_and_connection_limit(static_dir, caplog):
-    async with server(settings(static_dir, max_clients=2, allow_origins=("http://wall:9",))) as s:
+    async with server(
+        serve_settings(static_dir, max_clients=2, allow_origins=("http://wall:9",))
+    ) as s:
         url = f"ws://127.0.0.1:{s.port}/ws"
         with pytest.raises(InvalidStatus) as refused:
             await connect(url, origin="http://evil.example")
@@ -151,7 +141,7 @@ async def test_websocket_origin_allow_list_and_connection_limit(static_dir, capl
 
 async def test_snapshot_deltas_pings_and_resync_over_a_real_socket(static_dir):
     timing = Timing(coalesce_hz=20, ping_interval_s=0.3, stale_after_s=10)
-    async with server(settings(static_dir, timing=timing)) as s:
+    async with server(serve_settings(static_dir, timing=timing)) as s:
         s.ingest(Indicator("shipments_1m", "520000", 1, 100, False))
         async with connect(f"ws://127.0.0.1:{s.port}/ws") as ws:
             snap = orjson.loads(await ws.recv())
@@ -175,7 +165,7 @@ async def test_snapshot_deltas_pings_and_resync_over_a_real_socket(static_dir):
 
 async def test_abusive_clients_are_closed_and_the_server_stays_up(static_dir):
     limits = Limits(max_message_bytes=256, max_invalid_messages=2)
-    async with server(settings(static_dir, limits=limits)) as s:
+    async with server(serve_settings(static_dir, limits=limits)) as s:
         url = f"ws://127.0.0.1:{s.port}/ws"
         async with connect(url) as big:
             await big.recv()
@@ -200,7 +190,7 @@ async def test_a_stuck_client_does_not_delay_the_others(static_dir):
     """A client that stops reading fills its socket, then its bounded queue; the others
     keep getting every delta on time, and the stuck one is dropped after send_timeout."""
     limits = Limits(max_queue_frames=4)
-    opts = settings(
+    opts = serve_settings(
         static_dir,
         limits=limits,
         send_timeout_s=1.0,

@@ -6,29 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import replace
 from pathlib import Path
 
 import orjson
 import pytest
+from support import serve_settings
 from web_raw import exchange, http, ready_server, request
 from websockets.asyncio.client import connect
 
-from web.assets import STATIC_DIR, build_frontend
 from web.indicators import Indicator
-from web.protocol import Timing
 from web.routes import SECURITY_HEADERS
-from web.server import ServeSettings
-
-
-@pytest.fixture(scope="module")
-def static_dir() -> Path:
-    build_frontend()  # no-op when the build is current
-    return STATIC_DIR
-
-
-def settings(static_dir: Path, **kw) -> ServeSettings:
-    return replace(ServeSettings(port=0, static_dir=static_dir, timing=Timing(20, 5, 10)), **kw)
 
 
 def assert_secured(headers: dict[str, str]) -> None:
@@ -85,7 +72,7 @@ def traversal_targets(root: Path) -> list[str]:
 
 
 async def test_no_path_reaches_outside_the_build(site):
-    async with ready_server(settings(site)) as s:
+    async with ready_server(serve_settings(site)) as s:
         ok = await http(s.port, "/ok.txt")
         assert (ok.status, ok.body) == (200, b"fine")
         # A symlink that stays inside the build is just another name for a file in it.
@@ -106,7 +93,7 @@ async def test_no_path_reaches_outside_the_build(site):
     "method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "PROPFIND", "get"]
 )
 async def test_other_methods_get_405_with_allow(static_dir, method):
-    async with ready_server(settings(static_dir)) as s:
+    async with ready_server(serve_settings(static_dir)) as s:
         for target in ("/", "/healthz", "/ws", "/nope"):
             answer = await http(s.port, target, method=method)
             assert answer.status == 405, (method, target, answer)
@@ -119,7 +106,7 @@ async def test_other_methods_get_405_with_allow(static_dir, method):
 async def test_requests_with_a_body_are_closed_without_an_answer(static_dir):
     """websockets reads no request bodies; it closes instead of leaving the body to be
     parsed as the next request (request smuggling)."""
-    async with ready_server(settings(static_dir)) as s:
+    async with ready_server(serve_settings(static_dir)) as s:
         for raw in (
             request("POST", "/", "Content-Length: 5") + b"hello",
             request("POST", "/", "Transfer-Encoding: chunked") + b"5\r\nhello\r\n0\r\n\r\n",
@@ -131,7 +118,7 @@ async def test_requests_with_a_body_are_closed_without_an_answer(static_dir):
 
 
 async def test_head_answers_headers_without_a_body(static_dir):
-    async with ready_server(settings(static_dir)) as s:
+    async with ready_server(serve_settings(static_dir)) as s:
         get = await http(s.port, "/app.js")
         head = await http(s.port, "/app.js", method="HEAD")
         assert head.status == 200 and head.body == b""
@@ -144,7 +131,7 @@ async def test_head_answers_headers_without_a_body(static_dir):
 
 
 async def test_oversized_request_lines_and_headers_are_refused(static_dir):
-    async with ready_server(settings(static_dir)) as s:
+    async with ready_server(serve_settings(static_dir)) as s:
         long_line = await http(s.port, "/" + "a" * 10_000)
         assert long_line.status == 414
         long_header = await http(s.port, "/", "X-Big: " + "b" * 10_000)
@@ -172,7 +159,7 @@ async def test_oversized_request_lines_and_headers_are_refused(static_dir):
 )
 async def test_malformed_requests_are_closed_and_the_server_carries_on(static_dir, raw):
     """Closed at once, or (a request line that never ends) at the open timeout."""
-    async with ready_server(settings(static_dir, open_timeout_s=1.0)) as s:
+    async with ready_server(serve_settings(static_dir, open_timeout_s=1.0)) as s:
         answer = await exchange(s.port, raw, timeout=5.0)
         assert answer.status in (None, 400), answer
         if answer.status is not None:
@@ -185,7 +172,7 @@ async def test_malformed_requests_are_closed_and_the_server_carries_on(static_di
 
 async def test_slowloris_is_cut_off_and_normal_clients_are_served_meanwhile(static_dir):
     open_timeout = 2.0
-    async with ready_server(settings(static_dir, open_timeout_s=open_timeout)) as s:
+    async with ready_server(serve_settings(static_dir, open_timeout_s=open_timeout)) as s:
         loop = asyncio.get_running_loop()
 
         async def trickle(target: str) -> float:

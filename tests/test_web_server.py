@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import signal
 import uuid
 from dataclasses import replace
 
 import orjson
 import pytest
+from support import free_port, serve_settings
 from websockets.asyncio.client import connect
 
 from pulseboard.config import Config
 from pulseboard.topics import ensure_topics
 from web import command
-from web.assets import STATIC_DIR, build_frontend
 from web.fake_feed import FakeIndicators, publish
 from web.harness import serving
 from web.protocol import Timing
-from web.server import ServeSettings
 
 pytestmark = pytest.mark.integration
 
@@ -29,11 +30,6 @@ async def topic_config(kafka_config: Config) -> Config:
     config = replace(kafka_config, kafka=replace(kafka_config.kafka, topic_prefix=prefix))
     await ensure_topics(config)
     return config
-
-
-@pytest.fixture(scope="module")
-def built() -> None:
-    build_frontend()
 
 
 def rec(name: str, key: str, value: float | None, t: int, final: bool = False, **extra):
@@ -51,7 +47,7 @@ async def until(ws, predicate) -> dict:
             return msg
 
 
-async def test_snapshot_of_the_compacted_state_then_live_deltas(topic_config, built):
+async def test_snapshot_of_the_compacted_state_then_live_deltas(topic_config, static_dir):
     t = 1_764_000_000
     model = FakeIndicators(seed=7)
     retained = model.all_records(t)
@@ -62,7 +58,7 @@ async def test_snapshot_of_the_compacted_state_then_live_deltas(topic_config, bu
         rec("shipments_1m", "520100", 6, t + 10, final=True),
     ]
     await publish(topic_config, retained)
-    settings = ServeSettings(port=0, static_dir=STATIC_DIR, timing=Timing(4, 1, 10))
+    settings = serve_settings(static_dir, timing=Timing(4, 1, 10))
     async with serving(settings, topic_config) as server:
         await asyncio.wait_for(server.ready_event.wait(), 30)
         async with connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
@@ -96,19 +92,46 @@ async def test_snapshot_of_the_compacted_state_then_live_deltas(topic_config, bu
         assert metrics.get_sample_value("pulseboard_web_messages_sent_total", {"type": "delta"})
 
 
-async def test_the_serve_command_runs_until_stopped(topic_config, built):
-    """The CLI entry the lead wires in: arguments, config, a clean stop on SIGTERM-like
-    cancellation."""
+async def test_the_serve_command_runs_until_stopped(topic_config, static_dir):
+    """`pulseboard serve`'s arguments and loop: it listens where told, serves a snapshot of
+    the topic's state, stops cleanly on SIGTERM and leaves no signal handler behind."""
     parser = argparse.ArgumentParser()
     command.add_arguments(parser)
-    args = parser.parse_args(["--port", "0", "--coalesce-hz", "8", "--allow-origin", "*"])
+    with pytest.raises(SystemExit):
+        command.settings_from_args(parser.parse_args(["--coalesce-hz", "0"]))
+    port = free_port()
+    args = parser.parse_args(["--port", str(port), "--coalesce-hz", "8", "--allow-origin", "*"])
     settings = command.settings_from_args(args)
     assert settings.timing.coalesce_hz == 8 and settings.allow_origins == ("*",)
     assert settings.host == "127.0.0.1"
-    with pytest.raises(SystemExit):
-        command.settings_from_args(parser.parse_args(["--coalesce-hz", "0"]))
+    t = 1_764_000_000
+    await publish(topic_config, [rec("shipments_1m", "520100", 17, t)])
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
     task = asyncio.create_task(command.serve_until_stopped(settings, topic_config))
-    await asyncio.sleep(0)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    ws = await connect_when_listening(f"ws://127.0.0.1:{port}/ws", task)
+    try:
+        snap = await until(ws, lambda m: m["type"] == "snapshot" and m["ready"])
+        assert snap["values"]["shipments_1m"] == [["520100", 17, t, False]]
+    finally:
+        await ws.close()
+    assert signal.getsignal(signal.SIGTERM) is not before[signal.SIGTERM]  # ours, not the default
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.wait_for(task, 15)  # returns: stopped by the signal, no error
+    assert {sig: signal.getsignal(sig) for sig in before} == before
+
+
+async def connect_when_listening(url: str, server: asyncio.Task):
+    """A websocket to ``url`` as soon as the server accepts one (it binds after reading its
+    settings); fails at once if the server task ends instead."""
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        try:
+            return await connect(url)
+        except OSError:
+            if server.done():
+                server.result()  # its error, if any
+                raise
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.wait({server}, timeout=0.05)

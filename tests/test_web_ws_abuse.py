@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 import pytest
+from support import serve_settings
 from web_raw import (
     OP_BINARY,
     OP_CONT,
@@ -25,7 +26,6 @@ from web_raw import (
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from web.assets import STATIC_DIR, build_frontend
 from web.indicators import Indicator
 from web.protocol import Limits, Timing
 from web.server import UNREAD_REPLIES_LIMIT, PushServer, ServeSettings
@@ -34,14 +34,8 @@ from web.server import UNREAD_REPLIES_LIMIT, PushServer, ServeSettings
 WRITE_LIMIT = 32 * 1024
 
 
-@pytest.fixture(scope="module")
-def static_dir() -> Path:
-    build_frontend()
-    return STATIC_DIR
-
-
 def settings(static_dir: Path, **kw) -> ServeSettings:
-    return replace(ServeSettings(port=0, static_dir=static_dir, timing=Timing(50, 5, 10)), **kw)
+    return serve_settings(static_dir, **{"timing": Timing(50, 5, 10), **kw})
 
 
 @dataclass

@@ -8,7 +8,6 @@ import contextlib
 import logging
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 from pulseboard.config import Config
@@ -136,13 +135,23 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
 
 
 async def serve_until_stopped(settings: ServeSettings, config: Config) -> None:
+    """Serve until SIGINT or SIGTERM (or the feed stops for good). The handlers that were
+    there before are put back on the way out, so a caller's loop is left as it was."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    previous = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
+        before = signal.getsignal(sig)
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    async with serving(settings, config, stop=stop):
-        await stop.wait()
+            previous[sig] = before
+    try:
+        async with serving(settings, config, stop=stop):
+            await stop.wait()
+    finally:
+        for sig, before in previous.items():
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, before)
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
@@ -173,17 +182,3 @@ def run(args: argparse.Namespace, config: Config) -> int:
         return 2
     log_stop(log, "serve")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m web.command` until the lead wires `pulseboard serve` into the CLI."""
-    from pulseboard.cli import cluster_options, load_config
-
-    parser = argparse.ArgumentParser(prog="pulseboard serve", parents=[cluster_options()])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    return run(args, load_config(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
 from pulseboard import spec
+from pulseboard.cli_support import cluster_options, load_config, unreachable
 from pulseboard.config import Config, ConfigError
 from pulseboard.connect import wait_for_cluster
 from pulseboard.kafka_client import kafka_producer
@@ -261,8 +262,6 @@ async def run_feed(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pulseboard.cli import cluster_options, load_config, unreachable
-
     parser = argparse.ArgumentParser(
         prog="python -m web.fake_feed", parents=[cluster_options()], description=__doc__
     )

@@ -269,9 +269,6 @@ class ClientSession:
     def queued_bytes(self) -> int:
         return self._queued_bytes
 
-    def has_output(self) -> bool:
-        return self.close is None and (self.needs_snapshot or bool(self._queue))
-
     def offer(self, frame: Broadcast) -> OfferResult:
         if self.close is not None:
             return OfferResult(Offer.CLOSED)

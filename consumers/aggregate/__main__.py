@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from consumers.aggregate import command
-from pulseboard.cli import cluster_options, load_config
+from pulseboard.cli_support import cluster_options, load_config
 from pulseboard.config import ConfigError
 
 

@@ -151,15 +151,6 @@ def decode_entry(item: list[Any], *, thin: bool = False) -> Entry:
     return item[0], item[1], bucket_from_obj(item[2], big=len(item) > 3, thin=thin)
 
 
-def encode_bucket(b: Bucket) -> bytes:
-    """A lone bucket (tests and tools); ``decode_bucket`` reads it back exactly."""
-    return encode_entry(0, 0, b)
-
-
-def decode_bucket(raw: bytes) -> Bucket:
-    return decode_entry(orjson.loads(raw))[2]
-
-
 # --------------------------------------------------------------------------- messages
 
 
@@ -176,7 +167,9 @@ class BucketMessage:
     still open seconds since its previous provisional message.
 
     ``hi``: greatest ``ts`` of the counted events seen; ``wm``: the partition's watermark
-    (ingest time, ms) when the message was made."""
+    (ingest time, ms) when the message was made; ``partitions``: the greatest partition
+    count of ``src``'s topic that its producers' progress markers stated (None: none seen),
+    so the finalizer waits for a partition added at run time (``pulseboard.progress``)."""
 
     kind: str
     src: str
@@ -187,6 +180,7 @@ class BucketMessage:
     hi: int | None
     wm: int | None
     entries: list[Entry]
+    partitions: int | None = None
 
 
 def message_key(kind: str, src: str = "") -> bytes:
@@ -202,19 +196,21 @@ def _header(
     empty: bool,
     hi: int | None,
     wm: int | None,
+    partitions: int | None,
 ) -> bytes:
-    head = orjson.dumps(
-        {
-            "k": kind,
-            "src": src,
-            "sid": sid,
-            "from": start,
-            "through": through,
-            "empty": empty,
-            "hi": hi,
-            "wm": wm,
-        }
-    )
+    obj = {
+        "k": kind,
+        "src": src,
+        "sid": sid,
+        "from": start,
+        "through": through,
+        "empty": empty,
+        "hi": hi,
+        "wm": wm,
+    }
+    if partitions:
+        obj["n"] = partitions
+    head = orjson.dumps(obj)
     return head[:-1] + b',"b":['
 
 
@@ -229,9 +225,11 @@ def encode_message(
     hi: int | None = None,
     wm: int | None = None,
     entries: Iterable[bytes] = (),
+    partitions: int | None = None,
 ) -> bytes:
     """A message from already encoded entries (``encode_entry``)."""
-    return _header(kind, src, sid, start, through, empty, hi, wm) + b",".join(entries) + b"]}"
+    head = _header(kind, src, sid, start, through, empty, hi, wm, partitions)
+    return head + b",".join(entries) + b"]}"
 
 
 def chunk_entries(
@@ -271,6 +269,7 @@ def decode_message(raw: bytes, *, thin_before: int | None = None) -> BucketMessa
         hi=obj.get("hi"),
         wm=obj.get("wm"),
         entries=entries,
+        partitions=obj.get("n"),
     )
 
 

@@ -11,6 +11,7 @@ import signal
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from consumers.aggregate.metrics import AggregatorMetrics
+from consumers.aggregate.sealer import MARKERS, PROGRESS_MODES
 from consumers.aggregate.service import AggregateOptions, run_aggregator
 from consumers.aggregate.sink import PublishError
 from pulseboard import spec
@@ -44,18 +45,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="allowed clock skew F (default PULSEBOARD_FUTURE_MS or 5000)",
     )
     parser.add_argument(
+        "--progress",
+        choices=PROGRESS_MODES,
+        default=MARKERS,
+        help="how a partition's progress is known: 'markers' (default; exact) from the "
+        "progress markers pulseboard's producers and replayer write into every partition, "
+        "'idle' from record timestamps and the wall-clock idle rule, for producers that "
+        "write no markers (its limits: docs/aggregator.md)",
+    )
+    parser.add_argument(
+        "--producer-timeout-ms",
+        type=int,
+        default=30_000,
+        help="with --progress markers: a producer silent this long on a watched, caught-up "
+        "partition is given up (crashed without leaving) so that the others' progress "
+        "counts alone (default 30000)",
+    )
+    parser.add_argument(
         "--idle-ms",
         type=int,
         default=2000,
-        help="a caught-up partition without records for this long advances "
-        "its watermark by wall-clock time (default 2000)",
+        help="with --progress idle: a caught-up partition without records for this long "
+        "advances its watermark by wall-clock time (default 2000)",
     )
     parser.add_argument(
         "--idle-speed",
         type=float,
         default=1.0,
-        help="watermark ms per wall-clock ms for idle partitions: the "
-        "producer's --speed when it publishes simulated time (default 1)",
+        help="with --progress idle: watermark ms per wall-clock ms for idle partitions: "
+        "the producer's --speed when it publishes simulated time (default 1)",
     )
     parser.add_argument(
         "--role",
@@ -99,6 +117,7 @@ def options(args: argparse.Namespace, config: Config) -> AggregateOptions:
         ("--lateness-ms", lateness, 0),
         ("--future-ms", future, 0),
         ("--idle-ms", args.idle_ms, 0),
+        ("--producer-timeout-ms", args.producer_timeout_ms, 1),
         ("--seal-interval-ms", args.seal_interval_ms, 10),
         ("--provisional-interval-ms", args.provisional_interval_ms, 10),
         ("--commit-interval-ms", args.commit_interval_ms, 10),
@@ -119,6 +138,8 @@ def options(args: argparse.Namespace, config: Config) -> AggregateOptions:
         future_ms=future,
         idle_ms=args.idle_ms,
         idle_speed=args.idle_speed,
+        progress=args.progress,
+        producer_timeout_ms=args.producer_timeout_ms,
         seal_interval_ms=args.seal_interval_ms,
         provisional_interval_ms=args.provisional_interval_ms,
         commit_interval_ms=args.commit_interval_ms,

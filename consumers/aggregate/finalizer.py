@@ -36,8 +36,9 @@ from consumers.aggregate.codec import BucketMessage, parse_int
 from consumers.aggregate.livefold import bucket_minus
 from consumers.buckets import Bucket
 from consumers.changelog import Changelog, Record
-from consumers.indicators import NAMES
 from consumers.windows import MAX_WINDOW, Windows
+from pulseboard.indicators import NAMES
+from pulseboard.progress import END_SECOND
 
 CHECKPOINT_VERSION: Final = 1
 TRUCK_WINDOW: Final = 300  # seconds whose trucks / dc readings a restore still needs
@@ -146,6 +147,7 @@ class FinalizerState:
         self.prov: dict[str, dict[int, Bucket]] = {}
         self.prov_sid: dict[str, str] = {}
         self.wm: dict[str, int] = {}
+        self._newest: int | None = None  # greatest wm reported that is not an ended input's
         self.seen_ingest = 0
         self.live: Windows | None = None
         self.live_log = Changelog()
@@ -251,10 +253,18 @@ class FinalizerState:
                 have.merge_from(d)
 
     def _note(self, src: str, m: BucketMessage) -> None:
+        if m.partitions is not None:
+            # The topic has (at least) this many partitions: one added at run time must be
+            # heard from before any second it could hold is made final.
+            topic = src.rpartition(":")[0]
+            for p in range(m.partitions):
+                self.sources.add(f"{topic}:{p}")
         if m.hi is not None and (self.hi is None or m.hi > self.hi):
             self.hi = m.hi
         if m.wm is not None and m.wm > self.wm.get(src, -(2**63)):
             self.wm[src] = m.wm
+            if m.wm < END_SECOND * 1000 and (self._newest is None or m.wm > self._newest):
+                self._newest = m.wm
 
     def _add_pending(self, s: int, ing: int, b: Bucket) -> None:
         have = self.pending.get(s)
@@ -323,15 +333,37 @@ class FinalizerState:
     def provisional(self) -> tuple[list[Record], int]:
         """Records of the provisional values that changed since the last call, as of the
         second after the newest watermark, and the greatest ingest_ts they reflect."""
-        if self._restore is not None or not self.wm:
+        as_of = self.live_as_of()
+        if self._restore is not None or as_of is None:
             return [], self.seen_ingest
-        as_of = max(self.wm.values()) // 1000 + 1
+        if self.ended and self.live is not None and self.live.as_of != as_of:
+            self.live = None  # the input is over: show the final state itself
         live = self._live_windows()
         if live.as_of is None or as_of > live.as_of:
             live.advance(as_of)
         full, self._live_full = self._live_full, False
         t = live.as_of if live.as_of is not None else as_of
         return self.live_log.diff(live, t, full=full), self.seen_ingest
+
+    @property
+    def ended(self) -> bool:
+        """Every source partition's input has ended (``pulseboard.progress``)."""
+        return bool(self.sources) and all(
+            self.through.get(src, 0) >= END_SECOND for src in self.sources
+        )
+
+    def newest_wm(self) -> int | None:
+        """The newest watermark any partition reported before its input ended (ms)."""
+        return self._newest
+
+    def live_as_of(self) -> int | None:
+        """The T provisional values are as of: the second after the newest watermark; once
+        every partition's input has ended, the final T, so that the screen then shows
+        exactly the final values instead of sliding on with the wall clock."""
+        if self.ended:
+            return self.final.as_of
+        wm = self.newest_wm()
+        return None if wm is None else wm // 1000 + 1
 
     def _live_windows(self) -> Windows:
         live = self.live

@@ -5,23 +5,27 @@
 slices, optionally "crashing" and restarting it from its last commit the way the live
 sealer does; ``drive_finalizer`` feeds the resulting message streams, interleaved at random
 (each partition's own order kept), to a ``FinalizerState``, optionally crashing and
-restoring it from a checkpoint. Randomness comes from the ``random.Random`` passed in.
+restoring it from a checkpoint. ``drive_live`` runs every sealer and the finalizer together
+against a wall clock, each partition's records arriving on a schedule of the caller's
+(``arrivals``): publication patterns, per-partition delays, bursts, a partition that gets
+its first record late. Randomness comes from the ``random.Random`` passed in.
 """
 
 from __future__ import annotations
 
 import bisect
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from consumers.aggregate.codec import PROVISIONAL, SEALED, decode_message
 from consumers.aggregate.finalizer import FinalizerState
-from consumers.aggregate.sealer import PartitionSealer, SealerConfig
+from consumers.aggregate.sealer import IDLE, PartitionSealer, SealerConfig
 from consumers.changelog import Record
 from pulseboard import spec
 from pulseboard.kafka_client import default_partition
+from pulseboard.progress import END, LEAVE, TICK, marker_headers
 
 
 class FakeRecord(NamedTuple):
@@ -29,6 +33,7 @@ class FakeRecord(NamedTuple):
     timestamp: int
     key: bytes | None
     value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class SourceRecord(NamedTuple):
@@ -47,18 +52,142 @@ def end_of(records: Iterable[SourceRecord], config: SealerConfig | None = None) 
 
 
 def split_records(
-    records: Iterable[SourceRecord], partitions: dict[str, int] | None = None
+    records: Iterable[SourceRecord],
+    partitions: dict[str, int] | None = None,
+    *,
+    markers: bool = True,
+    mark_every: int = 500,
+    reorder_ms: int = 0,
+    end: bool = True,
+    producer: str = "replay",
+    grow: tuple[int, str, int] | None = None,
 ) -> dict[tuple[str, int], list[FakeRecord]]:
-    """Records per (base topic, partition), with offsets, like Kafka would store them."""
-    partitions = partitions or {spec.TOPIC_FREIGHT: 6, spec.TOPIC_SECTOR: 3}
+    """Records per (base topic, partition), with offsets, like Kafka would store them.
+
+    With ``markers`` (what ``pulseboard replay --to-kafka`` writes, ``pulseboard.progress``):
+    a first marker in every partition before any record, one every ``mark_every`` records at
+    the greatest ingest_ts so far less ``reorder_ms``, and an ``end`` (or ``leave``) last.
+    ``grow`` = (record index, base topic, new count): partitions added to a topic at run
+    time, announced by markers in every partition before the first record routed with the
+    new count (as ``BatchPublisher.mark`` does)."""
+    partitions = dict(partitions or {spec.TOPIC_FREIGHT: 6, spec.TOPIC_SECTOR: 3})
+    final_counts = dict(partitions)
+    if grow is not None:
+        final_counts[grow[1]] = max(grow[2], partitions[grow[1]])
     out: dict[tuple[str, int], list[FakeRecord]] = {
-        (t, p): [] for t, n in partitions.items() for p in range(n)
+        (t, p): [] for t, n in final_counts.items() for p in range(n)
     }
-    for rec in records:
+
+    def mark(ts: int, kind: str) -> None:
+        for (topic, p), part in out.items():
+            if p >= partitions[topic]:
+                continue  # not there yet
+            headers = tuple(marker_headers(producer, kind, partitions[topic]))
+            part.append(FakeRecord(len(part), max(0, ts), None, b"", headers))
+
+    high: int | None = None
+    for i, rec in enumerate(records):
+        if grow is not None and i == grow[0]:
+            partitions[grow[1]] = final_counts[grow[1]]
+            if markers and high is not None:
+                mark(high - reorder_ms, TICK)
+        if markers and high is None:
+            mark(rec.ingest_ts - reorder_ms, TICK)
+        elif markers and i % mark_every == 0 and high is not None:
+            mark(high - reorder_ms, TICK)
         p = default_partition(rec.key, partitions[rec.topic])
         part = out[(rec.topic, p)]
         part.append(FakeRecord(len(part), rec.ingest_ts, rec.key, rec.value))
+        high = rec.ingest_ts if high is None else max(high, rec.ingest_ts)
+    if markers and high is not None:
+        mark(high if end else high - reorder_ms, END if end else LEAVE)
     return out
+
+
+def arrivals(
+    parts: dict[tuple[str, int], list[FakeRecord]],
+    base: Callable[[tuple[str, int], int, FakeRecord], float],
+) -> dict[tuple[str, int], list[float]]:
+    """Wall-clock arrival time (ms) of every record of every partition: ``base`` gives a
+    record's publication time; a partition's records arrive in offset order."""
+    out = {}
+    for tp, recs in parts.items():
+        times: list[float] = []
+        last = 0.0
+        for i, rec in enumerate(recs):
+            last = max(last, base(tp, i, rec))
+            times.append(last)
+        out[tp] = times
+    return out
+
+
+@dataclass(slots=True)
+class LiveRun:
+    records: list[Record] = field(default_factory=list)
+    state: FinalizerState | None = None
+    after_seal: int = 0
+    wall_ms: float = 0.0
+
+
+def drive_live(
+    parts: dict[tuple[str, int], list[FakeRecord]],
+    arrival: dict[tuple[str, int], list[float]],
+    rng: random.Random,
+    *,
+    config: SealerConfig | None = None,
+    known: Iterable[tuple[str, int]] | None = None,
+    max_wall_ms: float = 3_600_000.0,
+) -> LiveRun:
+    """Both stages against a wall clock: every partition's records become readable at
+    their arrival times; each step, each sealer reads part or all of what has arrived
+    (consumer lag), is ``caught_up`` when it has read everything arrived, and its messages
+    go straight to the finalizer. Ends when every record is read and the finalizer's input
+    has ended, or at ``max_wall_ms``. ``known``: the partitions the finalizer learns from
+    metadata at start (default all; a partition added at run time is left out)."""
+    config = config or SealerConfig()
+    run = LiveRun()
+    sealers = {
+        tp: PartitionSealer(
+            tp[0], tp[1], freight=tp[0] == spec.TOPIC_FREIGHT, sid=f"l{tp[1]}", config=config
+        )
+        for tp in parts
+    }
+    pos = dict.fromkeys(parts, 0)
+    fin = FinalizerState(f"{t}:{p}" for t, p in (parts if known is None else known))
+    offset = 0
+    now = 0.0
+    order = sorted(parts)
+    while now < max_wall_ms:
+        now += rng.uniform(1.0, 400.0)
+        rng.shuffle(order)
+        for tp in order:
+            st = sealers[tp]
+            avail = bisect.bisect_right(arrival[tp], now)
+            take = avail - pos[tp]
+            if take and rng.random() < 0.3:
+                take = rng.randint(0, take)  # lagging behind
+            if take:
+                res = st.feed_batch(parts[tp][pos[tp] : pos[tp] + take], now)
+                run.after_seal += res.after_seal
+                pos[tp] += take
+            st.advance(now, caught_up=pos[tp] == avail)
+            for raw in st.sealed_messages():
+                fin.on_sealed(offset, decode_message(raw))
+                offset += 1
+            if rng.random() < 0.3:
+                for raw in st.provisional_messages():
+                    fin.on_provisional(decode_message(raw))
+                    offset += 1
+        run.records += [rec for rec, _ in fin.take_final()]
+        if rng.random() < 0.2:
+            fin.provisional()
+        done = all(pos[tp] == len(parts[tp]) for tp in parts)
+        if done and (fin.ended or all(st.ended for st in sealers.values())):
+            break
+    run.records += [rec for rec, _ in fin.take_final()]
+    run.state = fin
+    run.wall_ms = now
+    return run
 
 
 @dataclass(slots=True)
@@ -119,8 +248,20 @@ def drive_sealer(
                 now_ms=now,
             )
             resume = sealer.resume_ms
-            j = 0 if resume is None else bisect.bisect_left(timestamps, resume)
+            # Kafka's time index: the first offset with a timestamp at or after ``resume``
+            # (markers make timestamps non-monotonic, so no bisection).
+            j = (
+                0
+                if resume is None
+                else next((k for k, t in enumerate(timestamps) if t >= resume), len(timestamps))
+            )
             i = min(j, committed_offset)
+    if config.progress != IDLE:
+        # Caught up: the producers' markers (an ``end`` last) seal what they promised.
+        sealer.advance(now, caught_up=True)
+        run.messages += [(SEALED, m) for m in sealer.sealed_messages()]
+        run.messages += [(PROVISIONAL, m) for m in sealer.provisional_messages()]
+        return run
     # Caught up, then idle until the watermark reaches end_ms.
     base = sealer.wm if sealer.wm is not None else 0
     if end_ms is None:

@@ -41,6 +41,7 @@ class AggregatorMetrics:
     late: Counter
     future: Counter
     after_seal: Counter
+    markers: Counter
     replayed: Counter
     dlq: Counter
     lag: Gauge
@@ -117,6 +118,12 @@ class AggregatorMetrics:
                 p + "records_after_seal",
                 "In-time events for a second already sealed: their partition was not in "
                 "ingest order (or the idle rule ran ahead); not counted",
+                ["topic"],
+                registry=r,
+            ),
+            markers=Counter(
+                p + "progress_markers",
+                "Progress markers read from the events topics (pulseboard.progress; not events)",
                 ["topic"],
                 registry=r,
             ),

@@ -43,10 +43,17 @@ from consumers.aggregate.codec import (
     encode_entry,
     encode_message,
 )
+from consumers.aggregate.promises import Promises
 from consumers.buckets import ADDERS, Bucket
 from consumers.events import DcLoad, Delivery, Output, Position, Shipment
 from consumers.validation import REASONS, Invalid, validate
+from pulseboard.progress import END_SECOND, MarkerError, marker_of
 from pulseboard.spec import DEFAULT_FUTURE_MS, DEFAULT_LATENESS_MS
+
+# How a partition's watermark is known (docs/aggregator.md section 2):
+MARKERS: Final = "markers"  # from the progress markers of pulseboard's producers (exact)
+IDLE: Final = "idle"  # from record timestamps and the wall-clock idle rule (foreign producers)
+PROGRESS_MODES: Final = (MARKERS, IDLE)
 
 KEY_MISMATCH: Final = "key_mismatch"
 WRONG_TOPIC: Final = "wrong_topic"
@@ -78,6 +85,7 @@ class RecordLike(Protocol):
     timestamp: int
     key: bytes | None
     value: bytes | None
+    # (headers too: read only from records with an empty value, where markers live)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +99,16 @@ class SealerConfig:
     # a new producer id, the backlog itself): well above aiokafka's and Java's 1-2 s.
     recovery_hold_ms: int = 10_000
     max_message_bytes: int = 256 * 1024  # a message's bucket entries are cut at this size
+    progress: str = MARKERS
+    # A producer silent this long while its partition is watched and caught up is given up
+    # (crashed without leaving): its promise stops holding the others back.
+    producer_timeout_ms: int = 30_000
 
     def __post_init__(self) -> None:
+        if self.progress not in PROGRESS_MODES:
+            raise ValueError(f"progress must be one of {', '.join(PROGRESS_MODES)}")
+        if self.producer_timeout_ms <= 0:
+            raise ValueError("producer_timeout_ms must be > 0")
         if self.lateness_ms < 0 or self.future_ms < 0:
             raise ValueError("lateness_ms and future_ms must be >= 0")
         if self.idle_ms < 0 or self.recovery_hold_ms < 0:
@@ -114,6 +130,7 @@ class FeedResult:
     late: int = 0
     future: int = 0
     after_seal: int = 0
+    markers: int = 0  # progress markers read (never events)
     invalid: list[tuple[Any, str, str]] = field(default_factory=list)  # (record, reason, detail)
 
 
@@ -168,6 +185,12 @@ class PartitionSealer:
         self.hold_until = 0.0  # no idle advance before this (wall clock, ms): see ``resumed``
         self.empty = False
         self._empty_sent = False
+        self.markers = self.config.progress == MARKERS
+        self.promises = Promises(float(self.config.producer_timeout_ms), wm=self._base)
+        if through is not None and through >= END_SECOND:
+            self.promises.ended = True
+        self._caught_since: float | None = None  # watched and caught up without a break since
+        self.expired: list[str] = []  # producers given up, not yet reported
 
     # ---------------------------------------------------------------- records
 
@@ -193,12 +216,29 @@ class PartitionSealer:
             if ingest_ts > last_ts:
                 last_ts = ingest_ts
             new = rec.offset >= replay_until
+            raw = rec.value
+            if not raw:
+                # Events are never empty; markers always are (``pulseboard.progress``).
+                try:
+                    marker = marker_of(getattr(rec, "headers", None))
+                except MarkerError as exc:
+                    if new:
+                        consumed += 1
+                        invalid.append((rec, "not_json", str(exc)))
+                    else:
+                        replayed += 1
+                    continue
+                if marker is not None:
+                    self.promises.on_marker(marker, ingest_ts, now_ms)
+                    res.markers += 1
+                    continue
+                ev = _NO_VALUE if raw is None else validate(raw)
+            else:
+                ev = validate(raw)
             if new:
                 consumed += 1
             else:
                 replayed += 1
-            raw = rec.value
-            ev = validate(raw) if raw is not None else _NO_VALUE
             cls = type(ev)
             if cls is Invalid:
                 if new:
@@ -245,8 +285,9 @@ class PartitionSealer:
             self.last_wall = now_ms
             self.last_ts = last_ts
             self.empty = False
-            if self.wm is None or last_ts > self.wm:
+            if not self.markers and (self.wm is None or last_ts > self.wm):
                 self.wm = last_ts
+            self._take_promises()
             if hi != -(2**63):
                 self.hi = hi
         res.consumed = consumed
@@ -259,16 +300,47 @@ class PartitionSealer:
 
     # ---------------------------------------------------------------- sealing
 
+    def _take_promises(self) -> None:
+        """The watermark the producers' markers prove (in ``idle`` mode only an ``end``
+        counts: record timestamps and the idle rule do the rest)."""
+        p = self.promises
+        wm = (END_SECOND * 1000 + self._lateness) if p.ended else (p.wm if self.markers else None)
+        if wm is not None and (self.wm is None or wm > self.wm):
+            self.wm = wm
+
+    @property
+    def unpromised(self) -> bool:
+        """Markers are expected but none came, though records did (a foreign producer)."""
+        return self.markers and self.promises.wm is None and self.last_ts is not None
+
+    @property
+    def ended(self) -> bool:
+        """The partition's input has ended: every second is sealed."""
+        return self.promises.ended
+
     def advance(self, now_ms: float, caught_up: bool, answered_ms: float | None = None) -> None:
-        """Apply the idle rule (``caught_up``: nothing left to read in the partition right
-        now) and seal every second the watermark has passed by ``L``.
+        """Seal every second the watermark has passed by ``L``. With ``markers`` progress the
+        watermark is what the producers promised, and a producer silent for
+        ``producer_timeout_ms`` while the partition is watched and caught up is given up.
+        With ``idle`` progress the idle rule applies (``caught_up``: nothing left to read in
+        the partition right now).
 
         ``answered_ms`` is when the broker last answered a fetch for the partition (same
         clock as ``now_ms``; default now). Quiet is only claimed up to that answer: a broker
         that has just gone away answers nothing, and its producers are buffering records
         stamped with times we would otherwise seal past."""
-        wm = self.wm
         cfg = self.config
+        if self.markers:
+            if caught_up and now_ms >= self.hold_until:
+                if self._caught_since is None:
+                    self._caught_since = now_ms
+                self.expired += self.promises.expire(now_ms, self._caught_since)
+            else:
+                self._caught_since = None
+            self._take_promises()
+            self._seal_to(self.wm)
+            return
+        wm = self.wm
         if caught_up and now_ms >= self.hold_until:
             quiet_until = now_ms if answered_ms is None else min(now_ms, answered_ms)
             idle = quiet_until - self.last_wall
@@ -283,6 +355,9 @@ class PartitionSealer:
                     if wm is None or candidate > wm:
                         wm = candidate
         self.wm = wm
+        self._seal_to(wm)
+
+    def _seal_to(self, wm: int | None) -> None:
         if wm is None:
             return
         through = (wm - self._lateness) // 1000
@@ -297,6 +372,7 @@ class PartitionSealer:
         idle rule waits ``recovery_hold_ms`` for their backlog."""
         self.last_wall = max(self.last_wall, now_ms)
         self.hold_until = max(self.hold_until, now_ms + self.config.recovery_hold_ms)
+        self._caught_since = None
 
     def _seal_below(self, through: int) -> None:
         for s in sorted(s for s in self.buckets if s < through):
@@ -343,6 +419,7 @@ class PartitionSealer:
                     hi=self.hi,
                     wm=self.wm,
                     entries=[e for _, e in run],
+                    partitions=self.promises.partitions or None,
                 )
             )
             start = through

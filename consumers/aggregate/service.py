@@ -32,19 +32,28 @@ from consumers.aggregate.codec import (
 )
 from consumers.aggregate.finalizer import Checkpoint, FinalizerState
 from consumers.aggregate.metrics import AggregatorMetrics
-from consumers.aggregate.sealer import PartitionSealer, SealerConfig, parse_commit_metadata
+from consumers.aggregate.sealer import (
+    MARKERS,
+    PartitionSealer,
+    SealerConfig,
+    parse_commit_metadata,
+)
 from consumers.aggregate.sink import BatchSink, OutRecord, Sink
 from consumers.changelog import Record
-from producers.publisher import producer_for
 from pulseboard import spec
-from pulseboard.config import TOPIC_BUCKETS, Config
+from pulseboard.config import (
+    FINALIZER_GROUP,
+    LIVE_SESSION,
+    SEALER_GROUP,
+    TOPIC_BUCKETS,
+    Config,
+)
 from pulseboard.history.writer import LiveHistorySink, history_topic
 from pulseboard.kafka_client import kafka_admin, kafka_consumer, topic_partitions
+from pulseboard.publishing import producer_for
 
 log = logging.getLogger("pulseboard.aggregate")
 
-SEALER_GROUP = "pulseboard-aggregate"
-FINALIZER_GROUP = "pulseboard-finalize"
 REASON_HEADER = "pulseboard-reason"
 # A fetch answers within fetch_max_wait_ms (500) when the broker is up; several times that
 # without an answer means we cannot see the partition (broker down or unreachable).
@@ -60,6 +69,8 @@ class AggregateOptions:
     future_ms: int = spec.DEFAULT_FUTURE_MS
     idle_ms: int = 2000
     idle_speed: float = 1.0
+    progress: str = MARKERS
+    producer_timeout_ms: int = 30_000
     seal_interval_ms: int = 200
     provisional_interval_ms: int = 250
     commit_interval_ms: int = 1000
@@ -74,6 +85,8 @@ class AggregateOptions:
             future_ms=self.future_ms,
             idle_ms=self.idle_ms,
             idle_speed=self.idle_speed,
+            progress=self.progress,
+            producer_timeout_ms=self.producer_timeout_ms,
         )
 
 
@@ -167,7 +180,7 @@ class SealerService:
         self.topics = [self.freight_topic, k.topic(spec.TOPIC_SECTOR)]
         self.buckets_topic = k.topic(TOPIC_BUCKETS)
         self.dlq_topic = k.topic(spec.TOPIC_DLQ)
-        self.group = k.topic_prefix + SEALER_GROUP
+        self.group = k.prefix + SEALER_GROUP
         self.token = os.urandom(4).hex()
         self.sessions = 0
         self.consumer = kafka_consumer(
@@ -180,6 +193,9 @@ class SealerService:
             # the same rebalance keeps its state (see ``assigned``).
             partition_assignment_strategy=(StickyPartitionAssignor,),
             max_partition_fetch_bytes=4 * 1024 * 1024,
+            # A partition added at run time is assigned within seconds, not minutes; until
+            # then the finalizer waits for it (its producers' markers announced it).
+            metadata_max_age_ms=5000,
         )
         self.parts: dict[TopicPartition, PartitionSealer] = {}
         self.lock = asyncio.Lock()
@@ -192,6 +208,7 @@ class SealerService:
         self._next_seal = self._next_prov = self._next_commit = 0.0
         self._after_seal = 0
         self._next_warning = 0.0
+        self._next_unpromised = 0.0
         self._blind: set[TopicPartition] = set()  # partitions without a recent fetch response
         self._last_tick: float | None = None
 
@@ -230,6 +247,8 @@ class SealerService:
             m.consumed.labels(topic).inc(res.consumed)
         if res.replayed:
             m.replayed.labels(topic).inc(res.replayed)
+        if res.markers:
+            m.markers.labels(topic).inc(res.markers)
         if res.counted:
             m.counted.labels(topic).inc(res.counted)
         if res.late:
@@ -243,7 +262,8 @@ class SealerService:
                 self._next_warning = now + 60_000
                 log.warning(
                     "sealer: %d in-time events arrived for seconds already sealed (records "
-                    "out of ingest order, or the idle rule ran ahead of a producer); they are "
+                    "out of ingest order, a producer that wrote below its own or another "
+                    "producer's progress, or the idle rule ran ahead of a producer); they are "
                     "not counted (metric pulseboard_aggregator_records_after_seal_total)",
                     self._after_seal,
                 )
@@ -313,6 +333,25 @@ class SealerService:
             caught_up = seen and tp not in batches and hw is not None and pos >= hw
             answered = None if polled is None else now - (wall - polled)
             st.advance(now, caught_up, answered)
+            if st.expired:
+                log.warning(
+                    "sealer: %s: producer(s) %s sent no progress marker for %.0f s; given up "
+                    "(stopped without leaving?), the partition's other producers count alone",
+                    st.src,
+                    ", ".join(st.expired),
+                    self.cfg.producer_timeout_ms / 1000,
+                    extra={"event": "producer_expired"},
+                )
+                st.expired.clear()
+            if st.unpromised and caught_up and now >= self._next_unpromised:
+                self._next_unpromised = now + 60_000
+                log.warning(
+                    "sealer: %s holds records but no progress marker: its producer is not "
+                    "pulseboard's, and final values wait for a marker. For such producers run "
+                    "the aggregator with --progress idle (docs/aggregator.md)",
+                    st.src,
+                    extra={"event": "no_markers"},
+                )
             labels = (tp.topic, str(tp.partition))
             if hw is not None:
                 m.lag.labels(*labels).set(max(0, hw - pos))
@@ -355,9 +394,7 @@ class SealerService:
     async def _publish(self, kind: str, src: str, messages: list[bytes]) -> None:
         if not messages:
             return
-        key = message_key(kind, src)
-        for raw in messages:
-            await self.sink.send(self.buckets_topic, raw, key=key, partition=0)
+        await self.sink.publish(self.buckets_topic, 0, message_key(kind, src), messages)
         self.metrics.bucket_messages.labels("out", kind).inc(len(messages))
 
     async def _commit(self, tps: list[TopicPartition]) -> dict[TopicPartition, OffsetAndMetadata]:
@@ -527,7 +564,7 @@ class FinalizerService:
         self.history = history  # final records also to the history topic (docs/history.md)
         self.topic = k.topic(TOPIC_BUCKETS)
         self.tp = TopicPartition(self.topic, 0)
-        self.group = k.topic_prefix + FINALIZER_GROUP
+        self.group = k.prefix + FINALIZER_GROUP
         self.event_topics = [k.topic(spec.TOPIC_FREIGHT), k.topic(spec.TOPIC_SECTOR)]
         token = os.urandom(4).hex()
         self.client_id = f"pulseboard-finalize-{token}"
@@ -643,19 +680,17 @@ class FinalizerService:
                 )
                 self.metrics.indicator_records.labels("provisional").inc(len(recs))
                 self.metrics.observe_indicators(recs)
-            if st.wm and st.final.as_of is not None:
-                self.metrics.final_delay.set(
-                    max(0.0, (max(st.wm.values()) - st.final.as_of * 1000) / 1000)
-                )
+            newest = st.newest_wm()
+            if newest is not None and st.final.as_of is not None:
+                self.metrics.final_delay.set(max(0.0, (newest - st.final.as_of * 1000) / 1000))
         if now >= self._next_checkpoint:
             self._next_checkpoint = now + self.opts.checkpoint_interval_ms
             ck = st.checkpoint(self.last_offset)
             if ck is not None:
                 await self.indicators.flush()
-                meta = await self.sink.producer.send_and_wait(
-                    self.topic, encode_json(ck.to_obj()), key=message_key(CHECKPOINT), partition=0
+                self.checkpoint_offset = await self.sink.send_alone(
+                    self.topic, 0, message_key(CHECKPOINT), encode_json(ck.to_obj())
                 )
-                self.checkpoint_offset = meta.offset
                 self._next_commit = 0.0
         if now >= self._next_commit:
             self._next_commit = now + self.opts.commit_interval_ms
@@ -821,7 +856,13 @@ async def run_aggregator(
             services.append(SealerService(config, opts, metrics, sink, admin))
         if opts.finalizer:
             indicators = BatchSink(producer, config.kafka.topic(spec.TOPIC_INDICATORS))
-            history = LiveHistorySink(producer, history_topic(config))
+            # Only the live session's finals are live history: a replay session's are the
+            # offline replay's, stored by `replay --to-history` (docs/history.md).
+            history = (
+                LiveHistorySink(producer, history_topic(config))
+                if config.kafka.session == LIVE_SESSION
+                else None
+            )
             services.append(
                 FinalizerService(config, opts, metrics, sink, admin, indicators, history)
             )

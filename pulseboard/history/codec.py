@@ -18,7 +18,7 @@ from typing import Final
 
 import msgspec
 
-from consumers.indicators import Value
+from pulseboard.indicators import Value
 
 HistoryRecord = tuple[int, str, str, Value]
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from consumers.indicators import Value
 from pulseboard.history.codec import HistoryRecord
 from pulseboard.history.lookup import is_absent
+from pulseboard.indicators import Value
 from pulseboard.spec import CST_OFFSET_MS
 
 DAY_S: Final = 86_400

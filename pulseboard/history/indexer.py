@@ -28,7 +28,8 @@ log = logging.getLogger("pulseboard.history")
 
 RESTART_S = (1.0, 30.0)
 PRUNE_EVERY_S = 600.0
-FETCH_RECORDS = 2_000
+# Messages per fetch, applied in one transaction: up to 8,000 records each.
+FETCH_RECORDS = 256
 
 
 @dataclass(slots=True)
@@ -176,3 +177,8 @@ async def follow_history_forever(config: Config, directory: Path, status: IndexS
             log.exception("indexing the history topic failed; retrying in %.0f s", delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RESTART_S[1])
+
+
+async def catch_up(config: Config, directory: Path) -> None:
+    """Bring the index in ``directory`` up to date with the history topic, once."""
+    await follow_history(config, directory, IndexStatus(), once=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 
-from consumers.indicators import ABSENT, Value
+from pulseboard.indicators import ABSENT, Value
 
 # (name, key, t of the latest record at or before T, its value)
 LatestRow = tuple[str, str, int, Value]

@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Final
 from urllib.parse import parse_qsl
 
-from consumers.indicators import KINDS
 from pulseboard.history.sessions import BadSessionName, check_session_name
+from pulseboard.indicators import KINDS
 
 # A series answer stays small (about 20 bytes a point): a day at 10 s, a week at 1 min.
 MAX_POINTS: Final = 10_080
@@ -66,9 +66,8 @@ def parse_query(query: str, allowed: tuple[str, ...]) -> dict[str, str]:
         raise ApiError(400, "too many query parameters") from None
     for name, value in pairs:
         if name not in allowed:
-            raise ApiError(
-                400, f"unknown parameter {name[:40]!r}; this request takes {', '.join(allowed)}"
-            )
+            takes = ", ".join(allowed) or "no parameters"
+            raise ApiError(400, f"unknown parameter {name[:40]!r}; this request takes {takes}")
         if name in out:
             raise ApiError(400, f"parameter {name!r} given twice")
         out[name] = value

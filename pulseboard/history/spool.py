@@ -10,8 +10,8 @@ from typing import BinaryIO
 
 import msgspec
 
-from consumers.changelog import Record
 from pulseboard.history.codec import HistoryRecord
+from pulseboard.indicators import Record
 
 
 class Spool:

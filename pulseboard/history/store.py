@@ -20,11 +20,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
 
-from consumers.indicators import Value
 from pulseboard.history import lookup
 from pulseboard.history.codec import Begin, Cut, Data, Drop, End, Message
 from pulseboard.history.params import SessionRange
 from pulseboard.history.sessions import LIVE
+from pulseboard.indicators import Value
 
 log = logging.getLogger("pulseboard.history")
 
@@ -226,7 +226,8 @@ class HistoryWriter:
             sid = self._sid(session, msg.g, create=True)
             if sid is not None:
                 self.conn.execute(
-                    "UPDATE sessions SET complete = max(complete, 1 + complete), ended_ms = :w, "
+                    "UPDATE sessions SET complete = CASE complete WHEN 0 THEN 1 ELSE complete END, "
+                    "ended_ms = :w, "
                     "t_from = min(coalesce(t_from, :f), :f), t_to = max(coalesce(t_to, :t), :t) "
                     "WHERE sid = :sid",
                     {"f": msg.t_from, "t": msg.to, "sid": sid, "w": written_ms},

@@ -3,26 +3,25 @@ it publishes them, and whole sessions computed offline (`replay --to-history`, b
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 
-from consumers.aggregate.sink import BatchSink, PublishError
-from consumers.changelog import Record
 from pulseboard.config import TOPIC_HISTORY, Config
 from pulseboard.history.codec import Begin, Cut, Drop, End, HistoryRecord, data_messages, encode
 from pulseboard.history.sessions import LIVE
+from pulseboard.indicators import Record
+from pulseboard.publishing import Batcher
 
 _LIVE_KEY = LIVE.encode()
-# Sends not yet acknowledged before a session writer waits for the oldest: bounds memory
-# while a large session streams out.
-MAX_IN_FLIGHT = 64
+PARTITION = 0  # one partition: a session's messages stay in order (docs/history.md)
 
 
 def history_topic(config: Config) -> str:
+    """One history topic for every session of a topic prefix: replay sessions' servers
+    read the live history too (it is not under the ``session-NAME.`` prefix)."""
     return config.kafka.topic(TOPIC_HISTORY)
 
 
@@ -33,20 +32,21 @@ class LiveHistorySink:
     indicators topic, so a commit never vouches for a final record history lost."""
 
     def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
-        self._sink = BatchSink(producer, topic)
-
-    @property
-    def sent(self) -> int:
-        return self._sink.sent
+        self._batcher = Batcher(producer)
+        self._topic = topic
+        self.sent = 0
 
     async def publish(self, finals: Sequence[tuple[Record, object]]) -> None:
         if not finals:
             return
         records = [(r.t, r.name, r.key, r.value) for r, _ in finals]
-        await self._sink.publish((_LIVE_KEY, m) for m in data_messages(records, None))
+        for message in data_messages(records, None):
+            await self._batcher.add(self._topic, PARTITION, _LIVE_KEY, message)
+        self.sent += len(records)
+        await self._batcher.send_ready(self._topic)
 
     async def flush(self) -> None:
-        await self._sink.flush()
+        await self._batcher.flush()
 
 
 @dataclass(slots=True)
@@ -61,19 +61,16 @@ class SessionWriter:
     """Messages of one session, in order, acknowledged before ``close`` returns."""
 
     def __init__(self, producer: AIOKafkaProducer, topic: str, session: str) -> None:
-        self.producer = producer
         self.topic = topic
         self.key = session.encode()
         self.written = Written()
-        self._pending: list[asyncio.Future[object]] = []
+        # One batch on its way at a time bounds memory while a large session streams out.
+        self._batcher = Batcher(producer)
 
     async def _send(self, value: bytes) -> None:
-        fut = await self.producer.send(self.topic, value, key=self.key, partition=None)
-        self._pending.append(fut)
+        await self._batcher.add(self.topic, PARTITION, self.key, value)
+        await self._batcher.send_ready(self.topic)
         self.written.messages += 1
-        if len(self._pending) >= MAX_IN_FLIGHT:
-            oldest = self._pending.pop(0)
-            await oldest
 
     async def control(self, message: Begin | End | Cut | Drop) -> None:
         await self._send(encode(message))
@@ -90,12 +87,8 @@ class SessionWriter:
             await self._send(value)
 
     async def close(self) -> None:
-        pending, self._pending = self._pending, []
-        for fut in pending:
-            try:
-                await fut
-            except Exception as exc:
-                raise PublishError(f"Kafka did not acknowledge a history record: {exc!r}") from exc
+        """Wait until Kafka acknowledged every message (``PublishError`` if one was not)."""
+        await self._batcher.flush()
 
 
 def new_generation() -> str:

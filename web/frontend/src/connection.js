@@ -1,21 +1,25 @@
 // The websocket to the push server (docs/push-protocol.md), kept up for weeks unattended:
-// reconnect with capped exponential backoff and full jitter (so a room of walls does not
-// stampede a restarted server), check every sequence number and ask for a fresh snapshot
-// on a gap, send heartbeats, and drop a connection that has gone silent.
-const BACKOFF_MIN_MS = 500;
-const BACKOFF_MAX_MS = 15000;
-const DEFAULT_PING_S = 5;
-const CONNECT_TIMEOUT_MS = 10000;
+// reconnect with capped exponential backoff and equal jitter (so a room of walls does not
+// stampede a restarted server), ask for a fresh snapshot on a gap in the sequence numbers,
+// send heartbeats, and drop a connection that has gone silent. The decisions are in
+// sequence.js (pure, unit-tested); this file owns the socket and the timers.
+import {
+  DEFAULT_PING_MS,
+  Sequence,
+  connectTimedOut,
+  isSilent,
+  pingIntervalMs,
+  reconnectDelayMs,
+} from './sequence.js';
 
 export class Connection {
   constructor(url, handlers) {
     this.url = url;
-    this.handlers = handlers; // {onSnapshot, onDelta, onPing, onLink}
+    this.handlers = handlers; // {onSnapshot, onDelta, onPing, onLink, onGap}
     this.ws = null;
     this.attempt = 0;
-    this.expectedSeq = null;
-    this.awaitingSnapshot = true;
-    this.pingIntervalMs = DEFAULT_PING_S * 1000;
+    this.sequence = new Sequence();
+    this.pingIntervalMs = DEFAULT_PING_MS;
     this.lastMessageAt = 0;
     this.timers = { retry: 0, heartbeat: 0, watchdog: 0 };
   }
@@ -36,8 +40,7 @@ export class Connection {
     }
     this.ws = ws;
     this.connectStartedAt = Date.now();
-    this.expectedSeq = null;
-    this.awaitingSnapshot = true;
+    this.sequence.reset();
     ws.onopen = () => {
       this.lastMessageAt = Date.now();
       this.handlers.onLink('open');
@@ -60,9 +63,8 @@ export class Connection {
 
   _scheduleReconnect() {
     if (this.timers.retry) return;
-    const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.attempt);
+    const delay = reconnectDelayMs(this.attempt, Math.random());
     this.attempt += 1;
-    const delay = cap / 2 + Math.random() * (cap / 2);
     this.timers.retry = setTimeout(() => this._open(), delay);
   }
 
@@ -70,51 +72,41 @@ export class Connection {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(obj));
   }
 
-  _resync() {
-    this.awaitingSnapshot = true;
-    this._send({ type: 'resync' });
-  }
-
   _receive(data) {
     this.lastMessageAt = Date.now();
-    let msg;
-    try {
-      msg = JSON.parse(data);
-    } catch {
-      this._resync();
-      return;
+    const step = this.sequence.receive(data);
+    switch (step.action) {
+      case 'snapshot':
+        this.attempt = 0;
+        this.pingIntervalMs = pingIntervalMs(step.msg, this.pingIntervalMs);
+        clearInterval(this.timers.heartbeat);
+        this.timers.heartbeat = setInterval(
+          () => this._send({ type: 'heartbeat' }),
+          this.pingIntervalMs,
+        );
+        this.handlers.onSnapshot(step.msg);
+        break;
+      case 'apply':
+        if (step.msg.type === 'delta') this.handlers.onDelta(step.msg);
+        else if (step.msg.type === 'ping') this.handlers.onPing(step.msg);
+        break;
+      case 'gap':
+        this.handlers.onGap?.(step.expected, step.got);
+        this._send({ type: 'resync' });
+        break;
+      case 'unreadable':
+        this._send({ type: 'resync' });
+        break;
+      default: // 'ignore': superseded by the snapshot on its way
     }
-    if (msg.type === 'snapshot') {
-      this.expectedSeq = msg.seq + 1;
-      this.awaitingSnapshot = false;
-      this.attempt = 0;
-      const pingS = msg.meta?.timing?.ping_interval_s;
-      if (pingS > 0 && pingS * 1000 !== this.pingIntervalMs) this.pingIntervalMs = pingS * 1000;
-      clearInterval(this.timers.heartbeat);
-      this.timers.heartbeat = setInterval(
-        () => this._send({ type: 'heartbeat' }),
-        this.pingIntervalMs,
-      );
-      this.handlers.onSnapshot(msg);
-      return;
-    }
-    if (this.awaitingSnapshot) return; // everything before the snapshot is superseded by it
-    if (msg.seq !== this.expectedSeq) {
-      this.handlers.onGap?.(this.expectedSeq, msg.seq);
-      this._resync();
-      return;
-    }
-    this.expectedSeq = msg.seq + 1;
-    if (msg.type === 'delta') this.handlers.onDelta(msg);
-    else if (msg.type === 'ping') this.handlers.onPing(msg);
   }
 
   _watchdog() {
-    // Pings arrive every few seconds; three missed means a half-open connection.
+    const now = Date.now();
     if (this.ws && this.ws.readyState === WebSocket.OPEN) {
-      if (Date.now() - this.lastMessageAt > 3 * this.pingIntervalMs + 1000) this._drop();
+      if (isSilent(now, this.lastMessageAt, this.pingIntervalMs)) this._drop();
     } else if (this.ws && this.ws.readyState === WebSocket.CONNECTING) {
-      if (Date.now() - this.connectStartedAt > CONNECT_TIMEOUT_MS) this._drop();
+      if (connectTimedOut(now, this.connectStartedAt)) this._drop();
     }
   }
 }

@@ -40,6 +40,7 @@ from pulseboard.history.days import (
 from pulseboard.history.sessions import LIVE
 from pulseboard.history.spool import Spool
 from pulseboard.history.writer import SessionWriter, history_topic
+from pulseboard.publishing import producer_for
 from pulseboard.spec import DEFAULT_LATENESS_MS
 
 log = logging.getLogger("pulseboard.history")
@@ -54,6 +55,7 @@ class DayDone:
     records: int
     compute_s: float
     store_s: float
+    cpu_s: float  # CPU time of the day's process: the figure a busy machine does not change
 
 
 def _events(
@@ -74,7 +76,6 @@ def _events(
 
 
 async def _store(config: Config, day: Day, spool: Spool) -> int:
-    from producers.publisher import producer_for
 
     producer = producer_for(config, "pulseboard-history-backfill")
     await producer.start()
@@ -121,13 +122,20 @@ def compute_day(config: Config, day: Day, rate: float, progress: object | None) 
     finally:
         spool.close()
     report(1.0, result.lines)
-    return DayDone(day.label, result.lines, stored, computed - started, time.monotonic() - computed)
+    return DayDone(
+        day.label,
+        result.lines,
+        stored,
+        computed - started,
+        time.monotonic() - computed,
+        time.process_time(),
+    )
 
 
 def _covered(config: Config, days: list[Day]) -> set[str]:
     """The days ``live`` already has records for, per the local index brought up to date
     (or as kept by the push server holding it)."""
-    from pulseboard.history.command import catch_up
+    from pulseboard.history.indexer import catch_up
     from pulseboard.history.store import HistoryReader, IndexInUse, index_path
 
     directory = config.history_index_dir
@@ -200,7 +208,7 @@ def run_backfill(
             print(
                 f"backfill: {day_done.label} done: {day_done.events:,} events -> "
                 f"{day_done.records:,} final records (computed in {day_done.compute_s:.0f} s, "
-                f"stored in {day_done.store_s:.0f} s)",
+                f"stored in {day_done.store_s:.0f} s, {day_done.cpu_s:.0f} CPU s)",
                 flush=True,
             )
     elapsed = time.monotonic() - started

@@ -9,16 +9,15 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 from consumers.engine import EngineConfig
 from consumers.replay import replay_lines
+from pulseboard.commands import backfill
 from pulseboard.config import Config, ConfigError
 from pulseboard.connect import one_shot, wait_for_cluster
 from pulseboard.eventlog import read_lines
-from pulseboard.history import backfill
 from pulseboard.history.codec import Drop, HistoryRecord
-from pulseboard.history.indexer import IndexStatus, follow_history
+from pulseboard.history.indexer import catch_up
 from pulseboard.history.sessions import BadSessionName, check_session_name
 from pulseboard.history.spool import Spool
 from pulseboard.history.store import HistoryReader, IndexInUse, index_path
@@ -28,6 +27,7 @@ from pulseboard.history.writer import (
     history_topic,
     replace_session,
 )
+from pulseboard.publishing import producer_for
 
 log = logging.getLogger("pulseboard.history")
 CST = timezone(timedelta(hours=8))
@@ -43,7 +43,8 @@ def add_history_parser(sub: argparse._SubParsersAction, common: argparse.Argumen
         help="the sessions, their ranges and record counts (brings the local index up to date)",
     )
     drop = actions.add_parser("drop", parents=[common], help="delete a session everywhere")
-    drop.add_argument("session", metavar="SESSION")
+    # Not dest "session": that is the cluster options' --session (the topics a command uses).
+    drop.add_argument("drop_session", metavar="SESSION")
     fill = actions.add_parser(
         "backfill",
         parents=[common],
@@ -105,7 +106,6 @@ async def _reachable(config: Config) -> None:
 
 
 async def _store(config: Config, session: str, spool: Spool, t_from: int, t_to: int) -> int:
-    from producers.publisher import producer_for
 
     producer = producer_for(config, "pulseboard-history-writer")
     await producer.start()
@@ -178,10 +178,6 @@ def replay_to_history(args: argparse.Namespace, config: Config) -> int:
 # ---------------------------------------------------------------------- history list/drop
 
 
-async def catch_up(config: Config, directory: Path) -> None:
-    await follow_history(config, directory, IndexStatus(), once=True)
-
-
 def history_list(config: Config) -> int:
     from pulseboard.logs import configure_logging
 
@@ -212,7 +208,6 @@ def history_list(config: Config) -> int:
 
 
 async def _drop(config: Config, session: str) -> None:
-    from producers.publisher import producer_for
 
     await _reachable(config)
     producer = producer_for(config, "pulseboard-history-writer")
@@ -228,7 +223,7 @@ async def _drop(config: Config, session: str) -> None:
 def history_drop(args: argparse.Namespace, config: Config) -> int:
     from pulseboard.logs import configure_logging
 
-    session = _session(args.session)
+    session = _session(args.drop_session)
     configure_logging(config)
     asyncio.run(_drop(one_shot(config), session))
     print(
