@@ -92,6 +92,7 @@ class Wall {
     this.urlTimer = 0;
     this.status = params.errors.join('; ');
     this.seekStarted = null; // {t, at}: how long a seek takes to reach the screen
+    this.sessionsError = null; // the status line shows it until the sessions answer again
     document.body.dataset.mode = this.mode;
     this.frames = new Coalescer(
       (key, signal) => this.loadFrame(key, signal),
@@ -277,10 +278,13 @@ class Wall {
     try {
       answer = await getJson(SESSIONS_URL);
     } catch (error) {
+      this.sessionsError = error.message;
       this.setStatus(error.message);
       if (this.wanted) this.renderBadge();
       return;
     }
+    if (this.sessionsError && this.status === this.sessionsError) this.setStatus('');
+    this.sessionsError = null;
     this.sessions = answer.sessions ?? [];
     const now = performance.now();
     if (this.travel) {
@@ -298,10 +302,17 @@ class Wall {
       this.wanted = null;
       this.enterHistory(session, at, { speed, playing });
     }
+    this.refreshLiveCompare();
+    this.renderChrome();
+  }
+
+  // The live screen's comparison: the live session's newest final second with the same
+  // moment yesterday and a week ago (only asked for while the live screen is up).
+  refreshLiveCompare() {
+    if (this.mode !== 'live') return;
     const live = this.sessionInfo('live');
     if (live) this.liveCompare.refresh(`live\n${live.to}`);
     else this.setLiveCompare(null);
-    this.renderChrome();
   }
 
   frameKey(now) {
@@ -449,6 +460,7 @@ class Wall {
     this.drawCharts();
     this.checkStale();
     this.everySecond();
+    this.refreshLiveCompare();
     this.renderChrome();
   }
 
