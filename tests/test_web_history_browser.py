@@ -25,14 +25,13 @@ import orjson
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 from support import serve_settings
-from test_web_browser import Feed, open_wall
+from wall_browser import Feed, open_wall
 from web_raw import http
 
 from producers.command import write_log
 from producers.simulation import SimConfig, Simulation
 from pulseboard.config import Config
 from pulseboard.spec import REGIONS, SECTORS
-from web.assets import STATIC_DIR, build_frontend
 from web.chromium import CHROMIUM, CHROMIUM_ARGS
 from web.fake_feed import publish
 from web.harness import serving
@@ -57,8 +56,7 @@ RATES = {"on_time_rate_1h", "avg_transit_min_1h", "digital_share_1h", "dc_utiliz
 
 
 @pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    build_frontend()
+async def browser(static_dir: Path) -> AsyncIterator[Browser]:
     assert Path(CHROMIUM).exists(), "install Debian's chromium (scripts/setup --test does)"
     async with async_playwright() as pw:
         b = await pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
@@ -198,7 +196,9 @@ def keep(path: Path) -> None:
 
 
 @pytest.fixture
-async def history_wall(isolated, tmp_path, cli) -> AsyncIterator[tuple[PushServer, Config]]:
+async def history_wall(
+    isolated, tmp_path, cli, static_dir: Path
+) -> AsyncIterator[tuple[PushServer, Config]]:
     config, env = isolated
     log = tmp_path / "two-days.jsonl"
     sim = Simulation(SimConfig(seed=5, start_ms=START_MS, events_per_sim_second=0.5))
@@ -206,7 +206,7 @@ async def history_wall(isolated, tmp_path, cli) -> AsyncIterator[tuple[PushServe
     done = await asyncio.to_thread(cli, env, "replay", str(log), "--to-history", "demo")
     assert done.returncode == 0, done.stderr
     config = replace(config, history_dir=tmp_path / "index")
-    settings = serve_settings(STATIC_DIR, timing=Timing(4, 1, 10))
+    settings = serve_settings(static_dir, timing=Timing(4, 1, 10))
     feed = Feed(config)
     feed.start()
     try:
