@@ -412,7 +412,8 @@ class Wall {
     const info = this.sessionInfo(session);
     if (!info) {
       const names = (this.sessions ?? []).map((x) => x.name).join(', ') || this.s.tb.noHistory;
-      this.setStatus(`${this.s.tb.session} ${session}? (${names})`);
+      // What else was wrong in the URL stays in view too.
+      this.setStatus([...this.params.errors, `${this.s.tb.session} ${session}? (${names})`].join('; '));
       this.timebar.show();
       if (this.mode === 'history' && !this.travel) this.backToLive();
       return;
@@ -541,6 +542,10 @@ class Wall {
     if (name === 'live' && this.mode === 'live') return;
     if (this.travel?.session === name) return;
     const info = this.sessionInfo(name);
+    if (name === 'live' && !info) {
+      this.backToLive(); // no live history: the live screen is all there is
+      return;
+    }
     this.enterHistory(name, name === 'live' ? info?.to ?? null : null, { playing: false });
   }
 

@@ -97,7 +97,8 @@ export class TimeBar {
   }
 
   setSessions(sessions, current) {
-    const names = sessions.map((x) => x.name);
+    // `live` is always there: choosing it from a replay goes back to the live session.
+    const names = ['live', ...sessions.map((x) => x.name).filter((n) => n !== 'live')];
     const have = [...this.session.options].map((o) => o.value);
     if (names.join() !== have.join()) {
       this.session.replaceChildren(...names.map((n) => el('option', '', n)));
