@@ -45,14 +45,15 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the in-process driver of the two stages
 
 from aiokafka import TopicPartition  # noqa: E402
 from aiokafka.producer.message_accumulator import BatchBuilder  # noqa: E402
 from aiokafka.record.default_records import DefaultRecordBatch  # noqa: E402
+from inprocess import FakeRecord, split_records  # noqa: E402
 
 from benchmarks.common import machine  # noqa: E402
 from consumers.aggregate.feed import PartitionFeed  # noqa: E402
-from consumers.aggregate.inprocess import FakeRecord, split_records  # noqa: E402
 from consumers.aggregate.metrics import AggregatorMetrics  # noqa: E402
 from consumers.aggregate.sealer import PartitionSealer, SealerConfig  # noqa: E402
 from consumers.aggregate.sink import Sink  # noqa: E402

@@ -8,10 +8,10 @@ from collections import Counter
 
 import pytest
 from aiokafka.structs import OffsetAndMetadata
+from inprocess import FakeRecord
 
 from consumers.aggregate.dlq import dead_letters
 from consumers.aggregate.finalizer import commit_metadata, parse_commit_metadata
-from consumers.aggregate.inprocess import FakeRecord
 from consumers.aggregate.rebalance import Parking
 from consumers.aggregate.sealer import resume_from_ms, resume_offset
 from consumers.aggregate.watching import SEEN_WITHIN_MS, Watch

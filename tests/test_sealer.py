@@ -13,11 +13,11 @@ from aiokafka.partitioner import murmur2
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatch
 from aiokafka.record.memory_records import MemoryRecords
+from inprocess import FakeRecord
 from prometheus_client import CollectorRegistry
 
 from consumers.aggregate.codec import PROVISIONAL, SEALED, decode_message
 from consumers.aggregate.feed import PartitionFeed
-from consumers.aggregate.inprocess import FakeRecord
 from consumers.aggregate.metrics import AggregatorMetrics
 from consumers.aggregate.sealer import (
     IDLE,
