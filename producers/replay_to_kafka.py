@@ -121,10 +121,11 @@ async def replay_to_kafka(config: Config, path: str, opts: ReplayOptions) -> tup
         loop.add_signal_handler(sig, stop.set)
     try:
         topics = [config.kafka.topic(t) for t in (spec.TOPIC_FREIGHT, spec.TOPIC_SECTOR)]
-        if config.kafka.session != LIVE_SESSION:
-            await ensure_topics(config)  # a session's topics are made on first use
-        if await wait_for_cluster(config, topics, "replay", log, stop) is None:
+        own = config.kafka.session != LIVE_SESSION  # a session's topics are made on first use
+        if await wait_for_cluster(config, [] if own else topics, "replay", log, stop) is None:
             return 0, 0.0
+        if own:
+            await ensure_topics(config)
         members, existing = await _facts(config, topics)
         refusal = replay_refusal(
             config.kafka.session,
