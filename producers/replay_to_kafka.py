@@ -165,8 +165,11 @@ async def replay_to_kafka(config: Config, path: str, opts: ReplayOptions) -> tup
                 if due > time.monotonic() + 0.01:
                     await publisher.publish(chunk)
                     chunk = []
-                    # Nothing older than this line (less the allowance) is still to come.
-                    await publisher.mark(max(0, rec.ingest_ts - reorder))
+                    now = time.monotonic()
+                    if now >= next_mark:
+                        # Nothing older than this line (less the allowance) is to come.
+                        next_mark = now + MARK_S
+                        await publisher.mark(max(0, rec.ingest_ts - reorder))
                     await publisher.send_due(0.0)  # paced: nothing waits for a batch to fill
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=due - time.monotonic())

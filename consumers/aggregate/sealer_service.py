@@ -29,6 +29,7 @@ from consumers.aggregate.rebalance import (
 )
 from consumers.aggregate.sealer import (
     PartitionSealer,
+    parse_commit_ended,
     parse_commit_metadata,
     resume_from_ms,
     resume_offset,
@@ -289,6 +290,7 @@ class SealerService:
                 through=through,
                 replay_until=om.offset if om is not None else 0,
                 now_ms=now,
+                ended_at=parse_commit_ended(om.metadata) if om is not None else None,
             )
             resumed.append(
                 f"{tp.topic}:{tp.partition} from offset {start}"
