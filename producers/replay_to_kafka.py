@@ -122,7 +122,11 @@ async def replay_to_kafka(config: Config, path: str, opts: ReplayOptions) -> tup
     try:
         topics = [config.kafka.topic(t) for t in (spec.TOPIC_FREIGHT, spec.TOPIC_SECTOR)]
         if config.kafka.session != LIVE_SESSION:
-            await ensure_topics(config)  # a session's topics are made on first use
+            # A session's topics are made on first use: once the cluster answers (a one-shot
+            # tool waits for it like the others, then gives up), never before.
+            if await wait_for_cluster(config, [], "replay", log, stop) is None:
+                return 0, 0.0
+            await ensure_topics(config)
         if await wait_for_cluster(config, topics, "replay", log, stop) is None:
             return 0, 0.0
         members, existing = await _facts(config, topics)
