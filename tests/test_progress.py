@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from inprocess import FakeRecord
 
-from consumers.aggregate.inprocess import FakeRecord
 from consumers.aggregate.promises import Promises
 from consumers.aggregate.sealer import PartitionSealer, SealerConfig
 from pulseboard.progress import (

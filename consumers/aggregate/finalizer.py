@@ -32,6 +32,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
+import orjson
+
 from consumers.aggregate.codec import BucketMessage, parse_int
 from consumers.aggregate.livefold import bucket_minus
 from consumers.buckets import Bucket
@@ -107,6 +109,24 @@ class Checkpoint:
             restore_offset=obj["oR"],
             last_offset=obj["oX"],
         )
+
+
+def commit_metadata(checkpoint_offset: int | None, emitted: int | None) -> str:
+    """The finalizer's committed metadata: where its checkpoint is, what T it published."""
+    return orjson.dumps({"c": checkpoint_offset, "e": emitted}).decode()
+
+
+def parse_commit_metadata(metadata: str | None) -> tuple[int | None, int | None]:
+    """(checkpoint offset, T published through) from committed metadata; None for what is
+    missing or unreadable (then the finalizer rebuilds from the start of its topic)."""
+    try:
+        meta = orjson.loads(metadata) if metadata else {}
+    except orjson.JSONDecodeError:
+        return None, None
+    if not isinstance(meta, dict):
+        return None, None
+    c, e = meta.get("c"), meta.get("e")
+    return (c if type(c) is int else None), (e if type(e) is int else None)
 
 
 @dataclass(slots=True)

@@ -146,6 +146,28 @@ def parse_commit_metadata(metadata: str | None) -> int | None:
     return through if type(through) is int else None
 
 
+def resume_from_ms(through: int, future_ms: int) -> int:
+    """The ingest time a new owner re-reads from: a counted event of a second ``>= through``
+    has an ingest time ``>= through * 1000 - F``."""
+    return max(0, through * 1000 - future_ms)
+
+
+def resume_offset(
+    through: int | None, committed: int | None, found: int | None, begin: int, end: int
+) -> int:
+    """Where a new owner of a partition starts reading: the first record that can hold a
+    counted event of an unsealed second (``found``: Kafka's time index for
+    ``resume_from_ms``; none: the end), or the committed offset if that is earlier (never
+    skip a record not read yet); without a committed ``through``, the beginning. Never
+    before the first record still there (retention)."""
+    if through is None:
+        return begin
+    start = found if found is not None else end
+    if committed is not None:
+        start = min(start, committed)
+    return max(start, begin)
+
+
 class PartitionSealer:
     """Open buckets, watermark and sealing of one source partition (see module doc)."""
 
@@ -384,7 +406,7 @@ class PartitionSealer:
         """Ingest time from which a new owner must re-read (None: from the beginning)."""
         if self.through_sent is None:
             return None
-        return max(0, self.through_sent * 1000 - self.config.future_ms)
+        return resume_from_ms(self.through_sent, self.config.future_ms)
 
     def commit_metadata(self) -> str:
         return orjson.dumps({"through": self.through_sent}).decode()
