@@ -28,7 +28,8 @@ log = logging.getLogger("pulseboard.history")
 
 RESTART_S = (1.0, 30.0)
 PRUNE_EVERY_S = 600.0
-FETCH_RECORDS = 2_000
+# Messages per fetch, applied in one transaction: up to 8,000 records each.
+FETCH_RECORDS = 256
 
 
 @dataclass(slots=True)
