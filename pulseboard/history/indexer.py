@@ -75,7 +75,8 @@ async def follow_history(
 ) -> None:
     """Index the history topic until cancelled (``once``: until it caught up)."""
     topic = config.kafka.topic(TOPIC_HISTORY)
-    found = await wait_for_cluster(config, [topic], "serve", log)
+    # The push server's feed waits for the same cluster and says so; this waits quietly.
+    found = await wait_for_cluster(config, [topic], "serve", log, quiet=True)
     assert found is not None
     tps = [TopicPartition(topic, p) for p in found[topic]]
     pool = ThreadPoolExecutor(1, thread_name_prefix="pulseboard-history-index")
