@@ -35,10 +35,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import free_port, machine, scrape, slope  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    aiokafka_getmany_loop,
+    beside,
+    free_port,
+    java_consumer_perf,
+    machine,
+    ratio,
+    scrape,
+    slope,
+)
 from pulseboard import localbroker  # noqa: E402
 from pulseboard.cli_support import cluster_argv  # noqa: E402
 from pulseboard.config import Config, config_from_env  # noqa: E402
+from pulseboard.spec import TOPIC_FREIGHT, TOPIC_SECTOR  # noqa: E402
 from pulseboard.topics import ensure_topics  # noqa: E402
 
 CST = timezone(timedelta(hours=8))
@@ -148,6 +158,18 @@ def catchup(
     _, err = p.communicate()
     if p.returncode != 0:
         raise SystemExit(f"produce failed: {err.decode()}")
+    # The ceilings read the very backlog the aggregator then reads (markers included).
+    k = config.kafka
+    topics = {
+        k.topic(TOPIC_FREIGHT): k.freight_partitions,
+        k.topic(TOPIC_SECTOR): k.sector_partitions,
+    }
+    bare = asyncio.run(aiokafka_getmany_loop(config, topics))
+    print(f"aiokafka getmany + orjson.loads: {bare}", flush=True)
+    java = java_consumer_perf(
+        config.broker, config.bootstrap_servers, list(topics), bare["records"]
+    )
+    print(f"Java ConsumerPerformance: {java}", flush=True)
     aggs = Aggregators(config, env, processes)
     started = time.monotonic()
     cpu0 = aggs.cpu()
@@ -161,12 +183,30 @@ def catchup(
         cpu = aggs.cpu() - cpu0
     finally:
         aggs.stop()
+    per_s = round(count / seconds)
+    print(
+        beside(
+            "aggregate catch-up",
+            per_s,
+            {
+                "Java ConsumerPerformance": java["events_per_s"],
+                "aiokafka getmany+orjson": bare["events_per_s"],
+            },
+        ),
+        flush=True,
+    )
     return {
         "events": count,
+        "backlog_records_incl_markers": bare["records"],
+        "ceilings": {"java_consumer_perf": java, "aiokafka_getmany_orjson": bare},
+        "ratios": {
+            "to_java": ratio(per_s, java["events_per_s"]),
+            "to_aiokafka_getmany_orjson": ratio(per_s, bare["events_per_s"]),
+        },
         "invalid_fraction": invalid,
         "processes": processes,
         "seconds_incl_startup": round(seconds, 2),
-        "events_per_s": round(count / seconds),
+        "events_per_s": per_s,
         "aggregator_cpu_s": round(cpu, 2),
         "aggregator_cpu_us_per_event": round(cpu / count * 1e6, 2),
     }

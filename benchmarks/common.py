@@ -238,8 +238,9 @@ async def aiokafka_send_loop(config: Config, topic: str, values: list[bytes], re
     }
 
 
-async def aiokafka_getmany_loop(config: Config, topics: list[str]) -> dict:
-    """The bare aiokafka floor for consuming: every partition of ``topics`` from the start
+async def aiokafka_getmany_loop(config: Config, topics: dict[str, int]) -> dict:
+    """The bare aiokafka floor for consuming: every partition of ``topics`` (name: partition
+    count) from the start
     to its end offset, ``getmany`` and ``orjson.loads`` of each value; no group."""
     import orjson
     from aiokafka import TopicPartition
@@ -249,11 +250,7 @@ async def aiokafka_getmany_loop(config: Config, topics: list[str]) -> dict:
     await consumer.start()
     records = decoded = 0
     try:
-        parts = [
-            TopicPartition(t, p)
-            for t in topics
-            for p in sorted(await consumer.partitions_for_topic(t) or ())
-        ]
+        parts = [TopicPartition(t, p) for t, n in topics.items() for p in range(n)]
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         ends = await consumer.end_offsets(parts)
