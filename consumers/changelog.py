@@ -14,19 +14,8 @@ from typing import Final
 
 import msgspec
 
-from consumers.indicators import ABSENT, KINDS, NAMES, Kind, Value
 from consumers.windows import Windows
-
-
-class Record(msgspec.Struct, frozen=True, gc=False):
-    """One indicator value as of ``t`` (final, or provisional for the screen). Encodes as
-    ``{"t":..,"name":..,"key":..,"value":..}``: field order is the JSON key order."""
-
-    t: int
-    name: str
-    key: str
-    value: Value
-
+from pulseboard.indicators import ABSENT, KINDS, NAMES, Kind, Record, Value
 
 _ENCODER: Final = msgspec.json.Encoder()
 

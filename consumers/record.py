@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from producers.command import parse_start
 from pulseboard import spec
 from pulseboard.config import Config, ConfigError
 from pulseboard.connect import one_shot, wait_for_cluster
 from pulseboard.eventlog import LogWriter
 from pulseboard.kafka_client import kafka_consumer
 from pulseboard.logs import configure_logging
+from pulseboard.moments import parse_start
 from pulseboard.progress import is_marker
 
 IDLE_FLUSH_S = 1.0

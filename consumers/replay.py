@@ -28,10 +28,9 @@ from consumers.changelog import Record, encode_records
 from consumers.engine import Engine, EngineConfig, EngineStats
 from consumers.events import LineEvent
 from consumers.validation import Invalid, validate_line
-from pulseboard.eventlog import read_lines
+from pulseboard.eventlog import DEFAULT_REORDER_MS, read_lines
 from pulseboard.spec import DEFAULT_FUTURE_MS, DEFAULT_LATENESS_MS
 
-DEFAULT_REORDER_MS: Final = 60_000
 MAX_REPORTED_INVALID: Final = 10
 
 # Called with each line and its validation result, before the engine sees it.

@@ -28,7 +28,7 @@ from typing import Final
 
 from consumers.buckets import ADDERS, MICRO, Bucket, Reading, merge_buckets
 from consumers.events import DcLoad, Delivery, Output, Position, Shipment
-from consumers.indicators import NAMES, Value
+from pulseboard.indicators import NAMES, Value
 from pulseboard.spec import CST_OFFSET_MS, DIGITAL_SECTORS, PROVINCE, REGION_CODES
 
 P: Final = PROVINCE

@@ -9,10 +9,9 @@ import gc
 import logging
 import signal
 import time
-from datetime import datetime
 
 from producers.metrics import ProducerMetrics
-from producers.publisher import BatchPublisher, producer_for
+from producers.publisher import BatchPublisher
 from producers.simulation import SimConfig, Simulation
 from pulseboard import spec
 from pulseboard.config import Config, ConfigError
@@ -20,7 +19,9 @@ from pulseboard.connect import wait_for_cluster
 from pulseboard.eventlog import LogWriter
 from pulseboard.logs import configure_logging, log_start
 from pulseboard.metrics_server import serve_metrics
+from pulseboard.moments import parse_start
 from pulseboard.progress import LEAVE
+from pulseboard.publishing import producer_for
 
 TICK_S = 0.02
 # How often progress markers go into every partition (pulseboard.progress): the final values
@@ -31,21 +32,6 @@ LINGER_S = 0.05
 CHUNK = 5_000
 
 log = logging.getLogger("pulseboard.produce")
-
-
-def parse_start(text: str | None) -> int:
-    """`--start` as epoch ms; it needs an explicit UTC offset so a log is the same anywhere."""
-    if text is None:
-        return int(time.time() * 1000)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(
-            f"--start {text!r} is not an ISO 8601 time; write e.g. 2026-11-20T08:00:00+08:00"
-        ) from None
-    if moment.tzinfo is None:
-        raise ConfigError(f"--start {text!r} has no UTC offset; add one, e.g. {text}+08:00")
-    return int(moment.timestamp() * 1000)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,8 +13,8 @@ from aiokafka.errors import KafkaConnectionError
 
 from consumers import record, replay
 from consumers.aggregate import command as aggregate
-from consumers.replay_to_kafka import ReplayOptions, replay_to_kafka
 from producers import command as produce
+from producers.replay_to_kafka import ReplayOptions, replay_to_kafka
 from pulseboard import localbroker, spec, supervisor
 from pulseboard.cli_support import (
     cluster_options,
@@ -24,6 +24,7 @@ from pulseboard.cli_support import (
     print_topics,
     unreachable,
 )
+from pulseboard.commands import history
 from pulseboard.config import Config, ConfigError
 from pulseboard.connect import one_shot
 from pulseboard.localbroker import BrokerError
@@ -59,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="final indicator records from an event log, or the log back into Kafka",
     )
     replay.add_arguments(replay_parser)
+    history.add_replay_option(replay_parser)
+    history.add_history_parser(sub, common)
     record.add_arguments(
         sub.add_parser("record", parents=[common], help="write the events topics to an event log")
     )
@@ -68,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_arguments(sub.add_parser("serve", parents=[common], help="push server and wall page"))
     up = sub.add_parser("up", parents=[common], help="run the whole system")
     produce.add_arguments(up)
+    history.add_up_options(up)
     up.add_argument(
         "--web-port",
         type=int,
@@ -160,6 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command == "history" or getattr(args, "to_history", None):
+            if args.command == "replay":
+                return history.replay_to_history(args, load_config(args))
+            return history.run(args, load_config(args))
         if args.command == "replay" and not args.to_kafka:
             return replay.run(args)
         config = load_config(args)

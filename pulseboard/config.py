@@ -22,6 +22,9 @@ LOG_FORMATS = ("text", "json")
 # its stage 1 (sealers) to its stage 2 (finalizer). One partition by design: that makes
 # exactly one finalizer of the consumer group active.
 TOPIC_BUCKETS = "indicators.buckets"
+# Every final indicator record, per session (docs/history.md): time-retained, not compacted.
+TOPIC_HISTORY = "indicators.history"
+DEFAULT_HISTORY_RETENTION_DAYS = 30.0
 # The aggregator's consumer groups (after the topic prefix): stage 1 on the events topics,
 # stage 2 on the internal topic. A replay asks the first one who is consuming.
 SEALER_GROUP = "pulseboard-aggregate"
@@ -70,6 +73,9 @@ class KafkaSettings:
         return self.topic_prefix + session_prefix(self.session)
 
     def topic(self, base: str) -> str:
+        if base == TOPIC_HISTORY:
+            # One history for every session of a prefix: it holds them all, by name.
+            return self.topic_prefix + base
         return self.prefix + base
 
     def partitions(self) -> dict[str, int]:
@@ -80,6 +86,7 @@ class KafkaSettings:
             spec.TOPIC_INDICATORS: self.indicators_partitions,
             spec.TOPIC_DLQ: self.dlq_partitions,
             TOPIC_BUCKETS: 1,
+            TOPIC_HISTORY: 1,
         }
 
 
@@ -122,6 +129,16 @@ class Config:
     # Services wait for an unreachable cluster; None = for ever (a wall must come up by
     # itself when the broker does), else give up after this many seconds (pulseboard/connect.py).
     connect_timeout_s: float | None = None
+    # The history topic keeps records this long (by write time); None for the index folder
+    # means <state dir>/history/<topic> (one per topic: prefixes never share an index).
+    history_retention_days: float = DEFAULT_HISTORY_RETENTION_DAYS
+    history_dir: Path | None = None
+
+    @property
+    def history_index_dir(self) -> Path:
+        return self.history_dir or (
+            self.broker.state_dir / "history" / self.kafka.topic(TOPIC_HISTORY)
+        )
 
     @property
     def bootstrap_servers(self) -> str:
@@ -193,6 +210,11 @@ class Config:
                 f"connect timeout {self.connect_timeout_s} must be >= 0 seconds; set "
                 "--connect-timeout / PULSEBOARD_CONNECT_TIMEOUT (unset: retry for ever)"
             )
+        if not 0 < self.history_retention_days <= 36_500:
+            raise ConfigError(
+                f"history retention {self.history_retention_days} days must be > 0 and at "
+                "most 36500; set PULSEBOARD_HISTORY_RETENTION_DAYS"
+            )
         return self
 
 
@@ -253,6 +275,16 @@ def config_from_env(env: Mapping[str, str] | None = None, **overrides: object) -
         log_format=(env.get("PULSEBOARD_LOG_FORMAT") or "text").strip().lower(),
         connect_timeout_s=_env_float(env, "PULSEBOARD_CONNECT_TIMEOUT"),
     )
+    retention = env.get("PULSEBOARD_HISTORY_RETENTION_DAYS", "").strip()
+    if retention:
+        try:
+            config = replace(config, history_retention_days=float(retention))
+        except ValueError:
+            raise ConfigError(
+                f"PULSEBOARD_HISTORY_RETENTION_DAYS={retention!r} is not a number of days"
+            ) from None
+    if env.get("PULSEBOARD_HISTORY_DIR"):
+        config = replace(config, history_dir=Path(env["PULSEBOARD_HISTORY_DIR"]))
     kafka_over = {k: v for k, v in overrides.items() if v is not None and hasattr(kafka, k)}
     broker_over = {k: v for k, v in overrides.items() if v is not None and hasattr(broker, k)}
     top_over = {
@@ -260,6 +292,7 @@ def config_from_env(env: Mapping[str, str] | None = None, **overrides: object) -
         for k, v in overrides.items()
         if v is not None and k in ("lateness_ms", "future_ms", "log_format", "connect_timeout_s")
     }
+    top_over |= {k: v for k, v in overrides.items() if v is not None and k.startswith("history_")}
     config = replace(
         config,
         kafka=replace(config.kafka, **kafka_over),  # type: ignore[arg-type]

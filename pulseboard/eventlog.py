@@ -12,7 +12,12 @@ import gzip
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Final
+
+# How far a log line may be behind the greatest ingest_ts before it: a log merged from
+# several partitions is only roughly in ingest order. The offline replay assumes it, and
+# the replayer promises no more progress than it (so both make the same seconds final).
+DEFAULT_REORDER_MS: Final = 60_000
 
 
 def _is_gzip(path: str | os.PathLike[str]) -> bool:

@@ -1,5 +1,5 @@
 """Replay sessions: which topics a replayed log goes to, and when a replay must be refused
-(pure decisions; ``consumers/replay_to_kafka.py`` asks Kafka for the facts).
+(pure decisions; ``producers/replay_to_kafka.py`` asks Kafka for the facts).
 
 A session is a named run of the pipeline (SPEC section 9): ``live``, or one per replayed
 log, each with its own topics (``session-NAME.`` after the topic prefix), so that old events

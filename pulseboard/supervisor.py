@@ -117,9 +117,34 @@ def _stop_all(children: list[Child]) -> None:
         print(f"up: stopped {child.name}", flush=True)
 
 
+def _backfill(args: argparse.Namespace, config: Config) -> None:
+    """`pulseboard history backfill` in a child, before the services (its progress shows)."""
+    argv = [
+        sys.executable,
+        "-m",
+        "pulseboard.cli",
+        "history",
+        "backfill",
+        *cluster_argv(config),
+        "--days",
+        args.backfill_days,
+        "--workers",
+        str(args.backfill_workers),
+        "--rate",
+        str(args.rate / args.speed),
+        "--seed",
+        str(args.seed),
+    ]
+    code = subprocess.run(argv, stdin=subprocess.DEVNULL).returncode
+    if code != 0:
+        raise ConfigError(f"the backfill failed (exit code {code}); see its messages above")
+
+
 def run(args: argparse.Namespace, config: Config) -> int:
     prometheus = _prometheus(args, config) if args.prometheus else None
     kafka_up(config)
+    if getattr(args, "backfill", False):
+        _backfill(args, config)
     children = _services(args, config)
     if prometheus is not None:
         children.append(prometheus)

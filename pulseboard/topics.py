@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from aiokafka.admin import NewTopic
 
 from pulseboard import spec
-from pulseboard.config import LIVE_SESSION, TOPIC_BUCKETS, Config, ConfigError
+from pulseboard.config import LIVE_SESSION, TOPIC_BUCKETS, TOPIC_HISTORY, Config, ConfigError
 from pulseboard.kafka_client import kafka_admin
 
 # Per-topic settings that are part of the design, not tuning: record timestamps are the
@@ -41,7 +41,24 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
         "segment.ms": str(3600 * 1000),
         "max.message.bytes": "10485760",
     },
+    # Final records per session (docs/history.md): deleted by age of writing (the record
+    # timestamp is the wall clock when written, so a replayed old day is kept as long as
+    # a live one); retention.ms comes from the configuration (``topic_configs``).
+    TOPIC_HISTORY: {
+        "cleanup.policy": "delete",
+        "message.timestamp.type": "CreateTime",
+        "segment.ms": str(6 * 3600 * 1000),
+        "max.message.bytes": "10485760",
+    },
 }
+
+
+def topic_configs(config: Config, base: str) -> dict[str, str]:
+    """The settings a topic is created with: the design's, plus configured retention."""
+    settings = dict(TOPIC_CONFIGS[base])
+    if base == TOPIC_HISTORY:
+        settings["retention.ms"] = str(int(config.history_retention_days * 86400 * 1000))
+    return settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +80,7 @@ async def ensure_topics(config: Config) -> tuple[list[str], list[TopicInfo]]:
                 name=config.kafka.topic(base),
                 num_partitions=count,
                 replication_factor=config.kafka.replication_factor,
-                topic_configs=TOPIC_CONFIGS[base],
+                topic_configs=topic_configs(config, base),
             )
             for base, count in config.kafka.partitions().items()
             if config.kafka.topic(base) not in existing
@@ -110,7 +127,8 @@ async def drop_topics(config: Config) -> list[str]:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        names = [config.kafka.topic(base) for base in config.kafka.partitions()]
+        # The history topic is shared by every session (history drop removes a session).
+        names = [config.kafka.topic(b) for b in config.kafka.partitions() if b != TOPIC_HISTORY]
         doomed = [name for name in names if name in existing]
         if doomed:
             await admin.delete_topics(doomed)

@@ -30,8 +30,8 @@ from support import CLI, Finals, diff, free_port
 from consumers.changelog import Record
 from consumers.engine import EngineConfig
 from consumers.replay import replay_lines
-from consumers.replay_to_kafka import ReplayOptions, replay_to_kafka
 from producers.command import write_log
+from producers.replay_to_kafka import ReplayOptions, replay_to_kafka
 from producers.simulation import SimConfig, Simulation
 from pulseboard import spec
 from pulseboard.config import Config
@@ -313,7 +313,7 @@ async def test_hand_made_bad_records_reach_the_dlq_intact_and_the_aggregator_goe
     wrong key), the valid event is counted, and the aggregator keeps running."""
     import uuid
 
-    from producers.publisher import producer_for
+    from pulseboard.publishing import producer_for
 
     cfg = await _prepared(kafka_config, f"bad{uuid.uuid4().hex[:6]}.", None)
     now = int(time.time() * 1000)

@@ -22,13 +22,13 @@ from consumers.aggregate.inprocess import FakeRecord, arrivals, drive_live, spli
 from consumers.aggregate.sealer import IDLE, SealerConfig
 from consumers.changelog import Record
 from consumers.engine import EngineConfig
-from consumers.indicators import NAMES
-from consumers.replay import DEFAULT_REORDER_MS, replay_lines
-from consumers.replay_to_kafka import records_of
+from consumers.replay import replay_lines
 from producers.command import write_log
+from producers.replay_to_kafka import records_of
 from producers.simulation import SimConfig, Simulation
 from pulseboard import spec
-from pulseboard.eventlog import read_lines
+from pulseboard.eventlog import DEFAULT_REORDER_MS, read_lines
+from pulseboard.indicators import NAMES
 
 GOLDEN = Path(__file__).parent / "golden"
 CST_2355 = 1_764_172_500_000  # 2025-11-26 23:55 CST: the simulated log crosses midnight

@@ -29,8 +29,8 @@ from support import (
     wrong_settings,
 )
 
-from consumers.replay_to_kafka import ReplayOptions, replay_to_kafka
 from producers.command import write_log
+from producers.replay_to_kafka import ReplayOptions, replay_to_kafka
 from producers.simulation import SimConfig, Simulation
 from pulseboard import localbroker, spec
 from pulseboard.config import Config, config_from_env

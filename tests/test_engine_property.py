@@ -25,9 +25,9 @@ from validation_model import line_reason_of
 from consumers.buckets import ADDERS, Bucket, Partial, micro
 from consumers.changelog import Changelog, Record, encode_record
 from consumers.engine import Engine, EngineConfig
-from consumers.indicators import KINDS, NAMES, Kind
 from consumers.replay import replay_lines
 from consumers.validation import Invalid, validate_line
+from pulseboard.indicators import KINDS, NAMES, Kind
 
 MIDNIGHT_S = 1_764_086_400  # 2025-11-26 00:00 CST
 DAY_MS = 86_400_000

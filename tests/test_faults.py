@@ -42,8 +42,8 @@ from support import (
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
-from consumers.replay_to_kafka import ReplayOptions, replay_to_kafka
 from producers.command import write_log
+from producers.replay_to_kafka import ReplayOptions, replay_to_kafka
 from producers.simulation import SimConfig, Simulation
 from pulseboard import localbroker, spec
 from pulseboard.config import Config

@@ -23,12 +23,12 @@ from consumers.aggregate.inprocess import (
 from consumers.buckets import Bucket
 from consumers.changelog import Record
 from consumers.engine import EngineConfig
-from consumers.indicators import NAMES
 from consumers.replay import replay_lines
 from consumers.windows import Windows
 from producers.simulation import SimConfig, Simulation
 from pulseboard import spec
 from pulseboard.eventlog import line_with_ingest_ts
+from pulseboard.indicators import NAMES
 
 CST_2350 = 1_764_172_200_000  # 2025-11-26 23:50 CST: the data crosses a CST midnight
 PARTITIONS = {spec.TOPIC_FREIGHT: 6, spec.TOPIC_SECTOR: 3}

@@ -80,10 +80,14 @@ def _response(
     return Response(status.value, status.phrase, headers, body)
 
 
-def _without_body(response: Response) -> Response:
+def without_body(response: Response) -> Response:
     # A HEAD answer keeps the GET answer's headers (Content-Length included) but no body:
     # bytes after the head would be read by the client as the start of another response.
     return Response(response.status_code, response.reason_phrase, response.headers, b"")
+
+
+def json_response(status: HTTPStatus, body: bytes) -> Response:
+    return _response(status, body, "application/json", (("Cache-Control", "no-store"),))
 
 
 def text_response(status: HTTPStatus, text: str) -> Response:
@@ -113,7 +117,7 @@ class Router:
             )
         response = self._get(request, peer)
         if method == "HEAD" and response is not None:
-            return _without_body(response)
+            return without_body(response)
         return response
 
     def _get(self, request: Request, peer: str) -> Response | None:

@@ -14,6 +14,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -22,6 +23,8 @@ from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 
 from web.assets import STATIC_DIR, StaticAssets
+from web.history_api import PREFIX as HISTORY_PREFIX
+from web.history_api import HistoryApi
 from web.indicators import Applied, Indicator, Removal
 from web.metadata import ClientTiming, build_meta
 from web.metrics import WebMetrics
@@ -37,7 +40,7 @@ from web.protocol import (
     OutFrame,
     Timing,
 )
-from web.routes import OriginPolicy, Router, add_security_headers
+from web.routes import OriginPolicy, Router, add_security_headers, json_response, without_body
 
 log = logging.getLogger("pulseboard.web")
 
@@ -105,6 +108,8 @@ class PushServer:
         self._router: Router | None = None
         self.ready_event = asyncio.Event()
         self._clients_changed = asyncio.Condition()
+        # The history API (SPEC section 9); None: this server keeps no history index.
+        self.history: HistoryApi | None = None
 
     # -- feed side -------------------------------------------------------------------
 
@@ -197,8 +202,18 @@ class PushServer:
 
     # -- HTTP ------------------------------------------------------------------------
 
-    def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+    async def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
         assert self._router is not None
+        method = getattr(request, "method", "GET")
+        if request.path.startswith(HISTORY_PREFIX) and method in ("GET", "HEAD"):
+            if self.history is None:
+                response = json_response(
+                    HTTPStatus.NOT_FOUND,
+                    b'{"error":"this server keeps no history (see docs/history.md)"}',
+                )
+            else:
+                response = await self.history.respond(request)
+            return without_body(response) if method == "HEAD" else response
         return self._router.route(request, _peer(conn))
 
     # -- websocket clients -----------------------------------------------------------

@@ -36,8 +36,8 @@ from consumers.aggregate.codec import BucketMessage, parse_int
 from consumers.aggregate.livefold import bucket_minus
 from consumers.buckets import Bucket
 from consumers.changelog import Changelog, Record
-from consumers.indicators import NAMES
 from consumers.windows import MAX_WINDOW, Windows
+from pulseboard.indicators import NAMES
 from pulseboard.progress import END_SECOND
 
 CHECKPOINT_VERSION: Final = 1

@@ -40,10 +40,17 @@ from consumers.aggregate.sealer import (
 )
 from consumers.aggregate.sink import BatchSink, OutRecord, Sink
 from consumers.changelog import Record
-from producers.publisher import producer_for
 from pulseboard import spec
-from pulseboard.config import FINALIZER_GROUP, SEALER_GROUP, TOPIC_BUCKETS, Config
+from pulseboard.config import (
+    FINALIZER_GROUP,
+    LIVE_SESSION,
+    SEALER_GROUP,
+    TOPIC_BUCKETS,
+    Config,
+)
+from pulseboard.history.writer import LiveHistorySink, history_topic
 from pulseboard.kafka_client import kafka_admin, kafka_consumer, topic_partitions
+from pulseboard.publishing import producer_for
 
 log = logging.getLogger("pulseboard.aggregate")
 
@@ -387,9 +394,7 @@ class SealerService:
     async def _publish(self, kind: str, src: str, messages: list[bytes]) -> None:
         if not messages:
             return
-        key = message_key(kind, src)
-        for raw in messages:
-            await self.sink.send(self.buckets_topic, raw, key=key, partition=0)
+        await self.sink.publish(self.buckets_topic, 0, message_key(kind, src), messages)
         self.metrics.bucket_messages.labels("out", kind).inc(len(messages))
 
     async def _commit(self, tps: list[TopicPartition]) -> dict[TopicPartition, OffsetAndMetadata]:
@@ -547,6 +552,7 @@ class FinalizerService:
         sink: Sink,
         admin: AIOKafkaAdminClient,
         indicators: BatchSink,
+        history: LiveHistorySink | None = None,
     ) -> None:
         k = config.kafka
         self.config = config
@@ -555,6 +561,7 @@ class FinalizerService:
         self.sink = sink
         self.admin = admin
         self.indicators = indicators
+        self.history = history  # final records also to the history topic (docs/history.md)
         self.topic = k.topic(TOPIC_BUCKETS)
         self.tp = TopicPartition(self.topic, 0)
         self.group = k.prefix + FINALIZER_GROUP
@@ -617,6 +624,8 @@ class FinalizerService:
                         (f"{r.name}|{r.key}".encode(), _indicator_value(r, True, ing))
                         for r, ing in finals
                     )
+                    if self.history is not None:
+                        await self.history.publish(finals)
                     self.metrics.indicator_records.labels("final").inc(len(finals))
                 if batches:
                     self.metrics.batch_seconds.labels(self.stage).observe(
@@ -679,10 +688,9 @@ class FinalizerService:
             ck = st.checkpoint(self.last_offset)
             if ck is not None:
                 await self.indicators.flush()
-                meta = await self.sink.producer.send_and_wait(
-                    self.topic, encode_json(ck.to_obj()), key=message_key(CHECKPOINT), partition=0
+                self.checkpoint_offset = await self.sink.send_alone(
+                    self.topic, 0, message_key(CHECKPOINT), encode_json(ck.to_obj())
                 )
-                self.checkpoint_offset = meta.offset
                 self._next_commit = 0.0
         if now >= self._next_commit:
             self._next_commit = now + self.opts.commit_interval_ms
@@ -694,6 +702,8 @@ class FinalizerService:
         if st.restoring or self.last_offset < 0:
             return None
         await self.indicators.flush()
+        if self.history is not None:
+            await self.history.flush()
         meta = orjson.dumps({"c": self.checkpoint_offset, "e": st.emitted}).decode()
         om = OffsetAndMetadata(self.last_offset + 1, meta)
         try:
@@ -846,7 +856,16 @@ async def run_aggregator(
             services.append(SealerService(config, opts, metrics, sink, admin))
         if opts.finalizer:
             indicators = BatchSink(producer, config.kafka.topic(spec.TOPIC_INDICATORS))
-            services.append(FinalizerService(config, opts, metrics, sink, admin, indicators))
+            # Only the live session's finals are live history: a replay session's are the
+            # offline replay's, stored by `replay --to-history` (docs/history.md).
+            history = (
+                LiveHistorySink(producer, history_topic(config))
+                if config.kafka.session == LIVE_SESSION
+                else None
+            )
+            services.append(
+                FinalizerService(config, opts, metrics, sink, admin, indicators, history)
+            )
         for service in services:
             await service.start()
         tasks = [asyncio.create_task(s.run(stop), name=s.stage) for s in services]

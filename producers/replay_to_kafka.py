@@ -19,16 +19,16 @@ from dataclasses import dataclass
 import orjson
 from aiokafka import TopicPartition
 
-from consumers.replay import DEFAULT_REORDER_MS
 from producers.metrics import ProducerMetrics
-from producers.publisher import BatchPublisher, producer_for
+from producers.publisher import BatchPublisher
 from producers.records import SimRecord
 from pulseboard import spec
 from pulseboard.config import LIVE_SESSION, SEALER_GROUP, Config, ConfigError
 from pulseboard.connect import wait_for_cluster
-from pulseboard.eventlog import read_lines
+from pulseboard.eventlog import DEFAULT_REORDER_MS, read_lines
 from pulseboard.kafka_client import kafka_admin, kafka_consumer, topic_partitions
 from pulseboard.progress import END, LEAVE
+from pulseboard.publishing import producer_for
 from pulseboard.sessions import replay_refusal
 from pulseboard.topics import ensure_topics
 

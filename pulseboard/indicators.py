@@ -5,6 +5,8 @@ from __future__ import annotations
 from enum import Enum
 from typing import Final
 
+import msgspec
+
 from pulseboard.spec import PROVINCE, REGIONS
 
 Value = int | float | None
@@ -57,3 +59,13 @@ def same_value(a: Value, b: Value) -> bool:
     if type(a) is int and type(b) is int:
         return a == b
     return abs(a - b) <= max(1e-9 * max(abs(a), abs(b)), 1e-6)
+
+
+class Record(msgspec.Struct, frozen=True, gc=False):
+    """One indicator value as of ``t`` (final, or provisional for the screen). Encodes as
+    ``{"t":..,"name":..,"key":..,"value":..}``: field order is the JSON key order."""
+
+    t: int
+    name: str
+    key: str
+    value: Value
