@@ -6,6 +6,8 @@ fast mode. The records of a batch are the bulk of what the producer and the aggr
 spend per record, so their batches are built uncompressed by aiokafka's builder and their
 records section is compressed here in fast mode as the batch is sent; the broker and every
 consumer read it like any other lz4 batch (the codec is in the batch's attributes).
+``FastLz4Producer`` is aiokafka's producer whose ``create_batch()`` makes such batches; its
+own ``send()`` (used only for a record too large for a batch) keeps aiokafka's compression.
 
 The frame is what Kafka's lz4 codec writes and reads: independent blocks, no content
 checksum and no stored content size (Kafka's reader decompresses block by block)."""
@@ -13,8 +15,10 @@ checksum and no stored content size (Kafka's reader decompresses block by block)
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import lz4.frame
+from aiokafka import AIOKafkaProducer
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.util import calc_crc32c
 
@@ -63,3 +67,15 @@ class FastLz4Batch(BatchBuilder):
         if self._buffer is None:
             self._buffer = compress_batch(super()._build())
         return self._buffer
+
+
+class FastLz4Producer(AIOKafkaProducer):
+    """aiokafka's producer; the batches ``create_batch()`` makes are ``FastLz4Batch``es of
+    the producer's ``max_batch_size``."""
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
+        self._fast_batch_bytes = int(settings.get("max_batch_size", 16384))
+
+    def create_batch(self) -> FastLz4Batch:
+        return FastLz4Batch(self._fast_batch_bytes)
