@@ -153,14 +153,16 @@ def java_producer_perf(
         "--command-property",
         *props,
     )
-    # "1000000 records sent, 428000.0 records/sec (73.42 MB/sec), 5.1 ms avg latency, ..."
-    match = re.search(r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\)", out)
-    if match is None:
+    # Every 5 s and at the end: "1000000 records sent, 428000.0 records/sec (73.42 MB/sec),
+    # 5.1 ms avg latency, ..."; the last line is the whole run's.
+    matches = re.findall(r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\)", out)
+    match = matches[-1] if matches else None
+    if match is None or int(match[0]) != records:
         raise SystemExit(f"ProducerPerformance gave no summary:\n{out[-2000:]}")
     return {
-        "records": int(match[1]),
-        "events_per_s": round(float(match[2])),
-        "mb_per_s": float(match[3]),
+        "records": int(match[0]),
+        "events_per_s": round(float(match[1])),
+        "mb_per_s": float(match[2]),
     }
 
 
