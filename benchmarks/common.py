@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -137,7 +138,7 @@ def java_producer_perf(
     """Kafka's ProducerPerformance, unthrottled, with pulseboard's producer settings; the
     values are drawn at random from the lines of ``payloads``."""
     props = [f"{k}={v}" for k, v in PRODUCER_PROPS.items()]
-    out = _java(
+    out, cpu = _java(
         broker,
         PRODUCER_PERF,
         "--bootstrap-server",
@@ -163,6 +164,7 @@ def java_producer_perf(
         "records": int(match[0]),
         "events_per_s": round(float(match[1])),
         "mb_per_s": float(match[2]),
+        "cpu_us_per_event": round(cpu / records * 1e6, 2),  # JVM start and JIT included
     }
 
 
@@ -171,7 +173,7 @@ def java_consumer_perf(
 ) -> dict[str, float]:
     """Kafka's ConsumerPerformance reading ``records`` from the start of ``topics`` in a
     fresh group: events/s including the group join, and over the fetch time alone."""
-    out = _java(
+    out, cpu = _java(
         broker,
         CONSUMER_PERF,
         "--bootstrap-server",
@@ -196,10 +198,19 @@ def java_consumer_perf(
         "records": consumed,
         "events_per_s": round(per_s),
         "events_per_s_fetch_only": round(fetch_per_s),
+        "cpu_us_per_event": round(cpu / consumed * 1e6, 2),  # JVM start and JIT included
     }
 
 
-def _java(broker: LocalBrokerSettings, main_class: str, *argv: str) -> str:
+def children_cpu_s() -> float:
+    """CPU seconds (user + system) of every child process waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _java(broker: LocalBrokerSettings, main_class: str, *argv: str) -> tuple[str, float]:
+    """The tool's output and the CPU seconds its JVM used (all its threads)."""
+    cpu = children_cpu_s()
     result = subprocess.run(
         ["java", "-Xmx512m", "-cp", tools_classpath(broker), main_class, *argv],
         capture_output=True,
@@ -208,7 +219,7 @@ def _java(broker: LocalBrokerSettings, main_class: str, *argv: str) -> str:
     )
     if result.returncode != 0:
         raise SystemExit(f"{main_class} failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    return result.stdout
+    return result.stdout, children_cpu_s() - cpu
 
 
 async def aiokafka_send_loop(config: Config, topic: str, values: list[bytes], records: int) -> dict:
@@ -226,17 +237,18 @@ async def aiokafka_send_loop(config: Config, topic: str, values: list[bytes], re
     await producer.start()
     try:
         n = len(values)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for i in range(records):
             await producer.send(topic, values[i % n])
         await producer.flush()
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         await producer.stop()
     return {
         "records": records,
         "seconds": round(seconds, 2),
         "events_per_s": round(records / seconds),
+        "cpu_us_per_event": round(cpu / records * 1e6, 2),
     }
 
 
@@ -248,7 +260,7 @@ async def aiokafka_getmany_loop(config: Config, topics: dict[str, int]) -> dict:
     from aiokafka import TopicPartition
 
     consumer = kafka_consumer(config, "ceiling-consumer", enable_auto_commit=False)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await consumer.start()
     records = decoded = 0
     try:
@@ -270,7 +282,7 @@ async def aiokafka_getmany_loop(config: Config, topics: dict[str, int]) -> dict:
                 records += len(batch)
                 if batch and batch[-1].offset + 1 >= ends[tp]:
                     left.discard(tp)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         await consumer.stop()
     return {
@@ -278,6 +290,7 @@ async def aiokafka_getmany_loop(config: Config, topics: dict[str, int]) -> dict:
         "decoded": decoded,
         "seconds": round(seconds, 2),
         "events_per_s": round(records / seconds),
+        "cpu_us_per_event": round(cpu / records * 1e6, 2),
     }
 
 
@@ -285,8 +298,19 @@ def ratio(figure: float, ceiling: float) -> float | None:
     return round(figure / ceiling, 3) if ceiling else None
 
 
-def beside(name: str, figure: float, ceilings: dict[str, float]) -> str:
-    """One line: the figure, each ceiling of the same run and the figure's ratio to it."""
-    parts = [f"{name}: {figure:,.0f} events/s"]
-    parts += [f"{k} {v:,.0f} ({figure / v:.2f}x)" for k, v in ceilings.items() if v]
+def beside(name: str, figure: dict, ceilings: dict[str, dict]) -> str:
+    """One line: the figure (events/s and CPU µs per event), each ceiling of the same run
+    and the figure's ratios to it (events/s: figure/ceiling; CPU: ceiling/figure, so that
+    both read "share of the ceiling")."""
+
+    def cpu(d: dict) -> str:
+        return f", {d['cpu_us_per_event']:.2f} µs CPU/event" if d.get("cpu_us_per_event") else ""
+
+    parts = [f"{name}: {figure['events_per_s']:,.0f} events/s{cpu(figure)}"]
+    for k, c in ceilings.items():
+        share = figure["events_per_s"] / c["events_per_s"]
+        text = f"{k} {c['events_per_s']:,.0f}{cpu(c)} ({share:.2f}x"
+        if c.get("cpu_us_per_event") and figure.get("cpu_us_per_event"):
+            text += f"; CPU {c['cpu_us_per_event'] / figure['cpu_us_per_event']:.2f}x"
+        parts.append(text + ")")
     return " | ".join(parts)
