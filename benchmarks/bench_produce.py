@@ -66,11 +66,14 @@ CST = timezone(timedelta(hours=8))
 RATE_LINE = re.compile(r"published (\d+) of (\d+) records .* in ([\d.]+) s")
 
 
-def produce(env: dict[str, str], *argv: str) -> dict[str, float]:
+def produce(env: dict[str, str], *argv: str, tree: Path | None = None) -> dict[str, float]:
+    """`pulseboard produce` as its own process; ``tree``: run that source tree's code instead
+    (e.g. an exported older commit, with this environment's packages)."""
     started, cpu = time.monotonic(), children_cpu_s()
     result = subprocess.run(
         [sys.executable, "-m", "pulseboard.cli", "produce", "--metrics-port", "0", *argv],
-        env={**os.environ, **env},
+        env={**os.environ, **env, **({"PYTHONPATH": str(tree)} if tree else {})},
+        cwd=tree,
         capture_output=True,
         text=True,
         check=False,
@@ -98,6 +101,13 @@ def main() -> None:
     parser.add_argument("--burst-count", type=int, default=1_000_000)
     parser.add_argument("--ceiling-count", type=int, default=2_000_000)
     parser.add_argument("--no-paced", action="store_true", help="skip the paced run")
+    parser.add_argument(
+        "--compare-tree",
+        type=Path,
+        help="a source tree (e.g. `git archive COMMIT | tar -x -C DIR`) whose produce runs "
+        "unpaced alternately with this one's, --repeat times each",
+    )
+    parser.add_argument("--repeat", type=int, default=3)
     opts = parser.parse_args()
 
     report: dict = {
@@ -143,6 +153,14 @@ def main() -> None:
                 "to_java": ratio(burst["events_per_s"], java["events_per_s"]),
                 "to_aiokafka_send_loop": ratio(burst["events_per_s"], bare["events_per_s"]),
             }
+            if opts.compare_tree:
+                argv = ("--unpaced", "--count", str(opts.burst_count), "--rate", str(opts.rate))
+                runs: dict[str, list] = {"this": [], "compared": []}
+                for _ in range(opts.repeat):
+                    runs["compared"].append(produce(env, *argv, tree=opts.compare_tree))
+                    runs["this"].append(produce(env, *argv))
+                    print(runs["compared"][-1], runs["this"][-1], flush=True)
+                report["alternating"] = {"compared_tree": str(opts.compare_tree), **runs}
             if not opts.no_paced:
                 start = busy_start(1_795_104_000_000)  # 2026-11-20 00:00 CST
                 paced = produce(
