@@ -89,12 +89,18 @@ def broker_pid(config: Config) -> int | None:
 
 
 class Aggregators:
-    def __init__(self, config: Config, env: dict[str, str], n: int) -> None:
+    def __init__(
+        self, config: Config, env: dict[str, str], n: int, profile: Path | None = None
+    ) -> None:
         self.ports = [free_port() for _ in range(n)]
+        # With a profile the (first) aggregator runs under cProfile, which writes its
+        # statistics there when the service exits after SIGTERM.
+        prof = ["-m", "cProfile", "-o", str(profile)] if profile else []
         self.procs = [
             subprocess.Popen(
                 [
                     sys.executable,
+                    *(prof if i == 0 else []),
                     "-m",
                     "pulseboard.cli",
                     "aggregate",
@@ -107,7 +113,7 @@ class Aggregators:
                 env={**os.environ, **env},
                 stdin=subprocess.DEVNULL,
             )
-            for port in self.ports
+            for i, port in enumerate(self.ports)
         ]
 
     def metrics(self) -> dict[str, float]:
@@ -140,7 +146,12 @@ def produce(config: Config, env: dict[str, str], *argv: str) -> subprocess.Popen
 
 
 def catchup(
-    config: Config, env: dict[str, str], count: int, processes: int, invalid: float
+    config: Config,
+    env: dict[str, str],
+    count: int,
+    processes: int,
+    invalid: float,
+    profile: Path | None = None,
 ) -> dict:
     p = produce(
         config,
@@ -170,7 +181,7 @@ def catchup(
         config.broker, config.bootstrap_servers, list(topics), bare["records"]
     )
     print(f"Java ConsumerPerformance: {java}", flush=True)
-    aggs = Aggregators(config, env, processes)
+    aggs = Aggregators(config, env, processes, profile)
     started = time.monotonic()
     cpu0 = aggs.cpu()
     try:
@@ -326,6 +337,9 @@ def main() -> None:
         help="share of the catch-up records that are invalid (20 kinds of fault, DLQ'd)",
     )
     parser.add_argument("--no-live", action="store_true", help="only the catch-up ceiling")
+    parser.add_argument(
+        "--profile", type=Path, help="cProfile the catch-up's aggregator into this file"
+    )
     parser.add_argument("--sample-s", type=float, default=5.0)
     parser.add_argument("--port", type=int, default=19492, help="local broker port")
     opts = parser.parse_args()
@@ -344,7 +358,12 @@ def main() -> None:
                 cfg = replace(config, kafka=replace(config.kafka, topic_prefix="catchup."))
                 asyncio.run(ensure_topics(cfg))
                 report["catchup"] = catchup(
-                    cfg, env, opts.catchup_count, opts.processes, opts.invalid_fraction
+                    cfg,
+                    env,
+                    opts.catchup_count,
+                    opts.processes,
+                    opts.invalid_fraction,
+                    opts.profile.resolve() if opts.profile else None,
                 )
                 print(json.dumps(report["catchup"]), flush=True)
             if not opts.no_live:
