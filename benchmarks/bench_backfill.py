@@ -44,10 +44,10 @@ def run(env: dict[str, str], prefix: str, days: str, workers: int, rate: float) 
         raise SystemExit(f"backfill failed: {done.stderr}")
     per_day = [
         {"day": m[0], "events": int(m[1].replace(",", "")), "records": int(m[2].replace(",", "")),
-         "compute_s": int(m[3]), "store_s": int(m[4])}
+         "compute_s": int(m[3]), "store_s": int(m[4]), "cpu_s": int(m[5])}
         for m in re.findall(
             r"backfill: (\S+) done: ([\d,]+) events -> ([\d,]+) final records "
-            r"\(computed in (\d+) s, stored in (\d+) s\)",
+            r"\(computed in (\d+) s, stored in (\d+) s, (\d+) CPU s\)",
             done.stdout,
         )
     ]  # fmt: skip

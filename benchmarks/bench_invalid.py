@@ -5,7 +5,7 @@
         [--no-compression]
 
 Runs the code the live sealer runs for a fetched batch, `PartitionSealer.feed_batch` and then
-`SealerService._feed` (metrics into a real registry; DLQ records through `Sink.send_many`
+`PartitionFeed.feed` (metrics into a real registry; DLQ records through `Sink.send_many`
 into real aiokafka batch builders with the producer's lz4 compression, built as its sender
 would build them, and a `Sink.flush` at the end as before every commit); only the network is
 left out. Each figure is the best of --repeat runs (the machine may be shared):
@@ -45,16 +45,17 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the in-process driver of the two stages
 
 from aiokafka import TopicPartition  # noqa: E402
 from aiokafka.producer.message_accumulator import BatchBuilder  # noqa: E402
 from aiokafka.record.default_records import DefaultRecordBatch  # noqa: E402
+from inprocess import FakeRecord, split_records  # noqa: E402
 
 from benchmarks.common import machine  # noqa: E402
-from consumers.aggregate.inprocess import FakeRecord, split_records  # noqa: E402
+from consumers.aggregate.feed import PartitionFeed  # noqa: E402
 from consumers.aggregate.metrics import AggregatorMetrics  # noqa: E402
 from consumers.aggregate.sealer import PartitionSealer, SealerConfig  # noqa: E402
-from consumers.aggregate.service import SealerService  # noqa: E402
 from consumers.aggregate.sink import Sink  # noqa: E402
 from consumers.validation import Invalid, validate  # noqa: E402
 from producers.faults import MUTATORS, ONLY_FOR  # noqa: E402
@@ -104,15 +105,9 @@ class FakeProducer:
         return await self.send_batch(batch, topic, partition=partition)
 
 
-def fake_service(producer: FakeProducer) -> Any:
-    """The attributes `SealerService._feed` reads, on an object that is no consumer."""
-    svc = SealerService.__new__(SealerService)
-    svc.metrics = AggregatorMetrics.create()
-    svc.sink = Sink(producer)  # type: ignore[arg-type]
-    svc.dlq_topic = DLQ
-    svc._after_seal = 0
-    svc._next_warning = 0.0
-    return svc
+def fake_service(producer: FakeProducer) -> PartitionFeed:
+    """The sealer's feed edge, its sink on a producer without network."""
+    return PartitionFeed(AggregatorMetrics.create(), Sink(producer), DLQ)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ record sets
@@ -212,7 +207,7 @@ def time_path(parts: dict[tuple[str, int], list[FakeRecord]], chunk: int) -> tup
             for tp, recs in parts.items():
                 piece = recs[start : start + chunk]
                 if piece:
-                    await SealerService._feed(svc, tps[tp], sealers[tp], piece, now)
+                    await svc.feed(tps[tp], sealers[tp], piece, now)
         await svc.sink.flush()  # the live sealer flushes before every commit (1 s)
         return time.perf_counter() - t
 
@@ -238,9 +233,9 @@ def per_kind(sets: dict[str, tuple[str, list[FakeRecord]]], repeat: int, chunk: 
             for s in f.samples
             if s.name.endswith("_total")
         )
-        if invalid != svc.sink.producer.records or (kind != "valid" and invalid != n):
+        if invalid != svc.sink.batcher.producer.records or (kind != "valid" and invalid != n):
             raise SystemExit(
-                f"{kind}: {invalid} counted invalid, {svc.sink.producer.records} DLQ'd"
+                f"{kind}: {invalid} counted invalid, {svc.sink.batcher.producer.records} DLQ'd"
             )
         row = {
             "kind": kind,

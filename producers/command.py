@@ -20,7 +20,7 @@ from pulseboard.eventlog import LogWriter
 from pulseboard.logs import configure_logging, log_start
 from pulseboard.metrics_server import serve_metrics
 from pulseboard.moments import parse_start
-from pulseboard.progress import LEAVE
+from pulseboard.progress import END, LEAVE
 from pulseboard.publishing import producer_for
 
 TICK_S = 0.02
@@ -155,9 +155,10 @@ async def publish_live(
                     await asyncio.wait_for(stop.wait(), timeout=TICK_S)
             else:
                 await asyncio.sleep(0)
-        # A live producer stopping is not the end of the input: others (or this one,
-        # restarted) go on from here.
-        await publisher.finish(LEAVE)
+        # A run stopped by a signal is not the end of the input (it, or another producer,
+        # goes on from here): it leaves. A run of a definite length (--count, --duration)
+        # is a whole input: it ends, so every final value of it completes.
+        await publisher.finish(LEAVE if stop.is_set() else END)
     finally:
         await producer.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):

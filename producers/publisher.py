@@ -113,7 +113,9 @@ class BatchPublisher:
             headers = marker_headers(self.producer_id, kind, count)
             for partition in range(count):
                 await batcher.add(topic, partition, None, b"", ts, headers, MARKER)
-                await batcher.send(topic, partition)
+            # Handed over now where nothing is on its way for the partition, else with the
+            # next batch: a producer never waits a round trip per partition for its markers.
+            await batcher.send_ready(topic)
 
     async def finish(self, kind: str = END, promise: int | None = None) -> None:
         """The last markers (``end``: this input is over; ``leave``: this publisher stops,

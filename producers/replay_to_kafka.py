@@ -121,10 +121,11 @@ async def replay_to_kafka(config: Config, path: str, opts: ReplayOptions) -> tup
         loop.add_signal_handler(sig, stop.set)
     try:
         topics = [config.kafka.topic(t) for t in (spec.TOPIC_FREIGHT, spec.TOPIC_SECTOR)]
-        if config.kafka.session != LIVE_SESSION:
-            await ensure_topics(config)  # a session's topics are made on first use
-        if await wait_for_cluster(config, topics, "replay", log, stop) is None:
+        own = config.kafka.session != LIVE_SESSION  # a session's topics are made on first use
+        if await wait_for_cluster(config, [] if own else topics, "replay", log, stop) is None:
             return 0, 0.0
+        if own:
+            await ensure_topics(config)
         members, existing = await _facts(config, topics)
         refusal = replay_refusal(
             config.kafka.session,
@@ -164,8 +165,11 @@ async def replay_to_kafka(config: Config, path: str, opts: ReplayOptions) -> tup
                 if due > time.monotonic() + 0.01:
                     await publisher.publish(chunk)
                     chunk = []
-                    # Nothing older than this line (less the allowance) is still to come.
-                    await publisher.mark(max(0, rec.ingest_ts - reorder))
+                    now = time.monotonic()
+                    if now >= next_mark:
+                        # Nothing older than this line (less the allowance) is to come.
+                        next_mark = now + MARK_S
+                        await publisher.mark(max(0, rec.ingest_ts - reorder))
                     await publisher.send_due(0.0)  # paced: nothing waits for a batch to fill
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=due - time.monotonic())

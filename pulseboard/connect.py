@@ -108,10 +108,13 @@ async def wait_for_cluster(
     log: logging.Logger,
     stop: asyncio.Event | None = None,
     rng: random.Random | None = None,
+    quiet: bool = False,
 ) -> dict[str, list[int]] | None:
     """The partitions of ``topics`` once the cluster answers and every one exists; None if
     ``stop`` was set while waiting. Raises ConfigError for missing topics or refused
-    security settings, and GaveUp once ``config.connect_timeout_s`` is spent."""
+    security settings, and GaveUp once ``config.connect_timeout_s`` is spent. ``quiet``: a
+    second waiter of the same process (whose first waiter already says each attempt) logs
+    its attempts at debug level only."""
     rng = rng or random.Random()
     backoff = Backoff()
     started = time.monotonic()
@@ -134,7 +137,8 @@ async def wait_for_cluster(
                 f"gave up after {attempt} attempt(s) in {time.monotonic() - started:.0f} s "
                 f"(--connect-timeout {timeout:g}): {reason}"
             )
-        log.warning(
+        log.log(
+            logging.DEBUG if quiet else logging.WARNING,
             "%s: cannot reach Kafka at %s (attempt %d: %s); retrying in %.1f s. Is the broker "
             "up? Check --bootstrap-servers / PULSEBOARD_BOOTSTRAP; --connect-timeout gives up",
             service,

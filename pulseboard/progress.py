@@ -11,7 +11,9 @@ one whose records are still on their way. So pulseboard's producers and replayer
   ~200 ms and whenever the promise moves);
 * ``leave`` at ``ts``: the same, and this producer stops writing here (a producer stopping,
   or a replay of one part of a log with more parts to follow);
-* ``end``: this producer's input has ended: nothing more at all (the end of a replayed log).
+* ``end`` at ``ts``: this producer's input is over, its last record stamped at most ``ts``
+  (the end of a replayed log, or of a run of definite length): with no other producer
+  active, the aggregator seals every second an event of that input can fall in.
 
 Each marker names its producer, so a partition's watermark is the least promise among the
 producers writing to it (the low watermark of MillWheel/Dataflow's injectors), and the
@@ -37,10 +39,6 @@ TICK: Final = "tick"
 LEAVE: Final = "leave"
 END: Final = "end"
 KINDS: Final = (TICK, LEAVE, END)
-
-# The sealed bound of a partition whose input has ended ("every second is sealed"): far
-# beyond any real event time, yet small enough that second * 1000 stays a 64-bit int.
-END_SECOND: Final = 2**40
 
 
 class MarkerError(ValueError):

@@ -87,11 +87,15 @@ class Delivered:
     latency_s: float
 
 
+_NO_HEADERS: list[tuple[str, bytes]] = []  # shared: the client only reads headers
+
+
 @dataclass(slots=True)
 class _Open:
     builder: Any
     created: float = field(default_factory=time.monotonic)
-    kinds: Counter[str] = field(default_factory=Counter)
+    # Records by kind (a plain dict: this is counted per record on the hot path).
+    kinds: dict[str, int] = field(default_factory=dict)
     nbytes: int = 0
 
 
@@ -164,15 +168,17 @@ class Batcher:
         batch = self._open.get(slot)
         if batch is None:
             batch = self._open[slot] = _Open(self.producer.create_batch())
-        appended = batch.builder.append(
-            timestamp=timestamp_ms,
-            key=key,
-            value=value,
-            headers=headers if type(headers) is list else list(headers),
-        )
-        if appended is None:
+        if not headers:
+            headers = _NO_HEADERS
+        elif type(headers) is not list:
+            headers = list(headers)
+        if (
+            batch.builder.append(timestamp=timestamp_ms, key=key, value=value, headers=headers)
+            is None
+        ):
             return False
-        batch.kinds[kind] += 1
+        kinds = batch.kinds
+        kinds[kind] = kinds.get(kind, 0) + 1
         if value:
             batch.nbytes += len(value)
         return True
@@ -202,7 +208,7 @@ class Batcher:
             timestamp_ms=timestamp_ms,
             headers=list(headers) if headers else None,
         )
-        self._track((topic, partition), fut, Counter({kind: 1}), len(value or b""))
+        self._track((topic, partition), fut, {kind: 1}, len(value or b""))
 
     # ------------------------------------------------------------------- sending
 
@@ -263,7 +269,7 @@ class Batcher:
     # ------------------------------------------------------------------ tracking
 
     def _track(
-        self, slot: tuple[str, int], fut: asyncio.Future[Any], kinds: Counter[str], nbytes: int
+        self, slot: tuple[str, int], fut: asyncio.Future[Any], kinds: dict[str, int], nbytes: int
     ) -> None:
         self._last[slot] = fut
         self._inflight.add(fut)
@@ -290,7 +296,9 @@ class Batcher:
                 return
             if self._on_delivered is not None:
                 self._on_delivered(
-                    Delivered(slot[0], records, kinds, nbytes, time.perf_counter() - started)
+                    Delivered(
+                        slot[0], records, Counter(kinds), nbytes, time.perf_counter() - started
+                    )
                 )
 
         fut.add_done_callback(done)

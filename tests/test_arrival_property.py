@@ -17,8 +17,8 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from inprocess import FakeRecord, arrivals, drive_live, split_records
 
-from consumers.aggregate.inprocess import FakeRecord, arrivals, drive_live, split_records
 from consumers.aggregate.sealer import IDLE, SealerConfig
 from consumers.changelog import Record
 from consumers.engine import EngineConfig

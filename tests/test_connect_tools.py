@@ -36,6 +36,7 @@ from pulseboard import localbroker, spec
 from pulseboard.config import Config, config_from_env
 from pulseboard.eventlog import line_with_ingest_ts, read_lines
 from pulseboard.kafka_client import client_kwargs
+from pulseboard.progress import is_marker
 from pulseboard.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -53,7 +54,8 @@ def _log(path: Path, seed: int, count: int) -> list[bytes]:
 
 
 async def _topic_lines(cfg: Config, bases: tuple[str, ...]) -> list[bytes]:
-    """Every record of the topics, as log lines (value with its timestamp as ingest_ts)."""
+    """Every record of the topics but progress markers (not events), as log lines (value
+    with its timestamp as ingest_ts)."""
     c = AIOKafkaConsumer(**client_kwargs(cfg, "test-connect-tools"), enable_auto_commit=False)
     await c.start()
     try:
@@ -70,7 +72,11 @@ async def _topic_lines(cfg: Config, bases: tuple[str, ...]) -> list[bytes]:
         while any([await c.position(tp) < ends[tp] for tp in tps]):
             assert time.monotonic() < deadline, "timed out reading the topics back"
             for records in (await c.getmany(timeout_ms=500)).values():
-                out.extend(line_with_ingest_ts(r.value or b"", r.timestamp) for r in records)
+                out.extend(
+                    line_with_ingest_ts(r.value or b"", r.timestamp)
+                    for r in records
+                    if not is_marker(r.value, r.headers)
+                )
         return out
     finally:
         await c.stop()

@@ -49,6 +49,7 @@ from pulseboard import localbroker, spec
 from pulseboard.config import Config
 from pulseboard.eventlog import read_lines
 from pulseboard.kafka_client import client_kwargs
+from pulseboard.progress import is_marker
 from pulseboard.topics import ensure_topics
 from web.fake_feed import FakeIndicators, encode, indicator_key
 from web.metadata import ClientTiming, build_meta
@@ -89,7 +90,8 @@ def _aggregate(cfg: Config, env: dict[str, str], *extra: str) -> Child:
 
 
 async def _read_events(cfg: Config) -> list[bytes]:
-    """Every record value in the two events topics, read back from the start."""
+    """Every event in the two events topics, read back from the start (progress markers
+    ride along in every partition; they are not events)."""
     c = AIOKafkaConsumer(**client_kwargs(cfg, "test-events"), enable_auto_commit=False)
     await c.start()
     try:
@@ -108,7 +110,7 @@ async def _read_events(cfg: Config) -> list[bytes]:
 
         while await behind():
             for records in (await c.getmany(timeout_ms=500)).values():
-                out.extend(r.value for r in records)
+                out.extend(r.value for r in records if not is_marker(r.value, r.headers))
         return out
     finally:
         await c.stop()

@@ -9,17 +9,17 @@ import random
 from functools import cache
 
 import pytest
-
-from consumers.aggregate.codec import PROVISIONAL, SEALED, encode_entry, encode_message
-from consumers.aggregate.codec import decode_message as decode
-from consumers.aggregate.finalizer import Checkpoint, FinalizerState
-from consumers.aggregate.inprocess import (
+from inprocess import (
     drive_finalizer,
     drive_sealer,
     end_of,
     interleave,
     split_records,
 )
+
+from consumers.aggregate.codec import PROVISIONAL, SEALED, encode_entry, encode_message
+from consumers.aggregate.codec import decode_message as decode
+from consumers.aggregate.finalizer import Checkpoint, FinalizerState
 from consumers.buckets import Bucket
 from consumers.changelog import Record
 from consumers.engine import EngineConfig

@@ -16,9 +16,9 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from inprocess import FakeRecord
 from validation_model import reason_of
 
-from consumers.aggregate.inprocess import FakeRecord
 from consumers.aggregate.sealer import KEY_MISMATCH, PartitionSealer
 from consumers.changelog import Record
 from consumers.engine import EngineConfig

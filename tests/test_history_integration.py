@@ -18,10 +18,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from consumers.replay_to_kafka import replay_to_kafka
 from web_raw import http
 
 from producers.command import write_log
+from producers.replay_to_kafka import ReplayOptions, replay_to_kafka
 from producers.simulation import SimConfig, Simulation
 from pulseboard.config import Config
 from pulseboard.eventlog import LogWriter
@@ -246,7 +246,7 @@ async def test_live_aggregator_finals_reach_history(isolated, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     ref = read_records(out)
-    sent, _ = await replay_to_kafka(config, str(log), None)
+    sent, _ = await replay_to_kafka(config, str(log), ReplayOptions())
     assert sent == 15_000
     argv = [sys.executable, "-m", "pulseboard.cli", "aggregate", "--metrics-port", "0"]
     argv += ["--idle-ms", "500", "--idle-speed", "50", "--checkpoint-interval-ms", "500"]

@@ -83,10 +83,18 @@ def test_state_parameters():
         ("session=live&t=5&t=6", "parameter 't' given twice"),
         ("session=live&t=5&at=6", "unknown parameter 'at'"),
         ("session=..%2Fx&t=5", "not allowed"),
+        ("session=live&t=5&session=x", "parameter 'session' given twice"),
     ]:
         with pytest.raises(ApiError) as info:
             params.parse_state(query)
         assert info.value.status == 400 and fragment in info.value.message, query
+
+
+def test_sessions_takes_no_parameters():
+    with pytest.raises(ApiError) as info:
+        params.parse_query("x=1", ())
+    assert info.value.message == "unknown parameter 'x'; this request takes no parameters"
+    assert params.parse_query("", ()) == {}
 
 
 def test_series_parameters_and_point_limits():

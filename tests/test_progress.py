@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from inprocess import FakeRecord
 
-from consumers.aggregate.inprocess import FakeRecord
 from consumers.aggregate.promises import Promises
-from consumers.aggregate.sealer import PartitionSealer, SealerConfig
+from consumers.aggregate.sealer import (
+    PartitionSealer,
+    SealerConfig,
+    parse_commit_ended,
+    parse_commit_metadata,
+)
 from pulseboard.progress import (
     END,
-    END_SECOND,
     LEAVE,
     PROGRESS_HEADER,
     TICK,
@@ -155,8 +159,32 @@ def test_the_sealer_seals_what_markers_promise_and_never_what_records_suggest() 
     assert orjson.loads(msgs[0])["n"] == 6
     sl.feed_batch([rec(3, T0 + 95_000, "p", END)], 0)
     sl.advance(10_000, caught_up=True)
-    assert sl.ended and sl.through == END_SECOND
+    # The input ended at T0 + 95 s: a counted event of it has ts <= T0 + 95 s + F (5 s), so
+    # every second up to T0 + 100 s is sealed, and none after.
+    assert sl.ended and sl.through == T0 // 1000 + 101
     assert [s for s, _, _ in sl.sealed] == [(T0 + 90_000) // 1000]
+    assert orjson.loads(sl.sealed_messages()[-1])["end"] is True
+    assert orjson.loads(sl.commit_metadata()) == {"through": T0 // 1000 + 101, "end": T0 + 95_000}
+    # A producer that speaks later opens a new input: counted as usual from there on.
+    sl.feed_batch([rec(4, T0 + 200_000, "next"), ship(5, T0 + 199_000, T0 + 200_000)], 0)
+    sl.advance(10_000, caught_up=True)
+    assert not sl.ended and sl.through == T0 // 1000 + 170  # (T0 + 200 s - L) / 1000
+    assert sl.sealed == []  # nothing of the new input was in a sealed second
+    assert sl.buckets.keys() == {(T0 + 199_000) // 1000}
+
+
+def test_a_restarted_sealer_knows_its_input_had_ended() -> None:
+    meta = orjson.dumps({"through": T0 // 1000 + 101, "end": T0 + 95_000}).decode()
+    sl = PartitionSealer(
+        "freight.events",
+        0,
+        freight=True,
+        sid="b",
+        through=parse_commit_metadata(meta),
+        ended_at=parse_commit_ended(meta),
+    )
+    sl.advance(0, caught_up=True)
+    assert sl.ended and sl.through == T0 // 1000 + 101
 
 
 def test_a_malformed_marker_goes_to_the_dlq_as_invalid() -> None:

@@ -13,10 +13,11 @@ from aiokafka.partitioner import murmur2
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatch
 from aiokafka.record.memory_records import MemoryRecords
+from inprocess import FakeRecord
 from prometheus_client import CollectorRegistry
 
 from consumers.aggregate.codec import PROVISIONAL, SEALED, decode_message
-from consumers.aggregate.inprocess import FakeRecord
+from consumers.aggregate.feed import PartitionFeed
 from consumers.aggregate.metrics import AggregatorMetrics
 from consumers.aggregate.sealer import (
     IDLE,
@@ -26,7 +27,6 @@ from consumers.aggregate.sealer import (
     SealerConfig,
     parse_commit_metadata,
 )
-from consumers.aggregate.service import SealerService
 from consumers.aggregate.sink import OutRecord, Sink
 from consumers.buckets import Bucket
 
@@ -358,15 +358,11 @@ async def acked_flush(sink: Sink, producer: FakeProducer) -> None:
     await flushing
 
 
-def fake_sealer_service(producer: FakeProducer):
-    """A ``SealerService`` with only what ``_feed`` uses (metrics, sink, DLQ topic)."""
-    svc = SealerService.__new__(SealerService)
-    svc.metrics = AggregatorMetrics.create(CollectorRegistry())
-    svc.sink = Sink(producer)
-    svc.dlq_topic = "events.dlq"
-    svc._after_seal = 0
-    svc._next_warning = 0.0
-    return svc
+def fake_feed(producer: FakeProducer) -> PartitionFeed:
+    """The sealer's feed edge, its sink on a producer without network."""
+    return PartitionFeed(
+        AggregatorMetrics.create(CollectorRegistry()), Sink(producer), "events.dlq"
+    )
 
 
 def dlq_log() -> tuple[Log, list[tuple[FakeRecord, str, str]]]:
@@ -417,14 +413,14 @@ def headers_of(rec: FakeRecord, reason: str, detail: str, topic: str, partition:
 def test_invalid_records_reach_the_dlq_intact_with_five_headers_and_exact_metrics() -> None:
     log, want = dlq_log()
     producer = FakeProducer()
-    svc = fake_sealer_service(producer)
+    svc = fake_feed(producer)
     sl = PartitionSealer("freight.events", 4, freight=True, sid="a")
     tp = TopicPartition("freight.events", 4)
 
     async def run() -> None:
         records = log.records
-        await svc._feed(tp, sl, records[:11], 0.0)
-        await svc._feed(tp, sl, records[11:], 0.0)
+        await svc.feed(tp, sl, records[:11], 0.0)
+        await svc.feed(tp, sl, records[11:], 0.0)
         await acked_flush(svc.sink, producer)
 
     asyncio.run(run())

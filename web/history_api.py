@@ -6,6 +6,9 @@ the disk. Too many queries at once get a 503, as a full server gets one for a we
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +23,8 @@ from pulseboard.history import params
 from pulseboard.history.params import ApiError
 from pulseboard.history.store import HistoryReader, index_path
 from web.routes import json_response
+
+log = logging.getLogger("pulseboard.history")
 
 PREFIX: Final = "/api/history/"
 ENDPOINTS: Final = ("sessions", "state", "series")
@@ -82,9 +87,17 @@ class HistoryApi:
         self._lock = threading.Lock()
 
     def _reader(self) -> HistoryReader:
+        # A rebuilt index is a new file: a connection to the old one would answer from it.
+        inode = os.stat(index_path(self.directory)).st_ino
         reader = getattr(self._local, "reader", None)
+        if reader is not None and self._local.inode != inode:
+            with self._lock:
+                self._readers.remove(reader)
+            reader.close()
+            reader = None
         if reader is None:
             reader = self._local.reader = HistoryReader(self.directory)
+            self._local.inode = inode
             with self._lock:
                 self._readers.append(reader)
         return reader
@@ -94,6 +107,9 @@ class HistoryApi:
             return 200, answer(self._reader(), endpoint, query)
         except ApiError as exc:
             return exc.status, {"error": exc.message}
+        except (OSError, sqlite3.Error) as exc:  # the index is being rebuilt, or the disk
+            log.warning("history query failed: %s", exc)
+            return 503, {"error": f"history index unavailable: {exc}"}
 
     async def respond(self, request: Request) -> Response:
         path, _, query = request.path.partition("?")

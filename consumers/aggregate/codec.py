@@ -181,6 +181,7 @@ class BucketMessage:
     wm: int | None
     entries: list[Entry]
     partitions: int | None = None
+    ended: bool = False  # the partition's input has ended (``pulseboard.progress``)
 
 
 def message_key(kind: str, src: str = "") -> bytes:
@@ -197,6 +198,7 @@ def _header(
     hi: int | None,
     wm: int | None,
     partitions: int | None,
+    ended: bool = False,
 ) -> bytes:
     obj = {
         "k": kind,
@@ -210,6 +212,8 @@ def _header(
     }
     if partitions:
         obj["n"] = partitions
+    if ended:
+        obj["end"] = True
     head = orjson.dumps(obj)
     return head[:-1] + b',"b":['
 
@@ -226,9 +230,10 @@ def encode_message(
     wm: int | None = None,
     entries: Iterable[bytes] = (),
     partitions: int | None = None,
+    ended: bool = False,
 ) -> bytes:
     """A message from already encoded entries (``encode_entry``)."""
-    head = _header(kind, src, sid, start, through, empty, hi, wm, partitions)
+    head = _header(kind, src, sid, start, through, empty, hi, wm, partitions, ended)
     return head + b",".join(entries) + b"]}"
 
 
@@ -270,6 +275,7 @@ def decode_message(raw: bytes, *, thin_before: int | None = None) -> BucketMessa
         wm=obj.get("wm"),
         entries=entries,
         partitions=obj.get("n"),
+        ended=bool(obj.get("end")),
     )
 
 

@@ -11,8 +11,9 @@ import signal
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from consumers.aggregate.metrics import AggregatorMetrics
+from consumers.aggregate.options import AggregateOptions
+from consumers.aggregate.runner import run_aggregator
 from consumers.aggregate.sealer import MARKERS, PROGRESS_MODES
-from consumers.aggregate.service import AggregateOptions, run_aggregator
 from consumers.aggregate.sink import PublishError
 from pulseboard import spec
 from pulseboard.config import Config, ConfigError

@@ -32,13 +32,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
+import orjson
+
 from consumers.aggregate.codec import BucketMessage, parse_int
 from consumers.aggregate.livefold import bucket_minus
 from consumers.buckets import Bucket
 from consumers.changelog import Changelog, Record
 from consumers.windows import MAX_WINDOW, Windows
 from pulseboard.indicators import NAMES
-from pulseboard.progress import END_SECOND
 
 CHECKPOINT_VERSION: Final = 1
 TRUCK_WINDOW: Final = 300  # seconds whose trucks / dc readings a restore still needs
@@ -61,6 +62,7 @@ class Checkpoint:
     through: dict[str, int]
     empty: list[str]
     sources: list[str]
+    ended: list[str]
     hi: int | None
     ingest: int  # greatest ingest_ts reflected in the final values as of t
     published: dict[str, dict[str, Any]]
@@ -79,6 +81,7 @@ class Checkpoint:
             "through": self.through,
             "empty": self.empty,
             "sources": self.sources,
+            "ended": self.ended,
             "hi": self.hi,
             "ingest": self.ingest,
             "pub": self.published,
@@ -98,6 +101,7 @@ class Checkpoint:
             through=dict(obj["through"]),
             empty=list(obj["empty"]),
             sources=list(obj["sources"]),
+            ended=list(obj.get("ended", ())),
             hi=obj["hi"],
             ingest=obj["ingest"],
             published={name: dict(obj["pub"].get(name, {})) for name in NAMES},
@@ -107,6 +111,24 @@ class Checkpoint:
             restore_offset=obj["oR"],
             last_offset=obj["oX"],
         )
+
+
+def commit_metadata(checkpoint_offset: int | None, emitted: int | None) -> str:
+    """The finalizer's committed metadata: where its checkpoint is, what T it published."""
+    return orjson.dumps({"c": checkpoint_offset, "e": emitted}).decode()
+
+
+def parse_commit_metadata(metadata: str | None) -> tuple[int | None, int | None]:
+    """(checkpoint offset, T published through) from committed metadata; None for what is
+    missing or unreadable (then the finalizer rebuilds from the start of its topic)."""
+    try:
+        meta = orjson.loads(metadata) if metadata else {}
+    except orjson.JSONDecodeError:
+        return None, None
+    if not isinstance(meta, dict):
+        return None, None
+    c, e = meta.get("c"), meta.get("e")
+    return (c if type(c) is int else None), (e if type(e) is int else None)
 
 
 @dataclass(slots=True)
@@ -147,7 +169,8 @@ class FinalizerState:
         self.prov: dict[str, dict[int, Bucket]] = {}
         self.prov_sid: dict[str, str] = {}
         self.wm: dict[str, int] = {}
-        self._newest: int | None = None  # greatest wm reported that is not an ended input's
+        self.ended_src: set[str] = set()  # sources whose input has ended
+        self._newest: int | None = None  # greatest watermark of an input that went on
         self.seen_ingest = 0
         self.live: Windows | None = None
         self.live_log = Changelog()
@@ -187,6 +210,10 @@ class FinalizerState:
         src = m.src
         self.sources.add(src)
         self._note(src, m)
+        if m.ended:
+            self.ended_src.add(src)
+        else:
+            self.ended_src.discard(src)
         restore = self._restore
         known = self.through.get(src)
         if m.empty:
@@ -263,8 +290,9 @@ class FinalizerState:
             self.hi = m.hi
         if m.wm is not None and m.wm > self.wm.get(src, -(2**63)):
             self.wm[src] = m.wm
-            if m.wm < END_SECOND * 1000 and (self._newest is None or m.wm > self._newest):
-                self._newest = m.wm
+        # An ended input's watermark runs past it by the allowances: not "newest data".
+        if m.wm is not None and not m.ended and (self._newest is None or m.wm > self._newest):
+            self._newest = m.wm
 
     def _add_pending(self, s: int, ing: int, b: Bucket) -> None:
         have = self.pending.get(s)
@@ -348,12 +376,10 @@ class FinalizerState:
     @property
     def ended(self) -> bool:
         """Every source partition's input has ended (``pulseboard.progress``)."""
-        return bool(self.sources) and all(
-            self.through.get(src, 0) >= END_SECOND for src in self.sources
-        )
+        return bool(self.sources) and self.sources <= self.ended_src
 
     def newest_wm(self) -> int | None:
-        """The newest watermark any partition reported before its input ended (ms)."""
+        """The newest watermark reported by a partition whose input went on (ms)."""
         return self._newest
 
     def live_as_of(self) -> int | None:
@@ -403,6 +429,7 @@ class FinalizerState:
             through=dict(self.through),
             empty=sorted(self.empty),
             sources=sorted(self.sources),
+            ended=sorted(self.ended_src),
             hi=self.hi,
             ingest=self.final_ingest,
             published={name: dict(v) for name, v in self.log.published.items()},
@@ -424,6 +451,7 @@ class FinalizerState:
         self.through = dict(ck.through)
         self.empty = set(ck.empty)
         self.sources.update(ck.sources)
+        self.ended_src = set(ck.ended)
         if ck.hi is not None and (self.hi is None or ck.hi > self.hi):
             self.hi = ck.hi
         self._push_below(ck.merged)

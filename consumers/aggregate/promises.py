@@ -7,8 +7,10 @@ promise than the watermark cannot unseal anything (its older records would be co
 ``records_after_seal_total``; with wall-clock producers that cannot happen, and a replay
 into a session starts before anything is sealed).
 
-With no active producer the watermark stays where the last promise left it, except after
-an ``end``: then the partition's input is over and every second is sealed.
+With no active producer the watermark stays where the last promise left it. After an
+``end`` from the last active producer the partition's input is over (``ended_at``: its
+promise); the sealer then seals every second an event of that input can fall in. A producer
+that speaks later opens it again (a new input, e.g. the next live run).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ class Promises:
     timeout_ms: float = 30_000.0
     active: dict[str, tuple[int, float]] = field(default_factory=dict)  # id -> (ts, wall seen)
     wm: int | None = None  # the partition's watermark (ingest time, ms); None: unknown
-    ended: bool = False
+    ended_at: int | None = None  # the promise of the ``end`` that closed the input
     partitions: int = 0  # greatest partition count any marker stated for the topic
 
     def on_marker(self, marker: Marker, ts: int, now_ms: float) -> None:
@@ -35,8 +37,9 @@ class Promises:
             self.active.pop(pid, None)
             self._raise(ts)
             if marker.kind == END and not self.active:
-                self.ended = True
+                self.ended_at = ts if self.ended_at is None else max(self.ended_at, ts)
             return
+        self.ended_at = None  # a producer speaks: the partition's input goes on
         have = self.active.get(pid)
         self.active[pid] = (ts if have is None or ts > have[0] else have[0], now_ms)
         self._update()
@@ -54,6 +57,10 @@ class Promises:
         low = min(ts for ts, _ in self.active.values())
         if self.wm is None or low > self.wm:
             self.wm = low
+
+    @property
+    def ended(self) -> bool:
+        return self.ended_at is not None and not self.active
 
     def expire(self, now_ms: float, watched_since_ms: float) -> list[str]:
         """Give up producers silent for ``timeout_ms`` of time in which the partition was

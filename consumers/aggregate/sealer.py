@@ -47,7 +47,7 @@ from consumers.aggregate.promises import Promises
 from consumers.buckets import ADDERS, Bucket
 from consumers.events import DcLoad, Delivery, Output, Position, Shipment
 from consumers.validation import REASONS, Invalid, validate
-from pulseboard.progress import END_SECOND, MarkerError, marker_of
+from pulseboard.progress import MarkerError, marker_of
 from pulseboard.spec import DEFAULT_FUTURE_MS, DEFAULT_LATENESS_MS
 
 # How a partition's watermark is known (docs/aggregator.md section 2):
@@ -136,14 +136,45 @@ class FeedResult:
 
 def parse_commit_metadata(metadata: str | None) -> int | None:
     """The ``through`` stored in a committed offset's metadata (None if absent)."""
+    return _commit_field(metadata, "through")
+
+
+def parse_commit_ended(metadata: str | None) -> int | None:
+    """The ``end`` promise stored with a commit: the partition's input had ended there."""
+    return _commit_field(metadata, "end")
+
+
+def _commit_field(metadata: str | None, name: str) -> int | None:
     if not metadata:
         return None
     try:
         obj = orjson.loads(metadata)
     except orjson.JSONDecodeError:
         return None
-    through = obj.get("through") if isinstance(obj, dict) else None
-    return through if type(through) is int else None
+    value = obj.get(name) if isinstance(obj, dict) else None
+    return value if type(value) is int else None
+
+
+def resume_from_ms(through: int, future_ms: int) -> int:
+    """The ingest time a new owner re-reads from: a counted event of a second ``>= through``
+    has an ingest time ``>= through * 1000 - F``."""
+    return max(0, through * 1000 - future_ms)
+
+
+def resume_offset(
+    through: int | None, committed: int | None, found: int | None, begin: int, end: int
+) -> int:
+    """Where a new owner of a partition starts reading: the first record that can hold a
+    counted event of an unsealed second (``found``: Kafka's time index for
+    ``resume_from_ms``; none: the end), or the committed offset if that is earlier (never
+    skip a record not read yet); without a committed ``through``, the beginning. Never
+    before the first record still there (retention)."""
+    if through is None:
+        return begin
+    start = found if found is not None else end
+    if committed is not None:
+        start = min(start, committed)
+    return max(start, begin)
 
 
 class PartitionSealer:
@@ -160,6 +191,7 @@ class PartitionSealer:
         through: int | None = None,
         replay_until: int = 0,
         now_ms: float = 0.0,
+        ended_at: int | None = None,
     ) -> None:
         self.config = config or SealerConfig()
         self.topic = topic
@@ -186,9 +218,9 @@ class PartitionSealer:
         self.empty = False
         self._empty_sent = False
         self.markers = self.config.progress == MARKERS
-        self.promises = Promises(float(self.config.producer_timeout_ms), wm=self._base)
-        if through is not None and through >= END_SECOND:
-            self.promises.ended = True
+        self.promises = Promises(
+            float(self.config.producer_timeout_ms), wm=self._base, ended_at=ended_at
+        )
         self._caught_since: float | None = None  # watched and caught up without a break since
         self.expired: list[str] = []  # producers given up, not yet reported
 
@@ -302,9 +334,16 @@ class PartitionSealer:
 
     def _take_promises(self) -> None:
         """The watermark the producers' markers prove (in ``idle`` mode only an ``end``
-        counts: record timestamps and the idle rule do the rest)."""
+        counts: record timestamps and the idle rule do the rest). After an ``end`` promising
+        ``P``, every event of the input has an ingest time of at most ``P``, so a counted one
+        a ``ts`` of at most ``P + F``: every second up to that one is sealed, and no later
+        one, so a new input (the next run) is counted as usual."""
         p = self.promises
-        wm = (END_SECOND * 1000 + self._lateness) if p.ended else (p.wm if self.markers else None)
+        wm = p.wm if self.markers else None
+        if p.ended:
+            assert p.ended_at is not None
+            end = ((p.ended_at + self.config.future_ms) // 1000 + 1) * 1000 + self._lateness
+            wm = end if wm is None else max(wm, end)
         if wm is not None and (self.wm is None or wm > self.wm):
             self.wm = wm
 
@@ -315,7 +354,7 @@ class PartitionSealer:
 
     @property
     def ended(self) -> bool:
-        """The partition's input has ended: every second is sealed."""
+        """The partition's input has ended (no producer has spoken since its ``end``)."""
         return self.promises.ended
 
     def advance(self, now_ms: float, caught_up: bool, answered_ms: float | None = None) -> None:
@@ -384,10 +423,13 @@ class PartitionSealer:
         """Ingest time from which a new owner must re-read (None: from the beginning)."""
         if self.through_sent is None:
             return None
-        return max(0, self.through_sent * 1000 - self.config.future_ms)
+        return resume_from_ms(self.through_sent, self.config.future_ms)
 
     def commit_metadata(self) -> str:
-        return orjson.dumps({"through": self.through_sent}).decode()
+        meta: dict[str, int | None] = {"through": self.through_sent}
+        if self.promises.ended:
+            meta["end"] = self.promises.ended_at
+        return orjson.dumps(meta).decode()
 
     # --------------------------------------------------------------- messages
 
@@ -420,6 +462,7 @@ class PartitionSealer:
                     wm=self.wm,
                     entries=[e for _, e in run],
                     partitions=self.promises.partitions or None,
+                    ended=self.promises.ended,
                 )
             )
             start = through
@@ -444,6 +487,7 @@ class PartitionSealer:
                 hi=self.hi,
                 wm=self.wm,
                 entries=[e for _, e in run],
+                ended=self.promises.ended,
             )
             for run in chunk_entries(encoded, self.config.max_message_bytes)
         ]

@@ -55,6 +55,7 @@ class DayDone:
     records: int
     compute_s: float
     store_s: float
+    cpu_s: float  # CPU time of the day's process: the figure a busy machine does not change
 
 
 def _events(
@@ -121,7 +122,14 @@ def compute_day(config: Config, day: Day, rate: float, progress: object | None) 
     finally:
         spool.close()
     report(1.0, result.lines)
-    return DayDone(day.label, result.lines, stored, computed - started, time.monotonic() - computed)
+    return DayDone(
+        day.label,
+        result.lines,
+        stored,
+        computed - started,
+        time.monotonic() - computed,
+        time.process_time(),
+    )
 
 
 def _covered(config: Config, days: list[Day]) -> set[str]:
@@ -200,7 +208,7 @@ def run_backfill(
             print(
                 f"backfill: {day_done.label} done: {day_done.events:,} events -> "
                 f"{day_done.records:,} final records (computed in {day_done.compute_s:.0f} s, "
-                f"stored in {day_done.store_s:.0f} s)",
+                f"stored in {day_done.store_s:.0f} s, {day_done.cpu_s:.0f} CPU s)",
                 flush=True,
             )
     elapsed = time.monotonic() - started

@@ -43,7 +43,8 @@ def add_history_parser(sub: argparse._SubParsersAction, common: argparse.Argumen
         help="the sessions, their ranges and record counts (brings the local index up to date)",
     )
     drop = actions.add_parser("drop", parents=[common], help="delete a session everywhere")
-    drop.add_argument("session", metavar="SESSION")
+    # Not dest "session": that is the cluster options' --session (the topics a command uses).
+    drop.add_argument("drop_session", metavar="SESSION")
     fill = actions.add_parser(
         "backfill",
         parents=[common],
@@ -222,7 +223,7 @@ async def _drop(config: Config, session: str) -> None:
 def history_drop(args: argparse.Namespace, config: Config) -> int:
     from pulseboard.logs import configure_logging
 
-    session = _session(args.session)
+    session = _session(args.drop_session)
     configure_logging(config)
     asyncio.run(_drop(one_shot(config), session))
     print(

@@ -28,7 +28,8 @@ log = logging.getLogger("pulseboard.history")
 
 RESTART_S = (1.0, 30.0)
 PRUNE_EVERY_S = 600.0
-FETCH_RECORDS = 2_000
+# Messages per fetch, applied in one transaction: up to 8,000 records each.
+FETCH_RECORDS = 256
 
 
 @dataclass(slots=True)
@@ -74,7 +75,8 @@ async def follow_history(
 ) -> None:
     """Index the history topic until cancelled (``once``: until it caught up)."""
     topic = config.kafka.topic(TOPIC_HISTORY)
-    found = await wait_for_cluster(config, [topic], "serve", log)
+    # The push server's feed waits for the same cluster and says so; this waits quietly.
+    found = await wait_for_cluster(config, [topic], "serve", log, quiet=True)
     assert found is not None
     tps = [TopicPartition(topic, p) for p in found[topic]]
     pool = ThreadPoolExecutor(1, thread_name_prefix="pulseboard-history-index")

@@ -66,9 +66,8 @@ def parse_query(query: str, allowed: tuple[str, ...]) -> dict[str, str]:
         raise ApiError(400, "too many query parameters") from None
     for name, value in pairs:
         if name not in allowed:
-            raise ApiError(
-                400, f"unknown parameter {name[:40]!r}; this request takes {', '.join(allowed)}"
-            )
+            takes = ", ".join(allowed) or "no parameters"
+            raise ApiError(400, f"unknown parameter {name[:40]!r}; this request takes {takes}")
         if name in out:
             raise ApiError(400, f"parameter {name!r} given twice")
         out[name] = value

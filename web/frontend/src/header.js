@@ -10,6 +10,7 @@ export class Header {
     this.root = el('header', 'head');
     const title = el('h1', '', s.title);
     const subtitle = el('div', 'subtitle', s.subtitle);
+    this.subtitle = subtitle;
     this.clock = el('div', 'clock');
     this.clockText = el('span', 'time');
     this.clock.append(this.clockText, el('span', 'zone', s.zone));
@@ -47,8 +48,16 @@ export class Header {
   }
 
   setState(state, detail) {
+    this.setBadge(state, this.s[state], detail);
+  }
+
+  // Any badge: state 'replay' says the screen shows the past (its own colour, and the clock
+  // then shows the replayed moment).
+  setBadge(state, text, detail) {
     if (this.badge.dataset.state !== state) this.badge.dataset.state = state;
-    setText(this.badgeText, this.s[state]);
+    this.clock.classList.toggle('past', state === 'replay');
+    setText(this.subtitle, state === 'replay' ? this.s.subtitleReplay : this.s.subtitle);
+    setText(this.badgeText, text);
     setText(this.badgeDetail, detail);
   }
 }

@@ -1,4 +1,5 @@
 // The headline tiles: a big animated figure and a 15-minute sparkline kept in the browser.
+import { changeVs, formatChange } from './change.js';
 import { el, setText, svg } from './dom.js';
 import { formatValue } from './format.js';
 import { Series } from './series.js';
@@ -18,7 +19,7 @@ const SPARK_W = 300;
 const SPARK_H = 60;
 
 class Tile {
-  constructor(name, label, lang) {
+  constructor(name, label, s, lang) {
     this.name = name;
     this.lang = lang;
     this.unit = 'count';
@@ -31,6 +32,16 @@ class Tile {
     this.value = el('span', 'value', '—');
     this.unitEl = el('span', 'unit', '');
     figure.append(this.value, this.unitEl);
+    // Against the same moment yesterday and a week ago, both final values.
+    const changes = el('div', 'changes');
+    this.day = el('span', 'chg');
+    this.week = el('span', 'chg');
+    const dayLine = el('div', '');
+    dayLine.append(el('span', 'vs', s.vsDay), this.day);
+    const weekLine = el('div', '');
+    weekLine.append(el('span', 'vs', s.vsWeek), this.week);
+    changes.append(dayLine, weekLine);
+    figure.append(changes);
     this.spark = svg('svg', { class: 'spark', viewBox: `0 0 ${SPARK_W} ${SPARK_H}`, preserveAspectRatio: 'none' });
     this.area = svg('polygon');
     this.line = svg('polyline');
@@ -38,10 +49,22 @@ class Tile {
     this.root.append(this.label, figure, this.spark);
   }
 
-  setTarget(v, unit, now) {
+  // glide: live figures move smoothly; a replayed second is shown exactly as it was.
+  setTarget(v, unit, now, glide = true) {
     this.unit = unit;
-    this.tween.set(v, now);
+    if (glide) this.tween.set(v, now);
+    else this.tween.jump(v, now);
     this.value.dataset.target = v === null ? '' : String(v);
+  }
+
+  setChanges(day, week) {
+    for (const [node, c] of [
+      [this.day, day],
+      [this.week, week],
+    ]) {
+      setText(node, formatChange(c, this.lang));
+      if (node.dataset.dir !== c.dir) node.dataset.dir = c.dir;
+    }
   }
 
   render(now) {
@@ -88,12 +111,40 @@ class Tile {
 
 export class Kpis {
   constructor(container, s, lang) {
-    this.tiles = HEADLINES.map((name) => new Tile(name, s.kpi[name], lang));
+    this.tiles = HEADLINES.map((name) => new Tile(name, s.kpi[name], s, lang));
     container.append(...this.tiles.map((t) => t.root));
   }
 
-  update(store, now) {
-    for (const tile of this.tiles) tile.setTarget(store.get(tile.name, '520000'), store.unit(tile.name), now);
+  update(store, now, glide = true) {
+    for (const tile of this.tiles) {
+      tile.setTarget(store.get(tile.name, '520000'), store.unit(tile.name), now, glide);
+    }
+  }
+
+  // cmp: {now, day, week} stores (day/week null where there is no history), or null.
+  compare(cmp) {
+    for (const tile of this.tiles) {
+      const at = (st) => st.get(tile.name, '520000');
+      const unit = cmp?.now.unit(tile.name) ?? 'count';
+      const v = cmp ? at(cmp.now) : null;
+      tile.setChanges(changeVs(v, cmp?.day, at, unit), changeVs(v, cmp?.week, at, unit));
+    }
+  }
+
+  // After a jump in the past: each tile's last 15 minutes from the history series
+  // ({t: [...], v: [...]} per tile, null where the session has none), up to second t.
+  fillSparks(answers, t) {
+    this.tiles.forEach((tile, i) => {
+      const a = answers[i];
+      tile.series.clear();
+      if (a) a.t.forEach((ts, j) => tile.series.push(ts * 1000, a.v[j]));
+      tile.drawSpark(t * 1000);
+    });
+  }
+
+  // Sparklines restart: on a jump in time the old samples belong to another moment.
+  clearSparks() {
+    for (const tile of this.tiles) tile.series.clear();
   }
 
   animating(now) {

@@ -2,7 +2,7 @@
 // busiest corridors as animated flows, including those that leave the province.
 import { COLORS, echarts, rem } from './charts.js';
 import { formatAxis, formatText } from './format.js';
-import { top } from './places.js';
+import { corridors } from './rankings.js';
 
 const SHADE = 'freight_value_1h';
 const FLOWS = 'corridor_shipments_15m';
@@ -142,12 +142,12 @@ export class GuizhouMap {
         symbolSize: r * (0.5 + Math.min(1.1, Math.sqrt(n) / 9)),
       };
     });
-    const flows = top(store.table(FLOWS), TOP_FLOWS);
-    const busiest = flows.length ? flows[0][1] : 1;
+    // Flows between two places only: a prefecture's own deliveries would be a line of length 0.
+    const flows = corridors(store.table(FLOWS), TOP_FLOWS).top;
+    const busiest = flows.length ? flows[0].v : 1;
     const lines = [];
     const exitsUsed = new Set();
-    for (const [key, count] of flows) {
-      const [from, to] = key.split('>');
+    for (const { key, from, to, v: count } of flows) {
       const a = places.coord(from);
       const b = places.coord(to);
       if (!a || !b) continue;

@@ -1,11 +1,19 @@
-// The side panels: output by sector, data centres, exports by country, top corridors.
+// The side panels: output by sector, freight by prefecture, data centres, exports by
+// country, top corridors. Each is drawn from a store (live, or a history state) and, for
+// the bars that compare, the stores of the same moment yesterday and a week ago.
+import { BarList } from './bars.js';
+import { formatChange } from './change.js';
 import { COLORS, echarts, rem } from './charts.js';
 import { el, setText } from './dom.js';
 import { countryName } from './i18n.js';
 import { formatText, formatValue } from './format.js';
 import { top } from './places.js';
+import { PROVINCE, compareItems, corridors, prefectureValue, sectorValue } from './rankings.js';
 
-const PROVINCE = '520000';
+const NO_PAST = { day: null, week: null };
+// Three panels share the right-hand column.
+const EXPORT_ROWS = 6;
+const CORRIDOR_ROWS = 6;
 
 function panel(title, note) {
   const root = el('section', 'panel');
@@ -30,11 +38,19 @@ class BarRace {
     this.styled = false;
   }
 
+  // A replayed second is shown as it was: no figures gliding through values it never had.
+  setAnimated(on) {
+    if (this.animated === on) return;
+    this.animated = on;
+    this.styled = false;
+  }
+
   set(items) {
     const r = rem();
     if (!this.styled) {
       this.chart.setOption(
         {
+          animation: this.animated !== false,
           animationDuration: 600,
           animationDurationUpdate: 800,
           grid: { left: r * 0.3, right: r * 5.8, top: r * 0.2, bottom: r * 0.2, containLabel: true },
@@ -86,35 +102,76 @@ class BarRace {
   }
 }
 
+// "The fastest growing" line under a panel's title, against the same moment yesterday.
+class Fastest {
+  constructor(root, s, lang) {
+    this.s = s;
+    this.lang = lang;
+    this.node = el('div', 'fastest-note');
+    root.append(this.node);
+  }
+
+  set(fastest, items) {
+    const best = fastest && items.find((i) => i.code === fastest.code);
+    this.node.hidden = !best;
+    if (!best) return;
+    setText(this.node, `${this.s.fastest} ${best.name} ${formatChange(best.day, this.lang)}`);
+    this.node.dataset.code = best.code;
+  }
+}
+
 export class Sectors {
   constructor(container, s, lang) {
     this.lang = lang;
     this.root = panel(s.sectors, s.sectorsNote);
     this.root.dataset.panel = 'sectors';
-    const dom = el('div', 'chart');
-    this.root.append(dom);
+    this.fastest = new Fastest(this.root, s, lang);
     container.append(this.root);
-    this.bars = new BarRace(dom, lang, { rows: 10 });
-  }
-
-  update(store) {
-    const meta = store.meta;
-    const table = store.table('sector_value_1h');
-    const items = meta.sectors.map((sec) => {
-      // Prefer the province row; sum the regions when only those are published.
-      let v = table.get(`${PROVINCE}|${sec.code}`)?.v;
-      if (typeof v !== 'number') {
-        v = 0;
-        for (const r of meta.regions) v += table.get(`${r.code}|${sec.code}`)?.v ?? 0;
-      }
-      return { name: sec[this.lang], value: Math.round(v), highlight: sec.digital };
+    this.bars = new BarList(this.root, s, lang, {
+      rows: 10,
+      changes: true,
+      format: (v) => formatText(v, 'CNY', lang),
     });
-    this.bars.set(items);
   }
 
-  resize() {
-    this.bars.resize();
+  // cmp: {now, day, week}: final values of the compared second and of the same moment
+  // yesterday and a week ago (null where there is no history), or null.
+  update(store, places, cmp = null) {
+    const meta = store.meta;
+    const value = (st, code) => sectorValue(st, meta, code);
+    const base = meta.sectors.map((sec) => ({ code: sec.code, name: sec[this.lang], digital: sec.digital }));
+    const { items, fastest } = compareItems(base, value, cmp?.now ?? null, cmp ?? NO_PAST);
+    for (const it of items) it.value = value(store, it.code);
+    this.bars.set(items);
+    this.fastest.set(fastest, items);
   }
+
+  resize() {}
+}
+
+export class Prefectures {
+  constructor(container, s, lang) {
+    this.lang = lang;
+    this.root = panel(s.prefectures, s.prefecturesNote);
+    this.root.dataset.panel = 'prefectures';
+    this.fastest = new Fastest(this.root, s, lang);
+    container.append(this.root);
+    this.bars = new BarList(this.root, s, lang, {
+      rows: 9,
+      changes: true,
+      format: (v) => formatText(v, 'CNY', lang),
+    });
+  }
+
+  update(store, places, cmp = null) {
+    const base = places.regions.map((r) => ({ code: r.code, name: places.name(r.code) }));
+    const { items, fastest } = compareItems(base, prefectureValue, cmp?.now ?? null, cmp ?? NO_PAST);
+    for (const it of items) it.value = prefectureValue(store, it.code);
+    this.bars.set(items);
+    this.fastest.set(fastest, items);
+  }
+
+  resize() {}
 }
 
 export class Exports {
@@ -126,7 +183,7 @@ export class Exports {
     const dom = el('div', 'chart');
     this.root.append(dom);
     container.append(this.root);
-    this.bars = new BarRace(dom, lang, { rows: 8 });
+    this.bars = new BarRace(dom, lang, { rows: EXPORT_ROWS });
     this.names = new Map();
   }
 
@@ -139,8 +196,12 @@ export class Exports {
     return n;
   }
 
+  setAnimated(on) {
+    this.bars.setAnimated(on);
+  }
+
   update(store) {
-    const rows = top(store.table('export_value_by_country_1h'), 8);
+    const rows = top(store.table('export_value_by_country_1h'), EXPORT_ROWS);
     this.bars.set(rows.map(([code, v]) => ({ name: this._name(code), value: Math.round(v) })));
   }
 
@@ -164,20 +225,16 @@ export class DataCentres {
     this.utilUnit = el('span', 'unit', '%');
     util.append(el('span', 'caption', s.dcUtil), this.util, this.utilUnit);
     figures.append(power, util);
-    const dom = el('div', 'chart');
-    this.root.append(figures, dom);
+    this.root.append(figures);
     container.append(this.root);
-    this.chart = echarts.init(dom, null, { renderer: 'canvas' });
-    this.styled = false;
+    // Load by prefecture as rows, not columns: nine prefecture names and "123 MW" labels
+    // side by side overlapped on a 1080p wall whenever the columns were short.
+    this.bars = new BarList(this.root, s, lang, { rows: 9, format: (v) => formatText(v, 'MW', lang) });
   }
 
-  resize() {
-    this.chart.resize();
-    this.styled = false;
-  }
+  resize() {}
 
   update(store, places) {
-    const r = rem();
     const mw = store.get('dc_power_mw_5m', PROVINCE);
     const util = store.get('dc_utilization_5m', PROVINCE);
     const [p, pu] = formatValue(mw, 'MW', this.lang);
@@ -187,50 +244,8 @@ export class DataCentres {
     setText(this.util, u);
     setText(this.utilUnit, uu);
     this.power.dataset.target = mw === null ? '' : String(mw);
-    if (!this.styled) {
-      this.chart.setOption(
-        {
-          animationDurationUpdate: 800,
-          grid: { left: r * 0.3, right: r * 0.3, top: r * 1.6, bottom: r * 0.2, containLabel: true },
-          xAxis: {
-            type: 'category',
-            axisLabel: { color: COLORS.text, fontSize: r * 0.95, interval: 0 },
-            axisLine: { lineStyle: { color: COLORS.grid } },
-            axisTick: { show: false },
-          },
-          yAxis: { type: 'value', show: false },
-          series: [
-            {
-              id: 'mw',
-              type: 'bar',
-              barMaxWidth: r * 2.2,
-              itemStyle: {
-                borderRadius: [r * 0.3, r * 0.3, 0, 0],
-                color: new echarts.graphic.LinearGradient(0, 0, 0, 1, [
-                  { offset: 0, color: '#7b6bff' },
-                  { offset: 1, color: 'rgba(123, 107, 255, 0.15)' },
-                ]),
-              },
-              label: {
-                show: true,
-                position: 'top',
-                color: COLORS.text,
-                fontSize: r * 0.95,
-                formatter: (q) => formatText(q.value, 'MW', this.lang),
-              },
-              data: [],
-            },
-          ],
-        },
-        { notMerge: true },
-      );
-      this.styled = true;
-    }
-    const rows = top(store.table('dc_power_mw_5m'), 12).filter(([code]) => code !== PROVINCE);
-    this.chart.setOption({
-      xAxis: { data: rows.map(([code]) => places.name(code)) },
-      series: [{ id: 'mw', data: rows.map(([, v]) => Math.round(v * 10) / 10) }],
-    });
+    const rows = top(store.table('dc_power_mw_5m'), 10).filter(([code]) => code !== PROVINCE);
+    this.bars.set(rows.map(([code, v]) => ({ code, name: places.name(code), value: v })));
   }
 }
 
@@ -242,7 +257,7 @@ export class Corridors {
     this.list = el('ol', 'corridors');
     this.empty = el('div', 'empty', s.noData);
     this.rows = [];
-    for (let i = 0; i < 8; i += 1) {
+    for (let i = 0; i < CORRIDOR_ROWS; i += 1) {
       const li = el('li');
       const bar = el('span', 'bar');
       const rank = el('span', 'rank', String(i + 1));
@@ -253,25 +268,32 @@ export class Corridors {
       this.rows.push({ li, bar, route, count });
       this.list.append(li);
     }
-    this.root.append(this.list, this.empty);
+    // Shipments that stay within one prefecture are not a corridor: one figure for them.
+    this.local = el('div', 'local');
+    this.localValue = el('span', 'count', '—');
+    this.localShare = el('span', 'share');
+    this.local.append(el('span', 'caption', s.local), this.localValue, this.localShare);
+    this.root.append(this.list, this.empty, this.local);
     container.append(this.root);
     this.lang = lang;
   }
 
   update(store, places) {
-    const flows = top(store.table('corridor_shipments_15m'), this.rows.length);
-    const busiest = flows.length ? flows[0][1] : 1;
+    const { top: flows, local, total } = corridors(store.table('corridor_shipments_15m'), this.rows.length);
+    const busiest = flows.length ? flows[0].v : 1;
     this.empty.hidden = flows.length > 0;
     this.rows.forEach((row, i) => {
       const f = flows[i];
       row.li.hidden = !f;
       if (!f) return;
-      const [from, to] = f[0].split('>');
-      setText(row.route, `${places.name(from)} → ${places.name(to)}`);
-      setText(row.count, formatText(f[1], 'count', this.lang));
-      row.li.dataset.key = f[0];
-      row.bar.style.width = `${Math.max(4, (100 * f[1]) / busiest).toFixed(1)}%`;
+      setText(row.route, `${places.name(f.from)} → ${places.name(f.to)}`);
+      setText(row.count, formatText(f.v, 'count', this.lang));
+      row.li.dataset.key = f.key;
+      row.bar.style.width = `${Math.max(4, (100 * f.v) / busiest).toFixed(1)}%`;
     });
+    setText(this.localValue, formatText(local, 'count', this.lang));
+    this.localValue.dataset.value = String(local);
+    setText(this.localShare, total > 0 ? `${Math.round((100 * local) / total)}%` : '');
   }
 
   resize() {}

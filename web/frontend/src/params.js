@@ -1,11 +1,18 @@
-// Page options from the URL: ?lang=zh (default) | en, and ?stale=SECONDS to override how
-// long the page waits for data before it calls itself stale.
+// Page options from the URL: ?lang=zh (default) | en, ?stale=SECONDS to override how long
+// the page waits for data before it calls itself stale, ?controls=1 to show the time bar
+// always, and the moment to show (?session=&at=&speed=, see travelurl.js).
+import { parseTravel } from './travelurl.js';
+
 export function parseParams(search) {
   const q = new URLSearchParams(search);
   const lang = q.get('lang') === 'en' ? 'en' : 'zh';
   const stale = Number(q.get('stale'));
+  const { travel, errors } = parseTravel(search);
   return {
     lang,
     staleAfterS: Number.isFinite(stale) && stale > 0 ? stale : null,
+    controls: q.get('controls') === '1',
+    travel,
+    errors,
   };
 }

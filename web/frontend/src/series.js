@@ -23,6 +23,11 @@ export class Series {
     }
   }
 
+  clear() {
+    this.start = 0;
+    this.length = 0;
+  }
+
   forEach(fn) {
     for (let i = 0; i < this.length; i += 1) {
       const j = (this.start + i) % this.capacity;

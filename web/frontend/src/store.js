@@ -1,10 +1,35 @@
 // The page's copy of the server's indicator table: name -> key -> {v, t, f}.
 // Replaced wholesale by a snapshot, patched by deltas; its size is the server's table.
+
+// Rates and means are null when absent; counts and sums are 0 (SPEC section 8).
+export const NULLABLE = new Set(['on_time_rate_1h', 'avg_transit_min_1h', 'digital_share_1h', 'dc_utilization_5m']);
+
 export class Store {
   constructor() {
     this.tables = new Map();
     this.meta = null;
     this.version = 0;
+    // A history state leaves absent values out; a live table just has not seen them yet.
+    this.absentIsZero = false;
+  }
+
+  // The values of a history answer ({"name|key": value}) as of second t: every one final.
+  static fromState(values, t, meta) {
+    const store = new Store();
+    store.meta = meta;
+    store.absentIsZero = true;
+    for (const [nameKey, v] of Object.entries(values)) {
+      const bar = nameKey.indexOf('|');
+      if (bar <= 0) continue; // not "name|key": nothing a panel could show
+      const name = nameKey.slice(0, bar);
+      let table = store.tables.get(name);
+      if (table === undefined) {
+        table = new Map();
+        store.tables.set(name, table);
+      }
+      table.set(nameKey.slice(bar + 1), { v, t, f: true });
+    }
+    return store;
   }
 
   // Values arrive grouped by indicator name: {name: [[key, value, t, final], ...]}.
@@ -36,7 +61,9 @@ export class Store {
   }
 
   get(name, key) {
-    return this.tables.get(name)?.get(key)?.v ?? null;
+    const v = this.tables.get(name)?.get(key)?.v;
+    if (v !== undefined && v !== null) return v;
+    return this.absentIsZero && !NULLABLE.has(name) ? 0 : null;
   }
 
   table(name) {

@@ -14,6 +14,13 @@ export class Tween {
     this.startedAt = now;
   }
 
+  // Straight to the target, no glide.
+  jump(target, now) {
+    this.from = target;
+    this.to = target;
+    this.startedAt = now - this.durationMs;
+  }
+
   value(now) {
     if (this.to === null || this.from === null) return this.to;
     const p = Math.min(1, (now - this.startedAt) / this.durationMs);
