@@ -35,10 +35,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import free_port, machine, scrape, slope  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    aiokafka_getmany_loop,
+    beside,
+    free_port,
+    java_consumer_perf,
+    machine,
+    ratio,
+    scrape,
+    slope,
+)
 from pulseboard import localbroker  # noqa: E402
 from pulseboard.cli_support import cluster_argv  # noqa: E402
 from pulseboard.config import Config, config_from_env  # noqa: E402
+from pulseboard.spec import TOPIC_FREIGHT, TOPIC_SECTOR  # noqa: E402
 from pulseboard.topics import ensure_topics  # noqa: E402
 
 CST = timezone(timedelta(hours=8))
@@ -79,12 +89,18 @@ def broker_pid(config: Config) -> int | None:
 
 
 class Aggregators:
-    def __init__(self, config: Config, env: dict[str, str], n: int) -> None:
+    def __init__(
+        self, config: Config, env: dict[str, str], n: int, profile: Path | None = None
+    ) -> None:
         self.ports = [free_port() for _ in range(n)]
+        # With a profile the (first) aggregator runs under cProfile, which writes its
+        # statistics there when the service exits after SIGTERM.
+        prof = ["-m", "cProfile", "-o", str(profile)] if profile else []
         self.procs = [
             subprocess.Popen(
                 [
                     sys.executable,
+                    *(prof if i == 0 else []),
                     "-m",
                     "pulseboard.cli",
                     "aggregate",
@@ -97,7 +113,7 @@ class Aggregators:
                 env={**os.environ, **env},
                 stdin=subprocess.DEVNULL,
             )
-            for port in self.ports
+            for i, port in enumerate(self.ports)
         ]
 
     def metrics(self) -> dict[str, float]:
@@ -130,7 +146,12 @@ def produce(config: Config, env: dict[str, str], *argv: str) -> subprocess.Popen
 
 
 def catchup(
-    config: Config, env: dict[str, str], count: int, processes: int, invalid: float
+    config: Config,
+    env: dict[str, str],
+    count: int,
+    processes: int,
+    invalid: float,
+    profile: Path | None = None,
 ) -> dict:
     p = produce(
         config,
@@ -148,7 +169,19 @@ def catchup(
     _, err = p.communicate()
     if p.returncode != 0:
         raise SystemExit(f"produce failed: {err.decode()}")
-    aggs = Aggregators(config, env, processes)
+    # The ceilings read the very backlog the aggregator then reads (markers included).
+    k = config.kafka
+    topics = {
+        k.topic(TOPIC_FREIGHT): k.freight_partitions,
+        k.topic(TOPIC_SECTOR): k.sector_partitions,
+    }
+    bare = asyncio.run(aiokafka_getmany_loop(config, topics))
+    print(f"aiokafka getmany + orjson.loads: {bare}", flush=True)
+    java = java_consumer_perf(
+        config.broker, config.bootstrap_servers, list(topics), bare["records"]
+    )
+    print(f"Java ConsumerPerformance: {java}", flush=True)
+    aggs = Aggregators(config, env, processes, profile)
     started = time.monotonic()
     cpu0 = aggs.cpu()
     try:
@@ -161,12 +194,27 @@ def catchup(
         cpu = aggs.cpu() - cpu0
     finally:
         aggs.stop()
+    per_s = round(count / seconds)
+    print(
+        beside(
+            "aggregate catch-up",
+            {"events_per_s": per_s, "cpu_us_per_event": cpu / count * 1e6},
+            {"Java ConsumerPerformance": java, "aiokafka getmany+orjson": bare},
+        ),
+        flush=True,
+    )
     return {
         "events": count,
+        "backlog_records_incl_markers": bare["records"],
+        "ceilings": {"java_consumer_perf": java, "aiokafka_getmany_orjson": bare},
+        "ratios": {
+            "to_java": ratio(per_s, java["events_per_s"]),
+            "to_aiokafka_getmany_orjson": ratio(per_s, bare["events_per_s"]),
+        },
         "invalid_fraction": invalid,
         "processes": processes,
         "seconds_incl_startup": round(seconds, 2),
-        "events_per_s": round(count / seconds),
+        "events_per_s": per_s,
         "aggregator_cpu_s": round(cpu, 2),
         "aggregator_cpu_us_per_event": round(cpu / count * 1e6, 2),
     }
@@ -289,6 +337,9 @@ def main() -> None:
         help="share of the catch-up records that are invalid (20 kinds of fault, DLQ'd)",
     )
     parser.add_argument("--no-live", action="store_true", help="only the catch-up ceiling")
+    parser.add_argument(
+        "--profile", type=Path, help="cProfile the catch-up's aggregator into this file"
+    )
     parser.add_argument("--sample-s", type=float, default=5.0)
     parser.add_argument("--port", type=int, default=19492, help="local broker port")
     opts = parser.parse_args()
@@ -307,7 +358,12 @@ def main() -> None:
                 cfg = replace(config, kafka=replace(config.kafka, topic_prefix="catchup."))
                 asyncio.run(ensure_topics(cfg))
                 report["catchup"] = catchup(
-                    cfg, env, opts.catchup_count, opts.processes, opts.invalid_fraction
+                    cfg,
+                    env,
+                    opts.catchup_count,
+                    opts.processes,
+                    opts.invalid_fraction,
+                    opts.profile.resolve() if opts.profile else None,
                 )
                 print(json.dumps(report["catchup"]), flush=True)
             if not opts.no_live:

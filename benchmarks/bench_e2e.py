@@ -115,8 +115,11 @@ def probe_event(n: int, now_ms: int) -> tuple[bytes, bytes]:
     return key, orjson.dumps(value)
 
 
-async def watch(url: str, seen: list[tuple[float, int]], ready: asyncio.Event) -> None:
-    """Records (arrival wall ms, probe count shown) whenever the probe indicator rises."""
+async def watch(
+    url: str, seen: list[tuple[float, int]], ready: asyncio.Event, wire: dict[str, int]
+) -> None:
+    """Records (arrival wall ms, probe count shown) whenever the probe indicator rises, and
+    counts the deltas and their bytes (what every wall receives)."""
     shown = 0
     async with connect(url, max_size=None, compression=None, open_timeout=30) as ws:
         async for raw in ws:
@@ -130,6 +133,10 @@ async def watch(url: str, seen: list[tuple[float, int]], ready: asyncio.Event) -
                 rows = msg.get("values", {}).get(PROBE_NAME, [])
             elif msg.get("type") == "delta":
                 rows = msg.get("changes", {}).get(PROBE_NAME, [])
+                if ready.is_set() and wire.get("counting"):
+                    wire["deltas"] += 1
+                    wire["bytes"] += len(raw)
+                    wire["values"] += sum(len(r) for r in msg.get("changes", {}).values())
             else:
                 continue
             for row in rows:
@@ -139,11 +146,11 @@ async def watch(url: str, seen: list[tuple[float, int]], ready: asyncio.Event) -
 
 
 async def probe_run(
-    config: Config, web_port: int, seconds: float, hz: float
+    config: Config, web_port: int, seconds: float, hz: float, wire: dict[str, int]
 ) -> tuple[list[float], int, int]:
     seen: list[tuple[float, int]] = []
     ready = asyncio.Event()
-    watcher = asyncio.create_task(watch(f"ws://127.0.0.1:{web_port}/ws", seen, ready))
+    watcher = asyncio.create_task(watch(f"ws://127.0.0.1:{web_port}/ws", seen, ready, wire))
     await asyncio.wait_for(ready.wait(), 60)
     producer = AIOKafkaProducer(
         **client_kwargs(config, "pulseboard-bench-probe"), acks="all", linger_ms=0
@@ -153,6 +160,7 @@ async def probe_run(
     topic = config.kafka.topic_prefix + "freight.events"
     try:
         t0 = time.monotonic()
+        wire["counting"] = 1
         n = 0
         while time.monotonic() - t0 < seconds:
             n += 1
@@ -161,6 +169,8 @@ async def probe_run(
             sent.append(float(now_ms))
             await producer.send_and_wait(topic, value, key=key, timestamp_ms=now_ms)
             await asyncio.sleep(max(0.0, t0 + n / hz - time.monotonic()))
+        wire["counting"] = 0
+        wire["seconds_x1000"] = round((time.monotonic() - t0) * 1000)
         # The last probes need a moment to show; the screen is expected to show them all.
         deadline = time.monotonic() + 10
         while (not seen or seen[-1][1] < n) and time.monotonic() < deadline:
@@ -184,6 +194,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=20.0, help="seconds before probing")
     parser.add_argument("--probe-hz", type=float, default=5.0)
     parser.add_argument("--port", type=int, default=19494, help="local broker port")
+    # The stages' intervals: shorter ones cut the latency and cost CPU (reported per service).
+    parser.add_argument("--seal-interval-ms", type=int, default=200)
+    parser.add_argument("--provisional-interval-ms", type=int, default=250)
+    parser.add_argument("--coalesce-hz", type=float, default=4.0)
     opts = parser.parse_args()
     # --rate is the mean over the day; the simulation follows the daily curve, so ask for
     # the rate that gives opts.rate at this hour (and measure what it gave).
@@ -201,8 +215,10 @@ def main() -> None:
         web_port, agg_port, prod_port = free_port(), free_port(), free_port()
         procs = [
             spawn(config, env, "aggregate", "--metrics-port", str(agg_port), "--log-level",
-                  "WARNING"),
-            spawn(config, env, "serve", "--port", str(web_port), "--log-level", "WARNING"),
+                  "WARNING", "--seal-interval-ms", str(opts.seal_interval_ms),
+                  "--provisional-interval-ms", str(opts.provisional_interval_ms)),
+            spawn(config, env, "serve", "--port", str(web_port), "--log-level", "WARNING",
+                  "--coalesce-hz", str(opts.coalesce_hz)),
             spawn(config, env, "produce", "--rate", str(round(mean_rate)), "--metrics-port",
                   str(prod_port)),
         ]  # fmt: skip
@@ -213,11 +229,17 @@ def main() -> None:
                 if p.poll() is not None:
                     raise SystemExit(f"a service exited: {p.stderr.read().decode()[-2000:]}")
             sent0 = scrape_events(prod_port)
+            cpu0 = [cpu_seconds(p.pid) for p in procs]
             started = time.monotonic()
+            wire = {"deltas": 0, "bytes": 0, "values": 0}
             latencies, probes, shown = asyncio.run(
-                probe_run(config, web_port, opts.seconds, opts.probe_hz)
+                probe_run(config, web_port, opts.seconds, opts.probe_hz, wire)
             )
             elapsed = time.monotonic() - started
+            cpu = [
+                round((cpu_seconds(p.pid) - c) / elapsed, 3)
+                for p, c in zip(procs, cpu0, strict=True)
+            ]
             rate = (scrape_events(prod_port) - sent0) / elapsed
             server = histogram(scrape(web_port), "pulseboard_web_end_to_end_latency_seconds")
             lag = sum(
@@ -240,8 +262,20 @@ def main() -> None:
     report = {
         "machine": machine(load0),
         "conditions": "broker, producer, aggregator, push server and the watching client on "
-        "one machine; 6 freight + 3 sector partitions; L=30 s; coalescing 4 deltas/s",
+        "one machine; 6 freight + 3 sector partitions; L=30 s",
+        "intervals": {
+            "seal_ms": opts.seal_interval_ms,
+            "provisional_ms": opts.provisional_interval_ms,
+            "coalesce_hz": opts.coalesce_hz,
+        },
+        "cpu_share_of_one_core": dict(zip(("aggregate", "serve", "produce"), cpu, strict=True)),
         "load_events_per_s": round(rate),
+        "deltas_to_a_wall": {
+            "per_s": round(wire["deltas"] * 1000 / wire["seconds_x1000"], 2),
+            "bytes_per_delta": round(wire["bytes"] / max(1, wire["deltas"])),
+            "values_per_delta": round(wire["values"] / max(1, wire["deltas"]), 1),
+            "bytes_per_s": round(wire["bytes"] * 1000 / wire["seconds_x1000"]),
+        },
         "probes_sent": probes,
         "probes_shown": shown,
         "aggregator_lag_at_end": int(lag),
@@ -257,6 +291,11 @@ def main() -> None:
         },
     }
     save_report("e2e", report)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def scrape_events(port: int) -> float:

@@ -207,6 +207,18 @@ async def _feed_for(config: Config, seconds: float) -> int:
     return await task
 
 
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run(opts: argparse.Namespace, config: Config) -> dict:
     prefix = f"bench-ws-{uuid.uuid4().hex[:6]}."
     config = replace(config, kafka=replace(config.kafka, topic_prefix=prefix))
@@ -226,6 +238,7 @@ def run(opts: argparse.Namespace, config: Config) -> dict:
             if time.monotonic() > deadline or server.poll() is not None:
                 raise SystemExit("the push server did not become ready")
             time.sleep(0.2)
+        rss_idle = _rss_kib(server.pid)
         ctx = mp.get_context("spawn")
         stop = ctx.Event()
         url = f"ws://127.0.0.1:{port}/ws"
@@ -242,6 +255,7 @@ def run(opts: argparse.Namespace, config: Config) -> dict:
             if not ready.wait(120):
                 raise SystemExit("clients did not connect in time")
         connect_s = time.monotonic() - connect_started
+        cpu0 = [_cpu_s(proc.pid) for proc, _, _ in workers] + [_cpu_s(server.pid)]
 
         phase_a = (time.time() * 1000, 0.0)
         steps_a = asyncio.run(_feed_for(config, opts.seconds))
@@ -250,6 +264,9 @@ def run(opts: argparse.Namespace, config: Config) -> dict:
         phase_b_start = time.time() * 1000
         steps_b = asyncio.run(_feed_for(config, opts.seconds))
         phase_b = (phase_b_start + 2000, time.time() * 1000)
+        elapsed_s = (phase_b[1] - phase_a[0] + 2000) / 1000
+        cpu1 = [_cpu_s(proc.pid) for proc, _, _ in workers] + [_cpu_s(server.pid)]
+        rss_loaded = _rss_kib(server.pid)
         _, metrics = _get(f"http://127.0.0.1:{port}/metrics")
         stop.set()
         results = [parent.recv() for _, _, parent in workers]
@@ -283,6 +300,20 @@ def run(opts: argparse.Namespace, config: Config) -> dict:
         "connect_all_s": round(connect_s, 2),
         "feed_steps_per_phase": [steps_a, steps_b],
         "deltas_received": sum(r.get("delta", 0) for r in results),
+        # cores the client load took, and the server's, over both phases
+        "cpu_share_of_one_core": {
+            "clients": round(
+                sum(b - a for a, b in zip(cpu0[:-1], cpu1[:-1], strict=True)) / elapsed_s, 2
+            ),
+            "server": round((cpu1[-1] - cpu0[-1]) / elapsed_s, 2),
+        },
+        # the server's resident memory with no client and with all of them (after both
+        # phases), and the difference per connection
+        "server_rss_kib": {
+            "idle": rss_idle,
+            "loaded": rss_loaded,
+            "per_connection": round((rss_loaded - rss_idle) / (opts.clients + opts.stuck), 1),
+        },
         "gaps_seen_by_clients": sum(r["gaps"] for r in results),
         "client_errors": sum(len(r["errors"]) for r in results),
         "latency_publish_to_receive": {

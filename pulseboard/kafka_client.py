@@ -15,9 +15,14 @@ from aiokafka.partitioner import murmur2
 from pulseboard.config import Config
 
 
-def kafka_producer(config: Config, client_id: str, **settings: Any) -> AIOKafkaProducer:
+def kafka_producer(
+    config: Config,
+    client_id: str,
+    producer_class: type[AIOKafkaProducer] = AIOKafkaProducer,
+    **settings: Any,
+) -> AIOKafkaProducer:
     """A producer for the configured cluster, its metadata retries paced (``paced``)."""
-    return paced(AIOKafkaProducer(**client_kwargs(config, client_id), **settings))
+    return paced(producer_class(**client_kwargs(config, client_id), **settings))
 
 
 def kafka_consumer(config: Config, client_id: str, **settings: Any) -> AIOKafkaConsumer:

@@ -7,7 +7,7 @@ import itertools
 import orjson
 import pytest
 
-from web.indicators import Indicator, Removal
+from web.indicators import Applied, Indicator, Removal
 from web.metadata import ClientTiming, build_meta
 from web.protocol import (
     MESSAGE_TOO_BIG,
@@ -92,7 +92,8 @@ def test_changes_become_one_shared_delta_and_sequence_numbers_count_every_messag
     assert msg["ingest_ts"] == WALL - 40  # the oldest change's event ingest time
     assert msg["changes"] == {
         "shipments_1m": [["520000", 2, 101, False]],
-        "tonnage_1h": [["520100", 3.5, 101, False]],
+        # tonnes below 1万 show as whole tonnes (format.js), so 3.5 t goes as 4
+        "tonnage_1h": [["520100", 4, 101, False]],
     }
     a.offer(hub.ping(now=2.0, wall_ms=WALL + 9))
     ping = decode(a.next_frame(hub, WALL))
@@ -305,7 +306,7 @@ def test_a_client_that_catches_up_is_forgiven():
     hub = ready_hub(ind(value=0))
     session = connected(hub, limits)
     for _round in range(5):
-        for v in range(3):  # overflow once...
+        for v in range(1, 4):  # overflow once (each a new displayed value)...
             hub.ingest(ind(value=v, t=1000 * (_round + 1) + v), 0.0, WALL)
             session.offer(hub.flush(now=float(v), wall_ms=WALL))
         session.next_frame(hub, WALL)  # ...take the snapshot...
@@ -321,3 +322,41 @@ def test_snapshots_are_serialised_once_per_version_and_second():
     assert hub.snapshot_tail(WALL + 500)[0] is first
     hub.ingest(ind(value=2, t=101), 0.0, WALL)
     assert hub.snapshot_tail(WALL + 500)[0] is not first
+
+
+# ------------------------------------------------ values at the precision the wall shows
+
+
+def test_values_go_at_the_walls_precision_and_only_when_what_it_shows_changes():
+    hub = ready_hub(ind("freight_value_1h", "520000", 123_456_789.123, 100))
+    session = connected(hub)
+    # 1.23亿元 / ¥123M either way: the newer record is kept but nothing is sent
+    outcome = hub.ingest(ind("freight_value_1h", "520000", 123_499_999.9, 101), 0.0, WALL)
+    assert outcome.applied is Applied.SAME and hub.flush_due() is None
+    assert hub.table.values[("freight_value_1h", "520000")].t == 101
+    # a final record of the same shown value: nothing either
+    outcome = hub.ingest(ind("freight_value_1h", "520000", 123_456_000.0, 101, True), 0.0, WALL)
+    assert outcome.applied is Applied.SAME and hub.flush_due() is None
+    # 1.24亿元: sent, as 124,000,000 (steps of 1e6: the zh wall's 2 decimals of 亿)
+    hub.ingest(ind("freight_value_1h", "520000", 123_500_000.5, 102), 0.0, WALL)
+    delta = hub.flush(now=1.0, wall_ms=WALL)
+    assert delta is not None and delta.changes == 1
+    session.offer(delta)
+    msg = decode(session.next_frame(hub, WALL))
+    assert msg["changes"] == {"freight_value_1h": [["520000", 124_000_000, 102, False]]}
+    # the on-time rate at a tenth of a percent, the snapshot too
+    hub.ingest(ind("on_time_rate_1h", "520000", 0.87654321, 102), 0.0, WALL)
+    tail, _ = hub.snapshot_tail(WALL)
+    values = orjson.loads(b"{" + tail[1:])["values"]
+    assert values["on_time_rate_1h"] == [["520000", 0.877, 102, False]]
+
+
+def test_a_pending_change_that_returns_to_the_shown_value_still_goes_with_the_newest():
+    hub = ready_hub(ind(value=10, t=100))
+    hub.ingest(ind(value=11, t=101), 0.0, WALL)
+    hub.ingest(ind(value=10.2, t=102), 0.0, WALL)  # shows 10 again: the pending 11 is stale
+    delta = hub.flush(now=1.0, wall_ms=WALL)
+    assert delta is not None
+    assert orjson.loads(b"{" + delta.tail[1:])["changes"] == {
+        "shipments_1m": [["520000", 10, 102, False]]
+    }

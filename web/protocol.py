@@ -9,6 +9,9 @@ Two objects:
 
 * ``Hub`` holds the current indicator values and coalesces changes into at most
   ``coalesce_hz`` deltas a second. A delta is serialised once and shared by every client.
+  Values are held and sent at the precision the wall displays them (web/precision.py, by
+  the unit ``meta`` gives each indicator), and a record whose displayed value did not
+  change is nothing to send.
 * ``ClientSession`` is one display connection: its sequence numbers, a bounded queue of
   shared frames, and what it is owed (a snapshot on connect, after a resync request, or
   after it fell behind). A client that cannot keep up never makes the hub wait: its queue
@@ -19,13 +22,14 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
 import orjson
 
 from web.indicators import Applied, Indicator, IndicatorTable, Key, Removal
+from web.precision import wire_value
 
 # Close codes (RFC 6455 section 7.4.1).
 POLICY_VIOLATION = 1008
@@ -127,9 +131,31 @@ class Hub:
     _last_due: float = -math.inf
     _last_ping: float = -math.inf
     _snapshot_cache: tuple[tuple[int, bool, int], bytes, int] | None = None
+    _units: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # The wall formats an indicator the meta does not describe as a count (store.js).
+        indicators = self.meta.get("indicators", {})
+        self._units = {name: spec.get("unit", "count") for name, spec in indicators.items()}
 
     def ingest(self, record: Indicator | Removal, now: float, wall_ms: int) -> IngestOutcome:
+        held = None
+        if isinstance(record, Indicator):
+            value = wire_value(record.value, self._units.get(record.name, "count"))
+            if value is not record.value:
+                record = replace(record, value=value)
+            held = self.table.values.get(record.ident)
         applied = self.table.apply(record)
+        if (
+            applied is Applied.CHANGED
+            and held is not None
+            and held.value == record.value
+            and (held.value is None) == (record.value is None)
+            and record.ident not in self._pending
+        ):
+            # Newer (t, final) but the same displayed value: kept, not sent. (A pending
+            # change is replaced below so that the delta carries the newest value.)
+            applied = Applied.SAME
         if applied not in (Applied.CHANGED, Applied.REMOVED):
             return IngestOutcome(applied, coalesced=False)
         self.last_data_ms = wall_ms
