@@ -153,7 +153,16 @@ def pct(samples: list[float], p: float) -> float:
     return round(s[min(len(s) - 1, int(p / 100 * len(s)))] * 1000, 2)
 
 
+def rss_mb() -> float:
+    """This process's resident memory now (Linux), MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def query_sqlite(directory: Path, days: int, n: int, keys: list[tuple[str, str]]) -> dict:
+    rss_before = rss_mb()
     r = HistoryReader(directory)
     rng = random.Random(1)
     lo, hi = START_S, START_S + days * 86_400 - 1
@@ -184,8 +193,11 @@ def query_sqlite(directory: Path, days: int, n: int, keys: list[tuple[str, str]]
             _SERIES_SQL, {"sid": sid, "nk": nk, "t_from": t1, "t_to": t2, "step": 60}
         ).fetchall()
         s_raw.append(time.perf_counter() - started)
+    rss_after = rss_mb()
     r.close()
     return {
+        # What answering costs in memory, whatever the history's length (compare --days).
+        "reader_rss_growth_mb": round(rss_after - rss_before, 1),
         "state_values_per_answer": values,
         "state_ms": {"p50": pct(api, 50), "p99": pct(api, 99), "max": pct(api, 100)},
         "state_raw_sql_ms": {"p50": pct(raw, 50), "p99": pct(raw, 99)},

@@ -166,8 +166,9 @@ class BucketMessage:
     ``kind`` PROVISIONAL: ``entries`` are *deltas*: the events the session ``sid`` added to
     still open seconds since its previous provisional message.
 
-    ``hi``: greatest ``ts`` of the counted events seen; ``wm``: the partition's watermark
-    (ingest time, ms) when the message was made; ``partitions``: the greatest partition
+    ``hi``: greatest ``ts`` of the counted events seen; ``wm``: how far the partition's
+    data has come (ingest time, ms) when the message was made (for provisional values; the
+    sealed ``through`` is what counts for final ones); ``partitions``: the greatest partition
     count of ``src``'s topic that its producers' progress markers stated (None: none seen),
     so the finalizer waits for a partition added at run time (``pulseboard.progress``)."""
 

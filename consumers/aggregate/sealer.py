@@ -348,6 +348,16 @@ class PartitionSealer:
             self.wm = wm
 
     @property
+    def newest_ms(self) -> int | None:
+        """How far the partition's data has come (ingest time): its watermark, or its newest
+        record when that is ahead. Sealing goes by the watermark (what producers promised);
+        the screen's provisional values follow the newest data, as they did before markers,
+        so an event shows as soon as its record is read."""
+        if self.last_ts is None or (self.wm is not None and self.wm >= self.last_ts):
+            return self.wm
+        return self.last_ts
+
+    @property
     def unpromised(self) -> bool:
         """Markers are expected but none came, though records did (a foreign producer)."""
         return self.markers and self.promises.wm is None and self.last_ts is not None
@@ -459,7 +469,7 @@ class PartitionSealer:
                     start=start,
                     through=through,
                     hi=self.hi,
-                    wm=self.wm,
+                    wm=self.newest_ms,
                     entries=[e for _, e in run],
                     partitions=self.promises.partitions or None,
                     ended=self.promises.ended,
@@ -485,7 +495,7 @@ class PartitionSealer:
                 start=None,
                 through=self.through,
                 hi=self.hi,
-                wm=self.wm,
+                wm=self.newest_ms,
                 entries=[e for _, e in run],
                 ended=self.promises.ended,
             )
