@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pulseboard import spec
+from pulseboard import packs, spec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -133,6 +133,12 @@ class Config:
     # means <state dir>/history/<topic> (one per topic: prefixes never share an index).
     history_retention_days: float = DEFAULT_HISTORY_RETENTION_DAYS
     history_dir: Path | None = None
+    # The area shown (SPEC section 10): a pack name from pulseboard/packs/.
+    region: str = packs.DEFAULT_PACK
+
+    @property
+    def pack(self) -> packs.RegionPack:
+        return packs.load(self.region)
 
     @property
     def history_index_dir(self) -> Path:
@@ -151,6 +157,10 @@ class Config:
 
     def validate(self) -> Config:
         k = self.kafka
+        try:
+            self.pack  # noqa: B018 - loading checks the name and the pack file
+        except packs.PackError as exc:
+            raise ConfigError(str(exc)) from None
         if k.bootstrap_servers is not None:
             for server in k.bootstrap_servers.split(","):
                 host, _, port = server.strip().rpartition(":")
@@ -242,6 +252,14 @@ def config_from_env(env: Mapping[str, str] | None = None, **overrides: object) -
     """Defaults, then ``PULSEBOARD_*`` variables, then explicit overrides (CLI flags;
     ``None`` means "not given"). The result is validated."""
     env = os.environ if env is None else env
+    region = str(overrides.get("region") or env.get("PULSEBOARD_REGION") or packs.DEFAULT_PACK)
+    if region not in packs.PACK_NAMES:
+        raise ConfigError(
+            f"region {region!r} is unknown; use one of {', '.join(packs.PACK_NAMES)} "
+            "(--region / PULSEBOARD_REGION)"
+        )
+    # Each pack has its own default prefix, so two areas on one cluster never mix.
+    default_prefix = packs.load(region).topic_prefix
     kafka = KafkaSettings(
         bootstrap_servers=env.get("PULSEBOARD_BOOTSTRAP") or None,
         security_protocol=env.get("PULSEBOARD_SECURITY_PROTOCOL", "PLAINTEXT").upper(),
@@ -251,7 +269,7 @@ def config_from_env(env: Mapping[str, str] | None = None, **overrides: object) -
         ssl_cafile=env.get("PULSEBOARD_SSL_CAFILE") or None,
         ssl_certfile=env.get("PULSEBOARD_SSL_CERTFILE") or None,
         ssl_keyfile=env.get("PULSEBOARD_SSL_KEYFILE") or None,
-        topic_prefix=env.get("PULSEBOARD_TOPIC_PREFIX", ""),
+        topic_prefix=env.get("PULSEBOARD_TOPIC_PREFIX", default_prefix),
         session=env.get("PULSEBOARD_SESSION") or LIVE_SESSION,
         freight_partitions=_env_int(env, "PULSEBOARD_FREIGHT_PARTITIONS", 6),
         sector_partitions=_env_int(env, "PULSEBOARD_SECTOR_PARTITIONS", 3),
@@ -274,6 +292,7 @@ def config_from_env(env: Mapping[str, str] | None = None, **overrides: object) -
         metrics_host=env.get("PULSEBOARD_METRICS_HOST") or "127.0.0.1",
         log_format=(env.get("PULSEBOARD_LOG_FORMAT") or "text").strip().lower(),
         connect_timeout_s=_env_float(env, "PULSEBOARD_CONNECT_TIMEOUT"),
+        region=region,
     )
     retention = env.get("PULSEBOARD_HISTORY_RETENTION_DAYS", "").strip()
     if retention:
