@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from web.indicators import Applied, Indicator, IndicatorTable, Key, Removal
+from web.indicators import Applied, Indicator, IndicatorTable, Key, Removal, wire_rows
 from web.precision import wire_value
 
 # Close codes (RFC 6455 section 7.4.1).
@@ -188,16 +188,17 @@ class Hub:
     def flush(self, now: float, wall_ms: int) -> Broadcast | None:
         if not self._pending:
             return None
-        changes: dict[str, list[list[object]]] = {}
+        changed: list[Indicator] = []
         removed: dict[str, list[str]] = {}
         oldest: int | None = None
         for rec in self._pending.values():
             if isinstance(rec, Removal):
                 removed.setdefault(rec.name, []).append(rec.key)
                 continue
-            changes.setdefault(rec.name, []).append(rec.row())
+            changed.append(rec)
             if rec.ingest_ms is not None and (oldest is None or rec.ingest_ms < oldest):
                 oldest = rec.ingest_ms
+        rows = wire_rows(changed)
         count = len(self._pending)
         due = self.flush_due()
         self._last_due = now if due is None else min(due, now)
@@ -206,8 +207,10 @@ class Hub:
             "type": "delta",
             "server_time": wall_ms,
             "ingest_ts": oldest,
-            "changes": changes,
+            "changes": rows.groups,
         }
+        if rows.at is not None:
+            body["at"] = rows.at
         if removed:
             body["removed"] = removed
         return Broadcast("delta", _tail(body), count, oldest)
@@ -231,14 +234,17 @@ class Hub:
         cache_key = (self.table.version, self.ready, wall_ms // 1000)
         if self._snapshot_cache is not None and self._snapshot_cache[0] == cache_key:
             return self._snapshot_cache[1], self._snapshot_cache[2]
-        body = {
+        body: dict[str, Any] = {
             "type": "snapshot",
             "server_time": wall_ms,
             "ready": self.ready,
             "last_data": self.last_data_ms,
             "meta": self.meta,
-            "values": self.table.grouped(),
         }
+        rows = self.table.grouped()
+        body["values"] = rows.groups
+        if rows.at is not None:
+            body["at"] = rows.at
         tail = _tail(body)
         count = len(self.table.values)
         self._snapshot_cache = (cache_key, tail, count)
