@@ -55,8 +55,9 @@ def test_a_new_client_gets_a_snapshot_with_values_and_metadata():
     session = ClientSession(Limits(), 0.0)
     frame = session.next_frame(hub, WALL)
     msg = decode(frame)
-    assert frame.data.startswith(b'{"seq":1,"type":"snapshot"')
-    assert msg["seq"] == 1 and msg["type"] == "snapshot" and msg["ready"] is True
+    # No broadcast yet: the snapshot includes broadcast number 0.
+    assert frame.data.startswith(b'{"seq":0,"type":"snapshot"')
+    assert msg["seq"] == 0 and msg["type"] == "snapshot" and msg["ready"] is True
     assert msg["server_time"] == WALL
     assert rows_of(msg, "values") == {
         "shipments_1m": [["520000", 17, 100, False]],
@@ -110,7 +111,7 @@ def test_changes_become_one_shared_delta_and_sequence_numbers_count_every_messag
     fa, fb = a.next_frame(hub, WALL), b.next_frame(hub, WALL)
     assert fa.data == fb.data  # one serialisation for everyone
     msg = decode(fa)
-    assert msg["seq"] == 2 and msg["type"] == "delta" and msg["server_time"] == WALL + 5
+    assert msg["seq"] == 1 and msg["type"] == "delta" and msg["server_time"] == WALL + 5
     assert msg["ingest_ts"] == WALL - 40  # the oldest change's event ingest time
     assert rows_of(msg, "changes") == {
         "shipments_1m": [["520000", 2, 101, False]],
@@ -120,7 +121,7 @@ def test_changes_become_one_shared_delta_and_sequence_numbers_count_every_messag
     a.offer(hub.ping(now=2.0, wall_ms=WALL + 9))
     ping = decode(a.next_frame(hub, WALL))
     assert ping == {
-        "seq": 3, "type": "ping", "server_time": WALL + 9, "ready": True, "last_data": WALL,
+        "seq": 2, "type": "ping", "server_time": WALL + 9, "ready": True, "last_data": WALL,
     }  # fmt: skip
 
 
@@ -213,16 +214,40 @@ def test_a_tombstone_removes_the_value_and_is_announced():
     assert hub.table.values == {}
 
 
-def test_resync_replaces_the_queue_by_a_fresh_snapshot_and_seq_continues():
+def test_resync_replaces_the_queue_by_a_fresh_snapshot_numbered_as_the_last_delta_in_it():
     hub = ready_hub(ind(value=1))
     session = connected(hub)
     hub.ingest(ind(value=2, t=101), 0.0, WALL)
     session.offer(hub.flush(now=1.0, wall_ms=WALL))
     assert session.receive('{"type":"resync"}', now=1.0) is Inbound.RESYNC
     frame = session.next_frame(hub, WALL)
-    assert frame.kind == "snapshot" and frame.reason == "resync" and frame.seq == 2
+    # Delta 1 is in the snapshot, so the snapshot is number 1 and the next delta 2.
+    assert frame.kind == "snapshot" and frame.reason == "resync" and frame.seq == 1
     assert rows_of(decode(frame), "values") == {"shipments_1m": [["520000", 2, 101, False]]}
     assert session.next_frame(hub, WALL) is None  # the queued delta was superseded
+
+
+def test_a_client_in_step_takes_frames_directly_and_one_behind_queues_them():
+    hub = ready_hub(ind(value=1))
+    direct, behind, fresh = connected(hub), connected(hub), ClientSession(Limits(), 0.0)
+    hub.ingest(ind(value=2, t=101), 0.0, WALL)
+    first = hub.flush(now=1.0, wall_ms=WALL)
+    assert direct.take_direct(first) and direct.seq == 1
+    # One with a frame queued keeps its order: this one and the next go through the queue.
+    assert behind.offer(first).outcome is Offer.QUEUED
+    hub.ingest(ind(value=3, t=102), 0.0, WALL)
+    second = hub.flush(now=2.0, wall_ms=WALL)
+    assert not behind.take_direct(second)
+    assert fresh.take_direct(second) is False  # it owes its snapshot first
+    assert direct.take_direct(second) and direct.seq == 2
+    behind.offer(second)
+    assert [behind.next_frame(hub, WALL).seq for _ in range(2)] == [1, 2]
+    # Every client gets the very same bytes for broadcast 2.
+    assert second.data == b'{"seq":2' + second.tail
+    # The newcomer's snapshot includes broadcast 2; its next frame is 3.
+    snap = fresh.next_frame(hub, WALL)
+    assert snap.kind == "snapshot" and snap.seq == 2
+    assert rows_of(decode(snap), "values") == {"shipments_1m": [["520000", 3, 102, False]]}
 
 
 def test_heartbeats_keep_a_client_and_silence_closes_it():
@@ -299,7 +324,7 @@ def test_a_client_that_never_reads_costs_a_bounded_buffer_then_gets_the_latest_s
     assert stuck.queued_frames == 0 and stuck.queued_bytes == 0 and stuck.close is None
     # When it reads again it gets the present, not the backlog.
     frame = stuck.next_frame(hub, WALL)
-    assert frame.kind == "snapshot" and frame.reason == "overflow" and frame.seq == 2
+    assert frame.kind == "snapshot" and frame.reason == "overflow" and frame.seq == 500
     assert rows_of(decode(frame), "values") == {"shipments_1m": [["520000", 500, 600, False]]}
     assert stuck.next_frame(hub, WALL) is None
 

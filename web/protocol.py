@@ -75,12 +75,21 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class Broadcast:
-    """A frame shared by all clients, minus the per-client sequence number."""
+    """A frame shared by all clients: the same bytes for every one of them, so a client in
+    step can be written to directly (websockets' ``broadcast``) and a lagging one queues it."""
 
     kind: str  # "delta" or "ping"
+    seq: int  # the hub's count of broadcasts, this one included
     tail: bytes  # the JSON text that follows '{"seq":N'
+    data: bytes  # the whole frame
     changes: int = 0
     oldest_ingest_ms: int | None = None
+
+    @classmethod
+    def of(
+        cls, kind: str, seq: int, tail: bytes, changes: int = 0, oldest: int | None = None
+    ) -> Broadcast:
+        return cls(kind, seq, tail, _frame(seq, tail), changes, oldest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +135,9 @@ class Hub:
     table: IndicatorTable = field(default_factory=IndicatorTable.empty)
     ready: bool = False
     last_data_ms: int | None = None  # wall time the last visible change arrived
+    # Every broadcast (delta or ping) takes the next number; a snapshot carries the number
+    # of the last broadcast it includes, so one number means the same frame to every client.
+    seq: int = 0
     _pending: dict[Key, Indicator | Removal] = field(default_factory=dict)
     _first_pending: float = -math.inf
     _last_due: float = -math.inf
@@ -213,7 +225,8 @@ class Hub:
             body["at"] = rows.at
         if removed:
             body["removed"] = removed
-        return Broadcast("delta", _tail(body), count, oldest)
+        self.seq += 1
+        return Broadcast.of("delta", self.seq, _tail(body), count, oldest)
 
     def ping_due(self) -> float:
         return self._last_ping + self.timing.ping_interval_s
@@ -226,7 +239,8 @@ class Hub:
             "ready": self.ready,
             "last_data": self.last_data_ms,
         }
-        return Broadcast("ping", _tail(body))
+        self.seq += 1
+        return Broadcast.of("ping", self.seq, _tail(body))
 
     def snapshot_tail(self, wall_ms: int) -> tuple[bytes, int]:
         """The shared part of a snapshot and its value count, cached so that a thousand
@@ -333,7 +347,7 @@ class ClientSession:
             self._queued_bytes = 0
             self.needs_snapshot = False
             tail, count = hub.snapshot_tail(wall_ms)
-            self.seq += 1
+            self.seq = hub.seq
             return OutFrame(
                 "snapshot", self.seq, _frame(self.seq, tail), count, reason=self.snapshot_reason
             )
@@ -343,14 +357,19 @@ class ClientSession:
         self._queued_bytes -= len(frame.tail)
         if not self._queue:
             self.overflows = 0  # caught up
-        self.seq += 1
-        return OutFrame(
-            frame.kind,
-            self.seq,
-            _frame(self.seq, frame.tail),
-            frame.changes,
-            frame.oldest_ingest_ms,
-        )
+        self.seq = frame.seq
+        return OutFrame(frame.kind, frame.seq, frame.data, frame.changes, frame.oldest_ingest_ms)
+
+    def take_direct(self, frame: Broadcast) -> bool:
+        """Whether ``frame`` may go to this client at once, outside its queue: only when it
+        owes nothing (no snapshot, nothing queued) and is open. The server asks only for
+        clients whose socket has taken everything so far, and then writes the same bytes
+        to all of them in one pass (websockets' ``broadcast``)."""
+        if self.close is not None or self.needs_snapshot or self._queue:
+            return False
+        self.seq = frame.seq
+        self.overflows = 0
+        return True
 
     def receive(self, message: str | bytes, now: float) -> Inbound:
         """A message from the client. Display clients only send heartbeats and resync
