@@ -169,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return history.replay_to_history(args, load_config(args))
             return history.run(args, load_config(args))
         if args.command == "replay" and not args.to_kafka:
-            return replay.run(args)
+            return replay.run(args, load_config(args).pack)
         config = load_config(args)
         if args.command == "replay":
             return replay_into_kafka(args, config)
