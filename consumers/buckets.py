@@ -63,7 +63,7 @@ class Bucket:
         self.country: dict[str, int] = {}
         # region -> truck ids with a position there in this second
         self.trucks: dict[str, set[str]] = {}
-        # dest (region code or CN-XX) -> [count, on_time_count, transit_s_sum]
+        # dest (a region code, or a code outside the area) -> [count, on_time_count, transit_s_sum]
         self.deliv: dict[str, list[int]] = {}
         # (region, sector) -> value_micro
         self.output: dict[tuple[str, str], int] = {}

@@ -104,7 +104,7 @@ def _missing_field(ev: Event, raw: bytes, rng: random.Random) -> bytes:
 def _wrong_type(ev: Event, raw: bytes, rng: random.Random) -> bytes:
     t = ev["type"]
     choices: list[tuple[str, Any]] = [("ts", str(ev["ts"])), ("id", 12345), ("ts", None)]
-    choices += [(f, 520100) for f in _STRING_FIELDS[t]]
+    choices += [(f, 123456) for f in _STRING_FIELDS[t]]
     choices += [(f, str(ev[f])) for f in _FLOAT_FIELDS[t]]
     choices += [(f, _pick(rng, ("true", "yes", None))) for f in _BOOL_FIELDS.get(t, ())]
     choices += [(f, f"{ev[f]}") for f in _INT_FIELDS.get(t, ())]

@@ -123,8 +123,8 @@ class RegionPack:
     map_name: str  # the outline the page bundles under this name
     map_attribution: str  # shown on the wall and in the README when the licence asks for it
     topic_prefix: str  # default topic prefix, so two packs on one cluster never mix
-    # A regex for more `dest` codes outside the area than the listed exits (SPEC section 1
-    # lets Guizhou's shipments go to any `CN-XX`); "" for none.
+    # A regex for more `dest` codes outside the area than the listed exits (a pack whose
+    # contract allows any code of a family of places); "" for none.
     exit_pattern: str = ""
     economy: Economy | None = None  # None only for a pack that is never simulated
 
