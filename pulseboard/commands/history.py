@@ -132,7 +132,9 @@ def replay_to_history(args: argparse.Namespace, config: Config) -> int:
     if args.every != 1:
         raise ConfigError("--to-history keeps every second; drop --every")
     try:
-        engine = EngineConfig(lateness_ms=args.lateness_ms, future_ms=args.future_ms, every=1)
+        engine = EngineConfig(
+            lateness_ms=args.lateness_ms, future_ms=args.future_ms, every=1, pack=config.pack
+        )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if args.reorder_ms < 0:
