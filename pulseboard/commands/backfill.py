@@ -234,8 +234,8 @@ def add_options(parser: argparse.ArgumentParser, *, prefix: str = "--backfill-")
         f"{prefix}days",
         default=",".join(map(str, DEFAULT_DAYS_AGO)),
         metavar="N,M",
-        help="days before today (CST) to compute (default 1,7: yesterday and the same "
-        "weekday a week ago)",
+        help="days before today (the region's local days) to compute (default 1,7: "
+        "yesterday and the same weekday a week ago)",
     )
     parser.add_argument(
         f"{prefix}workers",
