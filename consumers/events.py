@@ -161,8 +161,11 @@ def _schema(
     cargo: tuple[str, ...],
     sectors: tuple[str, ...],
 ) -> Schema:
+    # Exits the pattern allows anyway are left out, so the rule (quoted in DLQ details) says
+    # what it did before packs: the regions, then the pattern.
+    listed = [c for c in exits if not (exit_pattern and re.fullmatch(exit_pattern, c))]
     allowed = [
-        *(re.escape(c) for c in (*regions, *exits)),
+        *(_literal(c) for c in (*regions, *listed)),
         *([exit_pattern] if exit_pattern else []),
     ]
     # \Z, not $: Python's $ also matches before a trailing newline.
@@ -191,6 +194,12 @@ def _schema(
         classes=tuple(classes),
         line_classes=tuple(line_classes),
     )
+
+
+def _literal(code: str) -> str:
+    # Pack codes are letters, digits, "-" and "_" (the loader checks): literal in a regex
+    # as they are, which keeps the rule readable in DLQ details.
+    return code if re.fullmatch(r"[A-Za-z0-9_-]+", code) else re.escape(code)
 
 
 class TypeTable(dict[type, Callable[..., Any]]):
