@@ -60,8 +60,9 @@ def busy_start_today() -> str:
     paced run at --rate publishes about --rate events per second; recent enough that the
     broker's one-day retention keeps the records."""
     from producers.rhythm import freight_curve
+    from pulseboard import packs
 
-    curve = freight_curve()
+    curve = freight_curve(packs.load(packs.DEFAULT_PACK).time_zone)
     now = time.time() * 1000
     day = (int(now) + 8 * 3_600_000) // 86_400_000 * 86_400_000 - 8 * 3_600_000
     for d in (day, day - 86_400_000):

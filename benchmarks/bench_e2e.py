@@ -43,7 +43,7 @@ from aiokafka import AIOKafkaProducer  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
 from benchmarks.common import free_port, machine, save_report  # noqa: E402
-from pulseboard import localbroker  # noqa: E402
+from pulseboard import localbroker, packs  # noqa: E402
 from pulseboard.cli_support import cluster_argv  # noqa: E402
 from pulseboard.config import Config, config_from_env  # noqa: E402
 from pulseboard.kafka_client import client_kwargs  # noqa: E402
@@ -51,6 +51,7 @@ from pulseboard.topics import ensure_topics  # noqa: E402
 
 PROBE_NAME = "export_value_by_country_1h"
 PROBE_COUNTRY = "AQ"
+_PACK = packs.load(packs.DEFAULT_PACK)  # whose codes the probe shipments use
 
 
 def spawn(config: Config, env: dict[str, str], *argv: str) -> subprocess.Popen[bytes]:
@@ -105,8 +106,8 @@ def probe_event(n: int, now_ms: int) -> tuple[bytes, bytes]:
         "truck_id": "probe-truck",
         "shipment_id": f"probe-shipment-{n}",
         "shipper_id": "probe-shipper",
-        "origin": "520100",
-        "dest": "CN-CQ",
+        "origin": _PACK.regions[0].code,
+        "dest": _PACK.exits[0].code,
         "cargo": "electronics",
         "weight_kg": 1000,
         "value_cny": 1,
@@ -202,8 +203,11 @@ def main() -> None:
     # --rate is the mean over the day; the simulation follows the daily curve, so ask for
     # the rate that gives opts.rate at this hour (and measure what it gave).
     from producers.rhythm import freight_curve
+    from pulseboard import packs
 
-    mean_rate = opts.rate / freight_curve().at(int(time.time() * 1000))
+    mean_rate = opts.rate / freight_curve(packs.load(packs.DEFAULT_PACK).time_zone).at(
+        int(time.time() * 1000)
+    )
     with tempfile.TemporaryDirectory(prefix="pulseboard-bench-") as state:
         env = {"PULSEBOARD_STATE_DIR": state, "PULSEBOARD_KAFKA_PORT": str(opts.port)}
         config = config_from_env(env)

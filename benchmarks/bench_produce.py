@@ -53,8 +53,9 @@ def busy_start(day_ms: int) -> str:
     """A start time where the daily rhythm runs at its mean (factor ~1), so a paced run at
     --rate publishes about --rate events per second."""
     from producers.rhythm import freight_curve
+    from pulseboard import packs
 
-    curve = freight_curve()
+    curve = freight_curve(packs.load(packs.DEFAULT_PACK).time_zone)
     for minute in range(6 * 60, 24 * 60):
         t = day_ms + minute * 60_000
         if 1.0 <= curve.at(t) <= 1.05 and curve.at(t + 120_000) >= curve.at(t):

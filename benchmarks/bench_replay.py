@@ -30,11 +30,15 @@ import orjson
 from consumers.changelog import encode_records
 from consumers.engine import EngineConfig
 from consumers.replay import replay_lines
+from pulseboard import packs
 from pulseboard.eventlog import read_lines
-from pulseboard.spec import CARGO, REGIONS, SECTORS
 
-REGION_CODES = [r.code for r in REGIONS]
-DESTS = [*REGION_CODES, "CN-CQ", "CN-GD", "CN-GX", "CN-SC", "CN-YN", "CN-HN"]
+# The default pack's codes (the log is the same kind of load for any pack).
+PACK = packs.load(packs.DEFAULT_PACK)
+REGION_CODES = [r.code for r in PACK.regions]
+DESTS = [*REGION_CODES, *(p.code for p in PACK.exits)]
+CARGO = PACK.cargo
+SECTORS = PACK.sector_codes
 COUNTRIES = ["VN", "TH", "LA", "MM", "SG", "MY", "DE", "US"]
 # 2025-11-25 22:40 CST: the first log crosses midnight after 20 minutes of event time.
 START_MS = 1_764_081_600_000 - 20 * 60 * 1000
@@ -43,7 +47,7 @@ START_MS = 1_764_081_600_000 - 20 * 60 * 1000
 def generate_log(path: Path, n_events: int, *, seed: int = 7, per_second: int = 200) -> None:
     rng = random.Random(seed)
     trucks = [f"GZ-T{i:05d}" for i in range(20_000)]
-    dcs = [(f"DC{i:02d}", REGION_CODES[i % 9]) for i in range(15)]
+    dcs = [(f"DC{i:02d}", REGION_CODES[i % len(REGION_CODES)]) for i in range(15)]
     step = 1000 / per_second
     with open(path, "wb", buffering=1 << 20) as fh:
         for i in range(n_events):

@@ -26,6 +26,7 @@ from consumers.events import (
     PositionLine,
     Shipment,
     ShipmentLine,
+    TypeTable,
 )
 
 MICRO: Final = 1_000_000
@@ -62,7 +63,7 @@ class Bucket:
         self.country: dict[str, int] = {}
         # region -> truck ids with a position there in this second
         self.trucks: dict[str, set[str]] = {}
-        # dest (region code or CN-XX) -> [count, on_time_count, transit_s_sum]
+        # dest (a region code, or a code outside the area) -> [count, on_time_count, transit_s_sum]
         self.deliv: dict[str, list[int]] = {}
         # (region, sector) -> value_micro
         self.output: dict[tuple[str, str], int] = {}
@@ -167,19 +168,21 @@ def merge_buckets(buckets: Iterable[Bucket]) -> Bucket:
     return merged
 
 
-# Event class -> the Bucket method that adds it (log-line subclasses included).
-ADDERS: Final[dict[type, Callable[[Bucket, Any], None]]] = {
-    Shipment: Bucket.add_shipment,
-    ShipmentLine: Bucket.add_shipment,
-    Position: Bucket.add_position,
-    PositionLine: Bucket.add_position,
-    Delivery: Bucket.add_delivery,
-    DeliveryLine: Bucket.add_delivery,
-    Output: Bucket.add_output,
-    OutputLine: Bucket.add_output,
-    DcLoad: Bucket.add_dc_load,
-    DcLoadLine: Bucket.add_dc_load,
-}
+# Event class -> the Bucket method that adds it (log-line and pack subclasses included).
+ADDERS: Final[dict[type, Callable[[Bucket, Any], None]]] = TypeTable(
+    {
+        Shipment: Bucket.add_shipment,
+        ShipmentLine: Bucket.add_shipment,
+        Position: Bucket.add_position,
+        PositionLine: Bucket.add_position,
+        Delivery: Bucket.add_delivery,
+        DeliveryLine: Bucket.add_delivery,
+        Output: Bucket.add_output,
+        OutputLine: Bucket.add_output,
+        DcLoad: Bucket.add_dc_load,
+        DcLoadLine: Bucket.add_dc_load,
+    }
+)
 
 
 class Partial:

@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from consumers.buckets import ADDERS, Bucket, Partial, merge_buckets
 from consumers.changelog import Changelog, Record
 from consumers.events import Event
 from consumers.windows import Windows
+from pulseboard import packs
+from pulseboard.packs import RegionPack
 from pulseboard.spec import DEFAULT_FUTURE_MS, DEFAULT_LATENESS_MS
 
 COUNTED: Final = "counted"
@@ -54,6 +56,8 @@ class EngineConfig:
     lateness_ms: int = DEFAULT_LATENESS_MS
     future_ms: int = DEFAULT_FUTURE_MS
     every: int = 1  # emit final records at the Ts divisible by this (plus the last at flush)
+    # Whose events these are (province key, regions, digital sectors, time zone of "today").
+    pack: RegionPack = field(default_factory=lambda: packs.load(packs.DEFAULT_PACK))
 
     def __post_init__(self) -> None:
         if self.lateness_ms < 0 or self.future_ms < 0:
@@ -89,7 +93,7 @@ class Engine:
         self._unsealed_set: set[int] = set()
         # Seconds below this are sealed (final): no partial may hold them any more.
         self._sealed = -(2**63)
-        self._final = Windows()
+        self._final = Windows(self.config.pack)
         self._final_log = Changelog()
         self._out: list[Record] = []
         self._last_emitted: int | None = None

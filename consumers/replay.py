@@ -27,8 +27,9 @@ from typing import BinaryIO, Final
 from consumers.changelog import Record, encode_records
 from consumers.engine import Engine, EngineConfig, EngineStats
 from consumers.events import LineEvent
-from consumers.validation import Invalid, validate_line
+from consumers.validation import Invalid, Validator
 from pulseboard.eventlog import DEFAULT_REORDER_MS, read_lines
+from pulseboard.packs import RegionPack
 from pulseboard.spec import DEFAULT_FUTURE_MS, DEFAULT_LATENESS_MS
 
 MAX_REPORTED_INVALID: Final = 10
@@ -102,7 +103,7 @@ def replay_lines(
     report = ReplayReport(stats=engine.stats, every=config.every)
     invalid = report.invalid
     feed = engine.feed
-    validate = validate_line
+    validate = Validator(config.pack).validate_line
     max_ingest = -1
     gate = engine.next_watermark_ms
     start = time.perf_counter()
@@ -229,13 +230,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, pack: RegionPack) -> int:
     if args.out is None:
         print("replay: --out FILE is required (or --to-kafka)", file=sys.stderr)
         return 2
     try:
         config = EngineConfig(
-            lateness_ms=args.lateness_ms, future_ms=args.future_ms, every=args.every
+            lateness_ms=args.lateness_ms, future_ms=args.future_ms, every=args.every, pack=pack
         )
     except ValueError as exc:
         print(f"replay: {exc}", file=sys.stderr)

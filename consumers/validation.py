@@ -28,7 +28,8 @@ from typing import Final
 
 import msgspec
 
-from consumers.events import Event, LineEvent
+from consumers.events import Event, LineEvent, Schema, schema_for
+from pulseboard.packs import RegionPack
 
 MAX_DEPTH: Final = 64
 MAX_DETAIL: Final = 200
@@ -87,9 +88,6 @@ class Invalid(msgspec.Struct, frozen=True, gc=False):
     reason: str
     detail: str
 
-
-_EVENT_DECODER: Final = msgspec.json.Decoder(Event)
-_LINE_DECODER: Final = msgspec.json.Decoder(LineEvent)
 
 _PATH = re.compile(r" - at `\$\.([A-Za-z_]+)`$")
 _MISSING = re.compile(r"^Object missing required field `([^`]*)`")
@@ -191,28 +189,33 @@ def _slow(decoder: msgspec.json.Decoder, raw: bytes) -> object:
         return Invalid(NOT_UTF8, _detail(str(exc)))
 
 
-def validate(raw: bytes) -> Event | Invalid:
-    """Validate one Kafka record value. An ``ingest_ts`` field is an ignored extra here."""
+class Validator:
+    """Validation against one region pack's codes (SPEC section 10)."""
+
+    def __init__(self, pack: RegionPack) -> None:
+        self.pack = pack
+        self.schema: Schema = schema_for(pack)
+        self._event_decoder = msgspec.json.Decoder(self.schema.event)
+        self._line_decoder = msgspec.json.Decoder(self.schema.line)
+
+    def validate(self, raw: bytes) -> Event | Invalid:
+        """Validate one Kafka record value. An ``ingest_ts`` field is an ignored extra here."""
+        return _validate(self._event_decoder, raw)  # type: ignore[return-value]
+
+    def validate_line(self, raw: bytes) -> LineEvent | Invalid:
+        """Validate one event log line: an event plus a required int ``ingest_ts``."""
+        return _validate(self._line_decoder, raw)  # type: ignore[return-value]
+
+
+def _validate(decoder: msgspec.json.Decoder, raw: bytes) -> object:
     # The common case, checked at memchr speed: ASCII, no array, no object but the outermost
     # one, so neither UTF-8 nor depth can be a problem, and a decode error is final (_slow
     # would decode the same bytes to the same error). Anything else takes _slow().
     if raw.isascii() and raw.find(b"[") < 0 and raw.find(b"{", 1) < 0:
         try:
-            return _EVENT_DECODER.decode(raw)
+            return decoder.decode(raw)
         except msgspec.DecodeError as exc:  # ValidationError included
             return _from_error(exc)
         except RecursionError:  # cannot happen without nesting; _slow() says what it is
             pass
-    return _slow(_EVENT_DECODER, raw)  # type: ignore[return-value]
-
-
-def validate_line(raw: bytes) -> LineEvent | Invalid:
-    """Validate one event log line: an event plus a required int ``ingest_ts``."""
-    if raw.isascii() and raw.find(b"[") < 0 and raw.find(b"{", 1) < 0:  # as in validate()
-        try:
-            return _LINE_DECODER.decode(raw)
-        except msgspec.DecodeError as exc:
-            return _from_error(exc)
-        except RecursionError:
-            pass
-    return _slow(_LINE_DECODER, raw)  # type: ignore[return-value]
+    return _slow(decoder, raw)

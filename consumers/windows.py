@@ -29,20 +29,13 @@ from typing import Final
 from consumers.buckets import ADDERS, MICRO, Bucket, Reading, merge_buckets
 from consumers.events import DcLoad, Delivery, Output, Position, Shipment
 from pulseboard.indicators import NAMES, Value
-from pulseboard.spec import CST_OFFSET_MS, DIGITAL_SECTORS, PROVINCE, REGION_CODES
+from pulseboard.localday import LocalDays
+from pulseboard.packs import RegionPack
 
-P: Final = PROVINCE
 WINDOW_SECONDS: Final = (60, 300, 900, 3600)
 MAX_WINDOW: Final = max(WINDOW_SECONDS)
-DAY_S: Final = 86_400
-CST_OFFSET_S: Final = CST_OFFSET_MS // 1000
 
 LatestReading = tuple[int, Reading]  # (second of the bucket it came from, reading)
-
-
-def cst_day(second: int) -> int:
-    """Index of the China Standard Time calendar day holding epoch second ``second``."""
-    return (second + CST_OFFSET_S) // DAY_S
 
 
 def _money(u: int) -> float:
@@ -58,7 +51,14 @@ def _money(u: int) -> float:
 class Windows:
     """Running window totals as of ``T`` (see module doc)."""
 
-    def __init__(self) -> None:
+    def __init__(self, pack: RegionPack, days: LocalDays | None = None) -> None:
+        # The pack decides the whole-area key, which destinations are regions, which
+        # sectors are digital and where "today" starts (SPEC section 10).
+        self.pack = pack
+        self.province = pack.province.code
+        self.region_codes = pack.region_codes
+        self.digital_sectors = pack.digital_sectors
+        self.days = days or LocalDays(pack.time_zone)
         self.as_of: int | None = None
         # Buckets that entered and have not left the largest window, plus pending ones.
         self.store: dict[int, Bucket] = {}
@@ -185,7 +185,7 @@ class Windows:
                 return
             # As of the first bucket's own second nothing is in any window yet.
             self.as_of = min(self.pending[0], target) if self.pending else target
-            self.today_day = cst_day(self.as_of - 1)
+            self.today_day = self.days.day(self.as_of - 1)
         while self.as_of < target:
             nxt = self._next_change()
             if nxt is None or nxt > target:
@@ -209,13 +209,13 @@ class Windows:
                 if best is None or c < best:
                     best = c
         if self.ship_today_n and self.today_day is not None:
-            c = (self.today_day + 1) * DAY_S - CST_OFFSET_S + 1
+            c = self.days.start(self.today_day + 1) + 1
             if best is None or c < best:
                 best = c
         return best
 
     def _step(self, t_new: int) -> None:
-        day = cst_day(t_new - 1)
+        day = self.days.day(t_new - 1)
         if day != self.today_day:
             self._reset_today()
             self.today_day = day
@@ -227,7 +227,7 @@ class Windows:
                 if s >= t_new - w:
                     self._enter(w, s, b)
                     heapq.heappush(self.inwin[w], s)
-            if cst_day(s) == day:
+            if self.days.day(s) == day:
                 self._today(b)
         for w, heap in self.inwin.items():
             while heap and heap[0] < t_new - w:
@@ -268,9 +268,9 @@ class Windows:
         dirty = self.dirty["shipments_1m"]
         for origin, row in b.ship.items():
             self.ship_1m[origin] = self.ship_1m.get(origin, 0) + sign * row[0]
-            self.ship_1m[P] = self.ship_1m.get(P, 0) + sign * row[0]
+            self.ship_1m[self.province] = self.ship_1m.get(self.province, 0) + sign * row[0]
             dirty.add(origin)
-            dirty.add(P)
+            dirty.add(self.province)
 
     def _sums_900(self, b: Bucket, sign: int) -> None:
         dirty = self.dirty["corridor_shipments_15m"]
@@ -281,7 +281,7 @@ class Windows:
     def _sums_3600(self, b: Bucket, sign: int) -> None:
         d = self.dirty
         for origin, (_, weight, value, export) in b.ship.items():
-            for key in (origin, P):
+            for key in (origin, self.province):
                 self.ship_w[key] = self.ship_w.get(key, 0) + sign * weight
                 self.ship_v[key] = self.ship_v.get(key, 0) + sign * value
                 self.ship_x[key] = self.ship_x.get(key, 0) + sign * export
@@ -292,7 +292,7 @@ class Windows:
             self.country[country] = self.country.get(country, 0) + sign * value
             d["export_value_by_country_1h"].add(country)
         for dest, (n, ok, transit) in b.deliv.items():
-            for key in (dest, P) if dest in REGION_CODES else (P,):
+            for key in (dest, self.province) if dest in self.region_codes else (self.province,):
                 self.deliv_n[key] = self.deliv_n.get(key, 0) + sign * n
                 self.deliv_ok[key] = self.deliv_ok.get(key, 0) + sign * ok
                 self.deliv_s[key] = self.deliv_s.get(key, 0) + sign * transit
@@ -300,8 +300,8 @@ class Windows:
                 d["on_time_rate_1h"].add(key)
                 d["avg_transit_min_1h"].add(key)
         for (region, sector), value in b.output.items():
-            digital = sector in DIGITAL_SECTORS
-            for key in (region, P):
+            digital = sector in self.digital_sectors
+            for key in (region, self.province):
                 sector_key = key + "|" + sector
                 self.sector[sector_key] = self.sector.get(sector_key, 0) + sign * value
                 self.output[key] = self.output.get(key, 0) + sign * value
@@ -315,7 +315,7 @@ class Windows:
         d_n = self.dirty["shipments_today"]
         d_v = self.dirty["freight_value_today"]
         for origin, row in b.ship.items():
-            for key in (origin, P):
+            for key in (origin, self.province):
                 self.ship_today_n[key] = self.ship_today_n.get(key, 0) + row[0]
                 self.ship_today_v[key] = self.ship_today_v.get(key, 0) + row[2]
                 d_n.add(key)
@@ -332,9 +332,9 @@ class Windows:
         if not trucks:
             return
         dirty = self.dirty["active_trucks_5m"]
-        province = self.trucks.get(P)
+        province = self.trucks.get(self.province)
         if province is None:
-            province = self.trucks[P] = {}
+            province = self.trucks[self.province] = {}
         for region, ids in trucks.items():
             seen = dict.fromkeys(ids, s)
             last = self.trucks.get(region)
@@ -344,12 +344,12 @@ class Windows:
                 last.update(seen)
             province.update(seen)
             dirty.add(region)
-        dirty.add(P)
+        dirty.add(self.province)
 
     def _trucks_leave(self, s: int, trucks: dict[str, set[str]]) -> None:
         dirty = self.dirty["active_trucks_5m"]
         for region, ids in trucks.items():
-            for key in (region, P):
+            for key in (region, self.province):
                 last = self.trucks.get(key)
                 if last is None:
                     continue
@@ -377,7 +377,7 @@ class Windows:
             if best is None or reading > best:
                 province_best[dc] = reading
         for dc, reading in province_best.items():
-            self._offer_dc(P, dc, s, reading)
+            self._offer_dc(self.province, dc, s, reading)
 
     def _offer_dc(self, key: str, dc: str, s: int, reading: Reading) -> None:
         """Make (s, reading) the latest reading of ``dc`` under ``key`` if it is newer."""
@@ -399,7 +399,7 @@ class Windows:
             self._drop_dc_if_from(region, dc, s)
             dcs.add(dc)
         for dc in dcs:
-            self._drop_dc_if_from(P, dc, s)
+            self._drop_dc_if_from(self.province, dc, s)
 
     def _drop_dc_if_from(self, key: str, dc: str, s: int) -> None:
         latest = self.dc_latest.get(key)
@@ -450,7 +450,7 @@ class Windows:
         t = self.as_of
         if s < t - MAX_WINDOW:
             # Outside every sliding window; its shipments can still belong to "today".
-            if d.ship and cst_day(s) == self.today_day:
+            if d.ship and self.days.day(s) == self.today_day:
                 self._today(d)
             return
         b = self.store.get(s)
@@ -463,24 +463,24 @@ class Windows:
             for region, ids in d.trucks.items():
                 for truck in ids:
                     self._offer_truck(region, truck, s)
-                    self._offer_truck(P, truck, s)
+                    self._offer_truck(self.province, truck, s)
             for (region, dc), reading in d.dc.items():
                 old = b.dc.get((region, dc))
                 if old is None or reading > old:  # else the window already has better
                     self._offer_dc(region, dc, s, reading)
-                    self._offer_dc(P, dc, s, reading)
+                    self._offer_dc(self.province, dc, s, reading)
         if s >= t - 60:
             self._sums_60(d, 1)
         if s >= t - 900:
             self._sums_900(d, 1)
         self._sums_3600(d, 1)
-        if cst_day(s) == self.today_day:
+        if self.days.day(s) == self.today_day:
             self._today(d)
         b.merge_from(d)
 
     def clone(self) -> Windows:
         """An independent deep copy (buckets too: leaving a window trims them)."""
-        c = Windows()
+        c = Windows(self.pack, self.days)
         c.as_of = self.as_of
         c.store = {s: merge_buckets([b]) for s, b in self.store.items()}
         c.pending = list(self.pending)

@@ -1,7 +1,7 @@
 """The truck fleet: trips, position reports, deliveries, and the dispatcher that keeps the
 number of trucks on the road in step with the time of day.
 
-Life of a truck: parked at its home prefecture -> takes a trip (one ``shipment`` event per
+Life of a truck: parked at its home region -> takes a trip (one ``shipment`` event per
 consignment) -> drives the route, reporting a ``position`` every ``ping_s`` seconds ->
 arrives (one ``delivery`` per consignment) -> unloads -> drives home empty (``loaded``
 false) -> parked.
@@ -31,7 +31,7 @@ import orjson
 from producers.emitter import INGEST_RING, Emitter
 from producers.freight_mix import Trip, TripMix
 from producers.geography import Route
-from producers.rhythm import DailyCurve, cst_hour
+from producers.rhythm import DailyCurve
 from pulseboard import spec
 
 TOPIC: Final = spec.TOPIC_FREIGHT
@@ -58,12 +58,6 @@ UNLOAD_MS: Final = (300_000, 1_500_000)
 MEAN_UNLOAD_MS: Final = (UNLOAD_MS[0] + UNLOAD_MS[1]) // 2 + 6 * 35_000
 LOADING_GAP_MS: Final = (2_000, 20_000)  # between waybill scans while loading
 HANDOVER_GAP_MS: Final = (10_000, 60_000)  # between consignments handed over
-
-# Plate-style truck ids: the letter after 贵 on Guizhou plates, by home prefecture.
-PLATE_LETTER: Final = {
-    "520100": "A", "520200": "B", "520300": "C", "520600": "D", "522300": "E",
-    "520500": "F", "520400": "G", "522600": "H", "522700": "J",
-}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,9 +188,9 @@ class Fleet:
         self._events: list[list[_Truck]] = [[] for _ in range(CALENDAR)]
         # The second being generated; before the first one, the one before it.
         self._now_s = start_ms // 1000 - 1
-        self._idle: dict[str, list[_Truck]] = {r.code: [] for r in spec.REGIONS}
+        self._idle: dict[str, list[_Truck]] = {code: [] for code in mix.spokes}
         self._resting: deque[_Truck] = deque()
-        self._serial: dict[str, int] = dict.fromkeys(PLATE_LETTER, 0)
+        self._serial: dict[str, int] = dict.fromkeys(mix.plates, 0)
         self._shipment_prefix = f"s-{seed}-"
         self._shipments = 0
         self._trucks = 0
@@ -226,7 +220,8 @@ class Fleet:
     def _new_truck(self, home: str) -> _Truck:
         self._serial[home] += 1
         self._trucks += 1
-        return _Truck(f"GZ-{PLATE_LETTER[home]}{self._serial[home]:05d}", home)
+        # Plate-style truck ids: the pack's prefix for the home region, then a serial.
+        return _Truck(f"{self._mix.plates[home]}{self._serial[home]:05d}", home)
 
     def _at(self, tr: _Truck, t: int) -> None:
         """Calendar ``tr``'s next event (first report of a leg, arrival, end of unloading)."""
@@ -358,7 +353,7 @@ class Fleet:
         # Punctuality: good on short daytime runs, worse on long hauls, at night, and after
         # the truck had to stop for a break.
         p_on_time = 0.965 - 0.12 * min(1.0, tr.leg_km / 1000)
-        hour = cst_hour(t)
+        hour = self._curve.hour(t)
         if hour < 6 or hour >= 22:
             p_on_time -= 0.06
         if tr.rested_ms:

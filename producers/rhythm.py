@@ -1,4 +1,5 @@
-"""Daily rhythms in China Standard Time: how busy the roads and the data centres are.
+"""Daily rhythms in the area's local time (the region pack's time zone): how busy the roads
+and the data centres are.
 
 A curve is sampled once per minute and interpolated linearly; the freight curve is scaled
 so its mean over a day is exactly 1, which makes "mean rate over a simulated day" a plain
@@ -9,9 +10,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from pulseboard.spec import CST_OFFSET_MS
+from pulseboard.localday import LocalDays
 
 DAY_MS = 86_400_000
 _MINUTE_MS = 60_000
@@ -43,12 +44,15 @@ def _datacentre_shape(h: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class DailyCurve:
-    """A periodic function of the CST time of day, as 1441 per-minute samples."""
+    """A periodic function of the local time of day, as 1441 per-minute samples."""
 
     samples: tuple[float, ...]
+    clock: LocalDays = field(compare=False)
 
     @staticmethod
-    def from_shape(shape: Callable[[float], float], *, mean_one: bool) -> DailyCurve:
+    def from_shape(
+        shape: Callable[[float], float], *, mean_one: bool, time_zone: str
+    ) -> DailyCurve:
         values = [shape(m / 60.0) for m in range(_MINUTES)]
         if mean_one:
             # The mean of a periodic piecewise-linear curve is the mean of its samples.
@@ -57,10 +61,18 @@ class DailyCurve:
         else:
             lo, hi = min(values), max(values)
             values = [(v - lo) / (hi - lo) for v in values]
-        return DailyCurve(tuple([*values, values[0]]))
+        return DailyCurve(tuple([*values, values[0]]), LocalDays(time_zone))
+
+    def since_midnight_ms(self, t_ms: int) -> int:
+        """Local time of day in ms (on a 25-hour day, the last hour wraps to 00:00 again)."""
+        clock = self.clock
+        return (t_ms - clock.start(clock.day(t_ms // 1000)) * 1000) % DAY_MS
+
+    def hour(self, t_ms: int) -> float:
+        return self.since_midnight_ms(t_ms) / 3_600_000
 
     def at(self, t_ms: int) -> float:
-        m, rem = divmod((t_ms + CST_OFFSET_MS) % DAY_MS, _MINUTE_MS)
+        m, rem = divmod(self.since_midnight_ms(t_ms), _MINUTE_MS)
         a = self.samples[m]
         return a + (self.samples[m + 1] - a) * (rem / _MINUTE_MS)
 
@@ -69,15 +81,11 @@ class DailyCurve:
         return max(self.samples)
 
 
-def freight_curve() -> DailyCurve:
+def freight_curve(time_zone: str) -> DailyCurve:
     """Activity multiplier for trucks and business output; its daily mean is 1."""
-    return DailyCurve.from_shape(_freight_shape, mean_one=True)
+    return DailyCurve.from_shape(_freight_shape, mean_one=True, time_zone=time_zone)
 
 
-def datacentre_curve() -> DailyCurve:
+def datacentre_curve(time_zone: str) -> DailyCurve:
     """Data-centre load shape scaled to [0, 1]: 0 at the pre-dawn trough, 1 at the evening peak."""
-    return DailyCurve.from_shape(_datacentre_shape, mean_one=False)
-
-
-def cst_hour(t_ms: int) -> float:
-    return ((t_ms + CST_OFFSET_MS) % DAY_MS) / 3_600_000
+    return DailyCurve.from_shape(_datacentre_shape, mean_one=False, time_zone=time_zone)

@@ -1,4 +1,5 @@
-"""Deterministic synthetic events for Guizhou's freight and sector economy (no I/O).
+"""Deterministic synthetic events for an area's freight and sector economy (no I/O); the area
+is the region pack of ``SimConfig.pack``.
 
 ``Simulation(SimConfig(start_ms=...))`` yields Kafka records in ingest-time order through
 ``take(n)`` or ``advance(until_ms)``. The same config always yields byte-identical records,
@@ -7,11 +8,11 @@ time never looks at the wall clock, and records are generated one simulated seco
 independently of the calls.
 
 Rate model: the records' mean rate over a simulated day is ``events_per_sim_second``; the
-instantaneous rate follows a CST daily curve (quiet around 03:00-05:00, peaks mid-morning
-and mid-afternoon). Data-centre reports are periodic (~1.5% of records); ``output_share`` of
-records are sector outputs; the rest is freight: trucks on the road report their position
-every ``ping_interval_s`` and each trip produces shipment and delivery events. See
-``plan_rates`` for how the fleet is sized.
+instantaneous rate follows a daily curve in the area's local time (quiet around 03:00-05:00,
+peaks mid-morning and mid-afternoon). Data-centre reports are periodic (~1.5% of records);
+``output_share`` of records are sector outputs; the rest is freight: trucks on the road
+report their position every ``ping_interval_s`` and each trip produces shipment and delivery
+events. See ``plan_rates`` for how the fleet is sized.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import math
 import random
 from bisect import bisect_right
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 
 from producers.emitter import Emitter, FaultRates, Pending, as_records
@@ -31,7 +32,9 @@ from producers.fleet import Fleet, FleetPlan
 from producers.freight_mix import TripMix
 from producers.records import SimRecord, Tally, TallyCounter
 from producers.rhythm import datacentre_curve, freight_curve
-from producers.sectors import DATA_CENTRES, SectorStreams
+from producers.sectors import SectorStreams
+from pulseboard import packs
+from pulseboard.packs import RegionPack
 
 __all__ = ["RatePlan", "SimConfig", "SimRecord", "Simulation", "Tally", "plan_rates"]
 
@@ -58,7 +61,9 @@ class SimConfig:
     # the fleet growing, and positions take a larger share of the records (~90% at 1,000/s).
     max_trucks: int = 100_000
     dc_report_s: float | None = None  # each data centre's report period; None: automatic
-    gdp_cny_per_day: float = 6.2e9  # provincial value added per day (~2.27 trillion CNY/yr)
+    # The area's value added per day, in its currency; None: the pack's.
+    gdp_cny_per_day: float | None = None
+    pack: RegionPack = field(default_factory=lambda: packs.load(packs.DEFAULT_PACK))
 
     def __post_init__(self) -> None:
         _require_int("seed", self.seed, 0, 2**63 - 1)
@@ -89,9 +94,10 @@ class SimConfig:
             _require_number("dc_report_s", self.dc_report_s)
             if self.dc_report_s < 1.0:
                 raise ValueError(f"dc_report_s must be >= 1 or None (got {self.dc_report_s})")
-        _require_number("gdp_cny_per_day", self.gdp_cny_per_day)
-        if self.gdp_cny_per_day <= 0:
-            raise ValueError(f"gdp_cny_per_day must be > 0 (got {self.gdp_cny_per_day})")
+        if self.gdp_cny_per_day is not None:
+            _require_number("gdp_cny_per_day", self.gdp_cny_per_day)
+            if self.gdp_cny_per_day <= 0:
+                raise ValueError(f"gdp_cny_per_day must be > 0 (got {self.gdp_cny_per_day})")
 
 
 def _require_int(name: str, value: object, lo: int, hi: int) -> None:
@@ -132,7 +138,7 @@ def plan_rates(config: SimConfig, mix: TripMix) -> RatePlan:
     shipment and one delivery, so freight = moving * (1 / ping + 2 / moving_s_per_shipment).
     """
     rate = float(config.events_per_sim_second)
-    n_dc = len(DATA_CENTRES)
+    n_dc = len(config.pack.sim.data_centres)
     dc_report_s = config.dc_report_s
     if dc_report_s is None:
         dc_report_s = max(_MIN_DC_REPORT_S, n_dc / (_DC_SHARE * rate))
@@ -148,7 +154,7 @@ def plan_rates(config: SimConfig, mix: TripMix) -> RatePlan:
     k, moving_s_per_trip = mix.expected_trip()
     per_shipment = moving_s_per_trip / k
     ping_s = config.ping_interval_s
-    peak = freight_curve().peak
+    peak = freight_curve(config.pack.time_zone).peak
     if freight / (1.0 / ping_s + 2.0 / per_shipment) * peak > config.max_trucks:
         # Fleet capped: keep shipments per truck realistic, report positions more often.
         capped = config.max_trucks / peak
@@ -202,8 +208,8 @@ def _cyclic_gc_paused() -> Iterator[None]:
         gc.enable()
 
 
-# Road network and route tables are pure data; build them once per process.
-_trip_mix = functools.cache(TripMix.guizhou)
+# Road network and route tables are pure data; build them once per process (and pack).
+_trip_mix = functools.cache(TripMix.of)
 
 
 class Simulation:
@@ -211,7 +217,7 @@ class Simulation:
 
     def __init__(self, config: SimConfig) -> None:
         self.config = config
-        mix = _trip_mix()
+        mix = _trip_mix(config.pack)
         self.rates = plan_rates(config, mix)
         # One stream per component, seeded from the master in a fixed order, so a change in
         # how one component draws numbers leaves the others' sequences alone.
@@ -221,7 +227,7 @@ class Simulation:
         rng_sectors = random.Random(master.getrandbits(64))
         faults = FaultRates(config.invalid_fraction, config.late_fraction, config.future_fraction)
         self._em = Emitter(config.seed, faults, rng_emit)
-        curve = freight_curve()
+        curve = freight_curve(config.pack.time_zone)
         self._fleet = Fleet(
             mix=mix,
             plan=self.rates.fleet,
@@ -233,13 +239,14 @@ class Simulation:
         )
         self._sectors = SectorStreams(
             outputs_per_s=self.rates.outputs,
-            gdp_cny_per_day=config.gdp_cny_per_day,
+            gdp_cny_per_day=config.gdp_cny_per_day or config.pack.sim.value_added_per_day,
             dc_interval_ms=self.rates.dc_report_ms,
             curve=curve,
-            dc_curve=datacentre_curve(),
+            dc_curve=datacentre_curve(config.pack.time_zone),
             emitter=self._em,
             rng=rng_sectors,
             start_ms=config.start_ms,
+            economy=config.pack.sim,
         )
         self._second = config.start_ms // 1000  # next simulated second to generate
         # Released records not yet handed out, as plain tuples (see Emitter); _pos is the

@@ -1,3 +1,3 @@
-"""pulseboard: a real-time streaming monitor of Guizhou's freight and sector economy."""
+"""pulseboard: a real-time streaming monitor of a region's freight and sector economy."""
 
 __version__ = "0.1.0"

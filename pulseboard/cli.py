@@ -37,7 +37,9 @@ from web import command as serve
 def build_parser() -> argparse.ArgumentParser:
     common = cluster_options()
     parser = argparse.ArgumentParser(
-        prog="pulseboard", description="Real-time monitor of Guizhou's freight and sector economy."
+        prog="pulseboard",
+        description="Real-time monitor of a region's freight and sector economy "
+        "(--region guizhou or morocco).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -52,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         kafka_sub.add_parser(action, parents=[common], help=text)
 
     produce.add_arguments(
-        sub.add_parser("produce", parents=[common], help="publish synthetic Guizhou events")
+        sub.add_parser("produce", parents=[common], help="publish synthetic events of the region")
     )
     replay_parser = sub.add_parser(
         "replay",
@@ -169,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return history.replay_to_history(args, load_config(args))
             return history.run(args, load_config(args))
         if args.command == "replay" and not args.to_kafka:
-            return replay.run(args)
+            return replay.run(args, load_config(args).pack)
         config = load_config(args)
         if args.command == "replay":
             return replay_into_kafka(args, config)

@@ -30,7 +30,15 @@ def cluster_options() -> argparse.ArgumentParser:
         "PULSEBOARD_SASL_*, PULSEBOARD_SSL_*)",
     )
     group.add_argument(
-        "--topic-prefix", help="prefix of every topic name (env PULSEBOARD_TOPIC_PREFIX)"
+        "--topic-prefix",
+        help="prefix of every topic name (env PULSEBOARD_TOPIC_PREFIX; default the region "
+        "pack's own, so two regions on one cluster never mix)",
+    )
+    group.add_argument(
+        "--region",
+        metavar="PACK",
+        help="the area whose events these are: guizhou or morocco (env PULSEBOARD_REGION; "
+        "default guizhou); see docs/regions.md",
     )
     group.add_argument(
         "--session",
@@ -69,6 +77,7 @@ def load_config(args: argparse.Namespace) -> Config:
         port=getattr(args, "kafka_port", None),
         log_format=getattr(args, "log_format", None),
         connect_timeout_s=getattr(args, "connect_timeout", None),
+        region=getattr(args, "region", None),
     )
 
 
@@ -78,6 +87,7 @@ def cluster_argv(config: Config) -> list[str]:
     Security settings travel in the environment (inherited), never on a command line
     where `ps` would show a password."""
     argv = ["--topic-prefix", config.kafka.topic_prefix, "--session", config.kafka.session]
+    argv += ["--region", config.region]
     if config.uses_local_broker:
         argv += ["--kafka-port", str(config.broker.port)]
     else:

@@ -7,8 +7,6 @@ from typing import Final
 
 import msgspec
 
-from pulseboard.spec import PROVINCE, REGIONS
-
 Value = int | float | None
 
 
@@ -44,9 +42,6 @@ NAMES: Final = tuple(sorted(KINDS))
 ABSENT: Final[dict[str, Value]] = {
     name: (None if kind is Kind.RATE else 0) for name, kind in KINDS.items()
 }
-
-# The nine regions plus the province: the keys of every region-keyed indicator.
-REGION_KEYS: Final = (*(r.code for r in REGIONS), PROVINCE)
 
 
 def same_value(a: Value, b: Value) -> bool:

@@ -16,7 +16,11 @@ from consumers.aggregate.codec import (
     encode_message,
 )
 from consumers.buckets import Bucket
-from pulseboard.spec import REGION_CODES, SECTORS
+from pulseboard import packs
+
+GUIZHOU = packs.load("guizhou")
+REGION_CODES = GUIZHOU.region_codes
+SECTORS = GUIZHOU.sector_codes
 
 REGIONS = sorted(REGION_CODES)
 text = st.text(min_size=1, max_size=12)  # any Unicode, including "|", quotes, newlines

@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from consumers import replay
+from pulseboard import packs
 
+GUIZHOU = packs.load("guizhou")  # SPEC sections 1 and 3 (section 10)
 GOLDEN = Path(__file__).parent / "golden"
 
 CASES = {
@@ -47,7 +49,7 @@ def _run(log: Path, out: Path, extra: list[str]) -> replay.ReplayReport:
     parser = argparse.ArgumentParser()
     replay.add_arguments(parser)
     args = parser.parse_args([str(log), "--out", str(out), *extra])
-    assert replay.run(args) == 0
+    assert replay.run(args, GUIZHOU) == 0
     return args
 
 
@@ -96,7 +98,7 @@ def test_missing_log_is_an_error_not_a_crash(tmp_path: Path) -> None:
     parser = argparse.ArgumentParser()
     replay.add_arguments(parser)
     args = parser.parse_args([str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o")])
-    assert replay.run(args) == 2
+    assert replay.run(args, GUIZHOU) == 2
     assert not (tmp_path / "o").exists()
 
 
@@ -151,7 +153,7 @@ def test_truncated_gzip_is_reported_and_leaves_no_output(tmp_path: Path) -> None
     parser = argparse.ArgumentParser()
     replay.add_arguments(parser)
     out = tmp_path / "o.jsonl"
-    assert replay.run(parser.parse_args([str(gz), "--out", str(out)])) == 1
+    assert replay.run(parser.parse_args([str(gz), "--out", str(out)]), GUIZHOU) == 1
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [gz]
 
@@ -160,10 +162,10 @@ def test_unwritable_output_is_an_error(tmp_path: Path) -> None:
     parser = argparse.ArgumentParser()
     replay.add_arguments(parser)
     args = parser.parse_args([str(GOLDEN / "rates.jsonl"), "--out", str(tmp_path / "no/o")])
-    assert replay.run(args) == 2
+    assert replay.run(args, GUIZHOU) == 2
 
 
 def test_out_is_required(tmp_path: Path) -> None:
     parser = argparse.ArgumentParser()
     replay.add_arguments(parser)
-    assert replay.run(parser.parse_args([str(GOLDEN / "rates.jsonl")])) == 2
+    assert replay.run(parser.parse_args([str(GOLDEN / "rates.jsonl")]), GUIZHOU) == 2

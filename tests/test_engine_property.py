@@ -26,13 +26,17 @@ from consumers.buckets import ADDERS, Bucket, Partial, micro
 from consumers.changelog import Changelog, Record, encode_record
 from consumers.engine import Engine, EngineConfig
 from consumers.replay import replay_lines
-from consumers.validation import Invalid, validate_line
+from consumers.validation import Invalid, Validator
+from pulseboard import packs
 from pulseboard.indicators import KINDS, NAMES, Kind
 
 MIDNIGHT_S = 1_764_086_400  # 2025-11-26 00:00 CST
 DAY_MS = 86_400_000
 REGIONS = ["520100", "520300", "522700"]
 DESTS = [*REGIONS, "CN-GD", "CN-YN"]
+
+# SPEC sections 1 and 3 are the guizhou pack (section 10).
+validate_line = Validator(packs.load("guizhou")).validate_line
 
 # ------------------------------------------------------------------- the model
 

@@ -11,6 +11,7 @@ from pulseboard.history.codec import BadMessage, Begin, Cut, Data, Drop, End
 from pulseboard.history.params import ApiError, SessionRange
 from pulseboard.history.sessions import BadSessionName, check_session_name
 from pulseboard.history.store import HistoryReader, HistoryWriter, IndexInUse
+from pulseboard.localday import LocalDays
 
 # 2026-12-03T14:05:00+08:00 = 2026-01-01 (1767225600) + 336 days + 06:05 UTC.
 T_1405_CST = 1_767_225_600 + 336 * 86_400 + 6 * 3600 + 5 * 60
@@ -285,10 +286,11 @@ def test_index_retention_and_sessions_missing_their_start(tmp_path):
 def test_backfill_days_are_cst_calendar_days():
     # 2026-12-03 14:05 CST; that day's CST midnight is 2026-12-02T16:00Z.
     midnight = 1_767_225_600 + 336 * 86_400 - 8 * 3600
-    assert days.cst_midnight(T_1405_CST) == midnight
-    assert days.cst_midnight(midnight) == midnight
-    assert days.cst_midnight(midnight - 1) == midnight - 86_400
-    got = days.backfill_days(T_1405_CST, (1, 7), seed=2)
+    cst = LocalDays("Asia/Shanghai")  # the guizhou pack's time zone
+    assert days.local_midnight(T_1405_CST, cst) == midnight
+    assert days.local_midnight(midnight, cst) == midnight
+    assert days.local_midnight(midnight - 1, cst) == midnight - 86_400
+    got = days.backfill_days(T_1405_CST, (1, 7), seed=2, calendar=cst)
     assert [(d.label, d.start, d.end) for d in got] == [
         ("2026-11-26", midnight - 7 * 86_400, midnight - 6 * 86_400),
         ("2026-12-02", midnight - 86_400, midnight),

@@ -76,6 +76,14 @@ def test_unknown_region_fails_saying_what_to_use():
         (('code = "MA-02"', 'code = "MA-01"'), "unique codes"),
         (('currency = "MAD"', 'currency = "dirham"'), "ISO 4217"),
         (('ar = "الشرق", ', ""), r"regions\[1\]\.names: needs a name in ar"),
+        # The economy names only the pack's own codes, and every place is on a road.
+        (('"MA-06" = 30, "MA-04" = 14', '"MA-60" = 30, "MA-04" = 14'), r"origin_trips: 'MA-60'"),
+        (('["via:boujdour", "MA-12", 340],', ""), r"economy\.roads: no road reaches MA-12"),
+        (("vehicles = 25, auto_parts", "trucks = 25, auto_parts"), r"origin_cargo\.MA-01"),
+        (("countries = { FR = 30, ES = 18", "countries = { FX = 30, ES = 18"), "export partner"),
+        (("offshoring = 0.05", "offshoring = 0.5"), r"sector_shares: must sum to 1"),
+        (('region = "MA-06"', 'region = "MA-99"'), r"data_centres\[0\]\.region"),
+        (('"MA-11" = "LAA-", "MA-12" = "DKH-" }', '"MA-11" = "LAA-" }'), "truck_ids"),
     ],
 )
 def test_a_broken_pack_file_names_the_field(tmp_path: Path, edit, message):

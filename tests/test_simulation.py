@@ -18,7 +18,9 @@ import orjson
 import pytest
 
 from producers.simulation import SimConfig, SimRecord, Simulation
-from pulseboard import spec
+from pulseboard import packs, spec
+
+GUIZHOU = packs.load("guizhou")
 
 # 2025-11-24 00:00 CST (UTC+8) = 2025-11-23 16:00 UTC.
 MIDNIGHT_CST = 1_763_913_600_000
@@ -363,9 +365,9 @@ def test_digital_share_of_output_value_over_an_hour() -> None:
     by_region = defaultdict(float)
     for e in outputs:
         by_region[(e["region"], e["sector"])] += e["value_cny"]
-    assert max(spec.REGIONS, key=lambda r: by_region[(r.code, "big_data")]).code == "520100"
-    assert max(spec.REGIONS, key=lambda r: by_region[(r.code, "liquor")]).code == "520300"
-    assert max(spec.REGIONS, key=lambda r: by_region[(r.code, "tourism")]).code == "522600"
+    assert max(GUIZHOU.regions, key=lambda r: by_region[(r.code, "big_data")]).code == "520100"
+    assert max(GUIZHOU.regions, key=lambda r: by_region[(r.code, "liquor")]).code == "520300"
+    assert max(GUIZHOU.regions, key=lambda r: by_region[(r.code, "tourism")]).code == "522600"
 
 
 def test_freight_geography() -> None:

@@ -16,14 +16,18 @@ from consumers import validation
 from consumers.events import (
     DcLoad,
     Delivery,
-    Event,
-    LineEvent,
     Output,
     Position,
     Shipment,
     event_type,
 )
-from consumers.validation import MAX_DEPTH, Invalid, too_deep, validate, validate_line
+from consumers.validation import MAX_DEPTH, Invalid, Validator, too_deep
+from pulseboard import packs
+
+# SPEC sections 1 and 3 are the guizhou pack (section 10).
+VALIDATOR = Validator(packs.load("guizhou"))
+validate = VALIDATOR.validate
+validate_line = VALIDATOR.validate_line
 
 TS = 1_764_000_000_000
 
@@ -427,8 +431,8 @@ def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
 # ------------------------------------------- invalid records: one decode, same answer
 
 
-_EVENTS = msgspec.json.Decoder(Event)
-_LINES = msgspec.json.Decoder(LineEvent)
+_EVENTS = msgspec.json.Decoder(VALIDATOR.schema.event)
+_LINES = msgspec.json.Decoder(VALIDATOR.schema.line)
 
 
 def answer_for(raw: bytes, line: bool = False) -> object:
@@ -514,9 +518,10 @@ class _CountingDecoder:
     ],
 )
 def test_an_invalid_flat_record_is_decoded_once(monkeypatch, raw: bytes) -> None:
-    counting = _CountingDecoder(validation._EVENT_DECODER)
-    monkeypatch.setattr(validation, "_EVENT_DECODER", counting)
-    assert isinstance(validate(raw), Invalid)
+    validator = Validator(packs.load("guizhou"))
+    counting = _CountingDecoder(validator._event_decoder)
+    monkeypatch.setattr(validator, "_event_decoder", counting)
+    assert isinstance(validator.validate(raw), Invalid)
     assert counting.calls == 1
 
 

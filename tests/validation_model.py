@@ -18,6 +18,7 @@ import json
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 MAX_DEPTH = 64
@@ -124,17 +125,72 @@ def _boolean(x: Any) -> str | None:
     return None if type(x) is bool else "wrong_type"
 
 
-def _region(x: Any) -> str | None:
-    if type(x) is not str:
-        return "wrong_type"
-    return None if x in REGIONS else "bad_region"
+@dataclass(frozen=True)
+class Area:
+    """The codes of one region pack (SPEC section 10), written out here by hand."""
+
+    regions: frozenset[str]
+    outside: Callable[[str], bool]  # is this a destination outside the area?
+    cargo: frozenset[str]
+    sectors: frozenset[str]
 
 
-def _dest(x: Any) -> str | None:
-    if type(x) is not str:
-        return "wrong_type"
-    other_province = re.fullmatch(r"CN-[A-Z]{2}", x) is not None
-    return None if x in REGIONS or other_province else "bad_region"
+GUIZHOU = Area(REGIONS, lambda x: re.fullmatch(r"CN-[A-Z]{2}", x) is not None, CARGO, SECTORS)
+# SPEC section 10 and docs/decisions.md: ISO 3166-2:MA regions of the 2015 division; freight
+# leaves by the ro-ro to Andalusia or the Canaries, or by road into Mauritania.
+MOROCCO = Area(
+    frozenset(f"MA-{i:02d}" for i in range(1, 13)),
+    lambda x: x in ("ES-AN", "ES-CN", "MR-08"),
+    frozenset(
+        (
+            "phosphates",
+            "fertilizers",
+            "vehicles",
+            "auto_parts",
+            "aerospace_parts",
+            "citrus_vegetables",
+            "fish",
+            "textiles",
+            "building_materials",
+            "consumer_goods",
+            "machinery",
+        )
+    ),
+    frozenset(
+        (
+            "offshoring",
+            "telecom",
+            "software",
+            "ecommerce",
+            "automotive",
+            "aerospace",
+            "phosphates",
+            "agriculture",
+            "fishing",
+            "tourism",
+            "textiles",
+            "construction",
+        )
+    ),
+)
+
+
+def _region_of(area: Area) -> Check:
+    def check(x: Any) -> str | None:
+        if type(x) is not str:
+            return "wrong_type"
+        return None if x in area.regions else "bad_region"
+
+    return check
+
+
+def _dest_of(area: Area) -> Check:
+    def check(x: Any) -> str | None:
+        if type(x) is not str:
+            return "wrong_type"
+        return None if x in area.regions or area.outside(x) else "bad_region"
+
+    return check
 
 
 def _one_of(values: frozenset[str]) -> Check:
@@ -167,50 +223,59 @@ def _ingest_ts(x: Any) -> str | None:
 
 
 _COMMON: dict[str, Check] = {"v": _version, "id": _event_id, "ts": _int(0)}
-FIELDS: dict[str, dict[str, Check]] = {
-    "shipment": {
-        **_COMMON,
-        "truck_id": _string,
-        "shipment_id": _string,
-        "shipper_id": _string,
-        "origin": _region,
-        "dest": _dest,
-        "cargo": _one_of(CARGO),
-        "weight_kg": _int(1),
-        "value_cny": _number(0.0),
-        "export_country": _country,
-    },
-    "position": {
-        **_COMMON,
-        "truck_id": _string,
-        "region": _region,
-        "lat": _number(),
-        "lon": _number(),
-        "speed_kmh": _number(0.0),
-        "loaded": _boolean,
-    },
-    "delivery": {
-        **_COMMON,
-        "truck_id": _string,
-        "shipment_id": _string,
-        "dest": _dest,
-        "on_time": _boolean,
-        "transit_s": _int(0),
-    },
-    "output": {
-        **_COMMON,
-        "sector": _one_of(SECTORS),
-        "region": _region,
-        "value_cny": _number(0.0),
-    },
-    "dc_load": {
-        **_COMMON,
-        "dc_id": _string,
-        "region": _region,
-        "it_load_mw": _number(0.0),
-        "utilization": _number(0.0, 1.0),
-    },
-}
+
+
+def fields_for(area: Area) -> dict[str, dict[str, Check]]:
+    """Per event type, the check of each field, for the codes of ``area``."""
+    _region, _dest = _region_of(area), _dest_of(area)
+    return {
+        "shipment": {
+            **_COMMON,
+            "truck_id": _string,
+            "shipment_id": _string,
+            "shipper_id": _string,
+            "origin": _region,
+            "dest": _dest,
+            "cargo": _one_of(area.cargo),
+            "weight_kg": _int(1),
+            "value_cny": _number(0.0),
+            "export_country": _country,
+        },
+        "position": {
+            **_COMMON,
+            "truck_id": _string,
+            "region": _region,
+            "lat": _number(),
+            "lon": _number(),
+            "speed_kmh": _number(0.0),
+            "loaded": _boolean,
+        },
+        "delivery": {
+            **_COMMON,
+            "truck_id": _string,
+            "shipment_id": _string,
+            "dest": _dest,
+            "on_time": _boolean,
+            "transit_s": _int(0),
+        },
+        "output": {
+            **_COMMON,
+            "sector": _one_of(area.sectors),
+            "region": _region,
+            "value_cny": _number(0.0),
+        },
+        "dc_load": {
+            **_COMMON,
+            "dc_id": _string,
+            "region": _region,
+            "it_load_mw": _number(0.0),
+            "utilization": _number(0.0, 1.0),
+        },
+    }
+
+
+FIELDS: dict[str, dict[str, Check]] = fields_for(GUIZHOU)
+_FIELDS_BY_AREA: dict[int, dict[str, dict[str, Check]]] = {id(GUIZHOU): FIELDS}
 
 
 def deepest(text: str) -> int:
@@ -319,7 +384,10 @@ def _number_is_whole(text: str, at: int) -> bool:
     return True
 
 
-def _reason(raw: bytes, line: bool) -> str | None:
+def _reason(raw: bytes, line: bool, area: Area) -> str | None:
+    by_type = _FIELDS_BY_AREA.get(id(area))
+    if by_type is None:
+        by_type = _FIELDS_BY_AREA[id(area)] = fields_for(area)
     try:
         text = raw.decode("utf-8")  # strict: overlong forms and surrogates refused
     except UnicodeDecodeError:
@@ -344,9 +412,9 @@ def _reason(raw: bytes, line: bool) -> str | None:
     has_tag = any(key == "type" for key, _ in pairs)
     if not has_tag:
         return "not_json" if pairs and pairs[-1][1] is _BROKEN else "missing_field"
-    if type(tag) is not str or tag not in FIELDS:
+    if type(tag) is not str or tag not in by_type:
         return "unknown_type"
-    fields = dict(FIELDS[tag])
+    fields = dict(by_type[tag])
     if line:
         fields["ingest_ts"] = _ingest_ts
     # Then every field in document order, each occurrence checked, up to where the JSON breaks.
@@ -369,12 +437,12 @@ def _reason(raw: bytes, line: bool) -> str | None:
     return None
 
 
-def reason_of(raw: bytes) -> str | None:
+def reason_of(raw: bytes, area: Area = GUIZHOU) -> str | None:
     """The reason a Kafka record value is invalid, None if it is a valid event (an
     ``ingest_ts`` in it is an ignored extra field)."""
-    return _reason(raw, line=False)
+    return _reason(raw, False, area)
 
 
-def line_reason_of(raw: bytes) -> str | None:
+def line_reason_of(raw: bytes, area: Area = GUIZHOU) -> str | None:
     """The reason an event log line is invalid, None if valid (``ingest_ts`` required)."""
-    return _reason(raw, line=True)
+    return _reason(raw, True, area)

@@ -182,7 +182,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         options=dataclasses.asdict(opts),
         metrics_port=args.metrics_port,
     )
-    metrics = AggregatorMetrics.create()
+    metrics = AggregatorMetrics.create(province_key=config.pack.province.code)
     server = serve_metrics(metrics.registry, args.metrics_port, config.metrics_host)
     try:
         asyncio.run(_main(config, opts, metrics))

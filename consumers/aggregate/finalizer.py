@@ -39,7 +39,9 @@ from consumers.aggregate.livefold import bucket_minus
 from consumers.buckets import Bucket
 from consumers.changelog import Changelog, Record
 from consumers.windows import MAX_WINDOW, Windows
+from pulseboard import packs
 from pulseboard.indicators import NAMES
+from pulseboard.packs import RegionPack
 
 CHECKPOINT_VERSION: Final = 1
 TRUCK_WINDOW: Final = 300  # seconds whose trucks / dc readings a restore still needs
@@ -147,7 +149,10 @@ class FinalizerState:
         *,
         checkpoint: Checkpoint | None = None,
         suppress_through: int | None = None,
+        pack: RegionPack | None = None,
     ) -> None:
+        # Whose province key, regions and "today" the windows use (default: the default pack).
+        self.pack = pack or packs.load(packs.DEFAULT_PACK)
         self.sources: set[str] = set(sources)
         self.through: dict[str, int] = {}
         self.empty: set[str] = set()
@@ -155,7 +160,7 @@ class FinalizerState:
         self._pending_heap: list[int] = []
         self._pending_ingest: dict[int, int] = {}
         self.merged: int | None = None  # seconds below were handed to the final windows
-        self.final = Windows()
+        self.final = Windows(self.pack)
         self.log = Changelog()
         self.hi: int | None = None
         self.first_offset: dict[int, int] = {}  # second -> offset of its first bucket

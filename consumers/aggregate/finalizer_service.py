@@ -298,11 +298,13 @@ class FinalizerService:
         sources = await self._sources()
         begin = (await self.consumer.beginning_offsets([self.tp]))[self.tp]
         if ckpt is not None:
-            st = FinalizerState(sources, checkpoint=ckpt, suppress_through=suppress)
+            st = FinalizerState(
+                sources, checkpoint=ckpt, suppress_through=suppress, pack=self.config.pack
+            )
             start = ckpt.restore_offset if st.restoring else ckpt.last_offset + 1
             self.checkpoint_offset = c
         else:
-            st = FinalizerState(sources, suppress_through=suppress)
+            st = FinalizerState(sources, suppress_through=suppress, pack=self.config.pack)
             start = begin
             self.checkpoint_offset = None
         start = max(start, begin)

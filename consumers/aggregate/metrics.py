@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from consumers.changelog import Record
+from pulseboard import packs
 from pulseboard.service_metrics import add_service_metrics
 
 _BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
 # Province-level indicators exported as gauges for alerting and the dashboard. A fixed,
-# short allow-list with the province key only keeps the series count constant (the topic
-# has thousands of name|key pairs; Prometheus is not the place for them).
-INDICATOR_GAUGE_KEY = "520000"
+# short allow-list with the province key only (the region pack's) keeps the series count
+# constant (the topic has thousands of name|key pairs; Prometheus is not the place for them).
 INDICATOR_GAUGE_NAMES = frozenset(
     {
         "shipments_1m",
@@ -56,12 +56,13 @@ class AggregatorMetrics:
     rebalances: Counter
     restore_seconds: Gauge
     indicator_value: Gauge
+    province_key: str  # the key of the whole-area rows (SPEC section 10)
 
     def observe_indicators(self, records: Iterable[Record]) -> None:
         """Set the allow-listed province gauges from changed indicator records; a null
         value (a rate with nothing to divide) removes the series rather than faking 0."""
         for rec in records:
-            if rec.key != INDICATOR_GAUGE_KEY or rec.name not in INDICATOR_GAUGE_NAMES:
+            if rec.key != self.province_key or rec.name not in INDICATOR_GAUGE_NAMES:
                 continue
             if rec.value is None:
                 self.forget_indicator(rec.name)
@@ -70,7 +71,7 @@ class AggregatorMetrics:
 
     def forget_indicator(self, name: str) -> None:
         with contextlib.suppress(KeyError):
-            self.indicator_value.remove(name, INDICATOR_GAUGE_KEY)
+            self.indicator_value.remove(name, self.province_key)
 
     def forget_indicators(self) -> None:
         """Drop every indicator gauge: this process no longer finalizes, and a standby's
@@ -78,11 +79,14 @@ class AggregatorMetrics:
         self.indicator_value.clear()
 
     @classmethod
-    def create(cls, registry: CollectorRegistry | None = None) -> AggregatorMetrics:
+    def create(
+        cls, registry: CollectorRegistry | None = None, province_key: str | None = None
+    ) -> AggregatorMetrics:
         r = registry or CollectorRegistry()
         add_service_metrics(r, "aggregator")
         p = "pulseboard_aggregator_"
         return cls(
+            province_key=province_key or packs.load(packs.DEFAULT_PACK).province.code,
             registry=r,
             consumed=Counter(
                 p + "records_consumed",

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from consumers.aggregate.sealer import MARKERS, SealerConfig
 from pulseboard import spec
+from pulseboard.packs import RegionPack
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,8 +25,9 @@ class AggregateOptions:
     finalizer: bool = True
     max_records: int = 10_000
 
-    def sealer_config(self) -> SealerConfig:
+    def sealer_config(self, pack: RegionPack) -> SealerConfig:
         return SealerConfig(
+            pack=pack,
             lateness_ms=self.lateness_ms,
             future_ms=self.future_ms,
             idle_ms=self.idle_ms,

@@ -46,7 +46,9 @@ from consumers.aggregate.codec import (
 from consumers.aggregate.promises import Promises
 from consumers.buckets import ADDERS, Bucket
 from consumers.events import DcLoad, Delivery, Output, Position, Shipment
-from consumers.validation import REASONS, Invalid, validate
+from consumers.validation import REASONS, Invalid, Validator
+from pulseboard import packs
+from pulseboard.packs import RegionPack
 from pulseboard.progress import MarkerError, marker_of
 from pulseboard.spec import DEFAULT_FUTURE_MS, DEFAULT_LATENESS_MS
 
@@ -67,6 +69,7 @@ def _output_key(ev: Output) -> str:
 
 
 # Event class -> its SPEC section 2 key, for the types each events topic may hold.
+# (A pack's classes are subclasses of these: see ``_keys_for``.)
 FREIGHT_KEYS: Final[dict[type, Callable[[Any], str]]] = {
     Shipment: attrgetter("truck_id"),
     Position: attrgetter("truck_id"),
@@ -76,6 +79,14 @@ SECTOR_KEYS: Final[dict[type, Callable[[Any], str]]] = {
     DcLoad: attrgetter("dc_id"),
     Output: _output_key,
 }
+
+
+def _keys_for(
+    table: dict[type, Callable[[Any], str]], classes: Iterable[type]
+) -> dict[type, Callable[[Any], str]]:
+    """``table`` for the classes a validator decodes into: a plain dict, since the loop
+    looks every record's class up in it."""
+    return {cls: table[base] for cls in classes for base in table if issubclass(cls, base)}
 
 
 class RecordLike(Protocol):
@@ -103,6 +114,8 @@ class SealerConfig:
     # A producer silent this long while its partition is watched and caught up is given up
     # (crashed without leaving): its promise stops holding the others back.
     producer_timeout_ms: int = 30_000
+    # Whose codes the events must use (SPEC section 10).
+    pack: RegionPack = field(default_factory=lambda: packs.load(packs.DEFAULT_PACK))
 
     def __post_init__(self) -> None:
         if self.progress not in PROGRESS_MODES:
@@ -198,7 +211,10 @@ class PartitionSealer:
         self.partition = partition
         self.src = f"{topic}:{partition}"
         self.sid = sid
-        self._keys = FREIGHT_KEYS if freight else SECTOR_KEYS
+        self._validator = Validator(self.config.pack)
+        self._keys = _keys_for(
+            FREIGHT_KEYS if freight else SECTOR_KEYS, self._validator.schema.classes
+        )
         self._lateness = self.config.lateness_ms
         self._neg_future = -self.config.future_ms
         self.through = through  # first unsealed second (None: nothing sealed, no bound yet)
@@ -232,6 +248,7 @@ class PartitionSealer:
         lateness_ms = self._lateness
         neg_future = self._neg_future
         keys = self._keys
+        validate = self._validator.validate
         buckets = self.buckets
         delta = self.delta
         ingest = self.ingest

@@ -62,7 +62,7 @@ class SealerService:
     ) -> None:
         k = config.kafka
         self.opts = opts
-        self.cfg = opts.sealer_config()
+        self.cfg = opts.sealer_config(config.pack)
         self.metrics = metrics
         self.sink = sink
         self.admin = admin

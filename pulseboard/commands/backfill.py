@@ -40,6 +40,7 @@ from pulseboard.history.days import (
 from pulseboard.history.sessions import LIVE
 from pulseboard.history.spool import Spool
 from pulseboard.history.writer import SessionWriter, history_topic
+from pulseboard.localday import LocalDays
 from pulseboard.publishing import producer_for
 from pulseboard.spec import DEFAULT_LATENESS_MS
 
@@ -102,7 +103,12 @@ def compute_day(config: Config, day: Day, rate: float, progress: object | None) 
 
     started = time.monotonic()
     sim = Simulation(
-        SimConfig(seed=day.seed, start_ms=(day.start - WARMUP_S) * 1000, events_per_sim_second=rate)
+        SimConfig(
+            seed=day.seed,
+            start_ms=(day.start - WARMUP_S) * 1000,
+            events_per_sim_second=rate,
+            pack=config.pack,
+        )
     )
     gc.freeze()  # the fleet is many long-lived objects (as in `produce`)
     cut = DayCut(day)
@@ -113,7 +119,7 @@ def compute_day(config: Config, day: Day, rate: float, progress: object | None) 
         until = day.end * 1000 + DEFAULT_LATENESS_MS + 5_000
         result = replay_lines(
             _events(sim, until, report, day),
-            EngineConfig(),
+            EngineConfig(pack=config.pack),
             lambda recs: spool.write_tuples(cut.feed((r.t, r.name, r.key, r.value) for r in recs)),
         )
         spool.write_tuples(cut.finish())
@@ -166,7 +172,9 @@ def run_backfill(
     if workers < 1:
         raise ConfigError(f"--backfill-workers must be >= 1 (got {workers})")
     config = one_shot(config)
-    days = backfill_days(int(time.time()) if now is None else now, days_ago, seed)
+    days = backfill_days(
+        int(time.time()) if now is None else now, days_ago, seed, LocalDays(config.pack.time_zone)
+    )
     covered = _covered(config, days)
     for label in sorted(covered):
         print(f"backfill: {label} is already in live history; left as it is", flush=True)
@@ -226,8 +234,8 @@ def add_options(parser: argparse.ArgumentParser, *, prefix: str = "--backfill-")
         f"{prefix}days",
         default=",".join(map(str, DEFAULT_DAYS_AGO)),
         metavar="N,M",
-        help="days before today (CST) to compute (default 1,7: yesterday and the same "
-        "weekday a week ago)",
+        help="days before today (the region's local days) to compute (default 1,7: "
+        "yesterday and the same weekday a week ago)",
     )
     parser.add_argument(
         f"{prefix}workers",

@@ -8,7 +8,8 @@ import logging
 import os
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from consumers.engine import EngineConfig
 from consumers.replay import replay_lines
@@ -30,7 +31,6 @@ from pulseboard.history.writer import (
 from pulseboard.publishing import producer_for
 
 log = logging.getLogger("pulseboard.history")
-CST = timezone(timedelta(hours=8))
 DEFAULT_WALL = "http://127.0.0.1:8080"
 
 
@@ -94,8 +94,9 @@ def _session(name: str) -> str:
         raise ConfigError(str(exc)) from None
 
 
-def _iso(t: int) -> str:
-    return datetime.fromtimestamp(t, CST).isoformat()
+def _iso(t: int, config: Config) -> str:
+    """Second ``t`` in the region's local time."""
+    return datetime.fromtimestamp(t, ZoneInfo(config.pack.time_zone)).isoformat()
 
 
 # ------------------------------------------------------------------- replay --to-history
@@ -132,7 +133,9 @@ def replay_to_history(args: argparse.Namespace, config: Config) -> int:
     if args.every != 1:
         raise ConfigError("--to-history keeps every second; drop --every")
     try:
-        engine = EngineConfig(lateness_ms=args.lateness_ms, future_ms=args.future_ms, every=1)
+        engine = EngineConfig(
+            lateness_ms=args.lateness_ms, future_ms=args.future_ms, every=1, pack=config.pack
+        )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if args.reorder_ms < 0:
@@ -169,7 +172,7 @@ def replay_to_history(args: argparse.Namespace, config: Config) -> int:
     wall = args.wall.rstrip("/")
     print(
         f"stored {stored} final records as history session {session!r}, "
-        f"T {t_from}..{t_to} ({_iso(t_from)} .. {_iso(t_to)})\n"
+        f"T {t_from}..{t_to} ({_iso(t_from, config)} .. {_iso(t_to, config)})\n"
         f"open it on the wall: {wall}/?session={session}"
     )
     return 0
@@ -202,7 +205,7 @@ def history_list(config: Config) -> int:
         print("no sessions")
     for s, complete in sessions:
         state = "" if complete else "  (being written; not shown yet)"
-        span = f"{_iso(s.t_from)} .. {_iso(s.t_to)}" if s.records else "-"
+        span = f"{_iso(s.t_from, config)} .. {_iso(s.t_to, config)}" if s.records else "-"
         print(f"{s.name:24} {s.records:>12} records  {span}{state}")
     return 0
 

@@ -1,7 +1,8 @@
 """Which days a backfill computes, and how one day's changelog becomes that day's history
 (pure: no clock, no I/O; docs/history.md).
 
-A day is a CST calendar day (SPEC section 6: UTC+8) ``[start, end)`` in seconds. Its
+A day is a local calendar day of the region pack's time zone (SPEC sections 6 and 10)
+``[start, end)`` in seconds: 24 hours long, or 23 or 25 on a day the UTC offset changes. Its
 simulation starts ``WARMUP_S`` early so the hour windows are full at midnight, as they are
 on a wall that has been running; the records of the warm-up are not stored, but the state
 they reach is: the day's first stored T (its midnight) carries every value as of then.
@@ -11,37 +12,33 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Final
 
 from pulseboard.history.codec import HistoryRecord
 from pulseboard.history.lookup import is_absent
 from pulseboard.indicators import Value
-from pulseboard.spec import CST_OFFSET_MS
+from pulseboard.localday import LocalDays
 
 DAY_S: Final = 86_400
-CST_OFFSET_S: Final = CST_OFFSET_MS // 1000
 WARMUP_S: Final = 3_600
 DEFAULT_DAYS_AGO: Final = (1, 7)  # yesterday, and the same weekday a week ago
 
 
 @dataclass(frozen=True, slots=True)
 class Day:
-    start: int  # CST midnight, epoch seconds
+    start: int  # local midnight, epoch seconds
     seed: int
+    end: int = 0  # the next local midnight (0: start + 24 h)
+    label: str = ""  # the local date, YYYY-MM-DD
 
-    @property
-    def end(self) -> int:
-        return self.start + DAY_S
-
-    @property
-    def label(self) -> str:
-        return datetime.fromtimestamp(self.start + CST_OFFSET_S, UTC).strftime("%Y-%m-%d")
+    def __post_init__(self) -> None:
+        if self.end == 0:
+            object.__setattr__(self, "end", self.start + DAY_S)
 
 
-def cst_midnight(t: int) -> int:
-    """The CST midnight at or before second ``t``."""
-    return (t + CST_OFFSET_S) // DAY_S * DAY_S - CST_OFFSET_S
+def local_midnight(t: int, calendar: LocalDays) -> int:
+    """The local midnight at or before second ``t``."""
+    return calendar.start(calendar.day(t))
 
 
 def parse_days_ago(text: str) -> tuple[int, ...]:
@@ -55,12 +52,14 @@ def parse_days_ago(text: str) -> tuple[int, ...]:
     return days
 
 
-def backfill_days(now: int, days_ago: Iterable[int], seed: int) -> list[Day]:
+def backfill_days(now: int, days_ago: Iterable[int], seed: int, calendar: LocalDays) -> list[Day]:
     """The days to compute, oldest first. Each day's simulation seed is derived from the
     run's seed and the day, so every day differs and recomputing a day gives it again."""
-    today = cst_midnight(now)
-    starts = sorted(today - n * DAY_S for n in days_ago)
-    return [Day(s, seed * 1_000_003 + (s + CST_OFFSET_S) // DAY_S) for s in starts]
+    today = calendar.day(now)
+    return [
+        Day(calendar.start(d), seed * 1_000_003 + d, calendar.start(d + 1), calendar.label(d))
+        for d in sorted(today - n for n in days_ago)
+    ]
 
 
 class DayCut:

@@ -31,7 +31,82 @@ class Sector:
     digital: bool
 
 
+Weights = tuple[tuple[str, float], ...]  # (code, relative weight), in the file's order
+
+
 @dataclass(frozen=True, slots=True)
+class RoadNode:
+    """A point of the road network that is not a region centre."""
+
+    name: str
+    lon: float
+    lat: float
+    kind: str  # "via" (a bend), "border" (where a road leaves the area), "external"
+
+
+@dataclass(frozen=True, slots=True)
+class CargoKind:
+    """How one kind of cargo moves: consignment sizes, value, exports, where it goes."""
+
+    name: str
+    consignments: tuple[int, int]  # per trip, inclusive range
+    weight_kg: tuple[float, float]  # per consignment, spread on a log scale
+    value_per_kg: tuple[float, float]  # in the pack's currency, spread on a log scale
+    export_share: float  # of this cargo's trips
+    countries: Weights  # export destinations (ISO 3166-1 alpha-2)
+    heavy: bool  # heavy trucks are slower
+    decay_km: float  # how fast demand falls off with distance
+    local: float  # weight of deliveries inside the origin region
+    dest_bias: Weights  # multipliers on destination demand
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayRule:
+    """Export consignments for ``countries`` (all others when empty) leave through these."""
+
+    countries: frozenset[str]
+    gateways: Weights
+
+
+@dataclass(frozen=True, slots=True)
+class DataCentre:
+    dc_id: str
+    region: str
+    capacity_mw: float  # IT capacity
+    utilization: float  # at the evening peak
+
+
+# eq=False: compared and hashed by identity (packs are loaded once), so caches can key on it.
+@dataclass(frozen=True, slots=True, eq=False)
+class Economy:
+    """What the simulation draws from: roads, freight, sector output, data centres."""
+
+    value_added_per_day: float  # in the pack's currency
+    map_latitude: float  # where the equirectangular projection of the area is true
+    export_gateways: tuple[str, ...]  # destinations export trips end at
+    origin_trips: Weights  # relative number of trips starting in each region
+    dest_demand: Weights  # demand pulling freight into each destination
+    roads: tuple[tuple[str, str, float], ...]  # (node, node, road km)
+    nodes: tuple[RoadNode, ...]  # besides the region centres
+    origin_cargo: Mapping[str, Weights]  # region -> cargo mix of its trips
+    cargo: tuple[CargoKind, ...]
+    gateway_rules: tuple[GatewayRule, ...]  # the first naming a country, else the catch-all
+    sector_shares: Weights  # sector -> share of the area's value added (sums to 1)
+    sector_regions: Mapping[str, Weights]  # sector -> how its value splits over regions
+    data_centres: tuple[DataCentre, ...]
+    truck_ids: Mapping[str, str]  # region -> prefix of the ids of trucks based there
+
+    def gateway_weights(self, country: str) -> Weights:
+        """Which exit a consignment for ``country`` leaves through."""
+        for rule in self.gateway_rules:
+            if country in rule.countries or not rule.countries:
+                return rule.gateways
+        return ()
+
+
+# eq=False: one object per pack (``load`` reads each once), hashed by identity, so caches of
+# what is derived from a pack (event types, route tables) can key on it.
+@dataclass(frozen=True, slots=True, eq=False)
 class RegionPack:
     """One area. ``languages[0]`` is what a wall shows unless told otherwise."""
 
@@ -48,6 +123,17 @@ class RegionPack:
     map_name: str  # the outline the page bundles under this name
     map_attribution: str  # shown on the wall and in the README when the licence asks for it
     topic_prefix: str  # default topic prefix, so two packs on one cluster never mix
+    # A regex for more `dest` codes outside the area than the listed exits (a pack whose
+    # contract allows any code of a family of places); "" for none.
+    exit_pattern: str = ""
+    economy: Economy | None = None  # None only for a pack that is never simulated
+
+    @property
+    def sim(self) -> Economy:
+        """The economy, for code that simulates (every shipped pack has one)."""
+        if self.economy is None:
+            raise ValueError(f"region pack {self.name!r} has no [economy] to simulate")
+        return self.economy
 
     @property
     def region_codes(self) -> frozenset[str]:
