@@ -99,7 +99,9 @@ class StaticAssets:
 
 
 def _sources(frontend: Path) -> list[Path]:
-    found = [frontend / n for n in ("package.json", "package-lock.json", "build.mjs")]
+    found = [frontend / n for n in ("package.json", "package-lock.json", "build.mjs", "maps.mjs")]
+    # The build matches each map to its pack's region codes.
+    found += sorted((frontend.parent.parent / "pulseboard" / "packs").glob("*.toml"))
     found += [p for p in (frontend / "src").rglob("*") if p.is_file()]
     return found
 

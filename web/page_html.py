@@ -10,22 +10,22 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
-_TAG = b"<html"
-
-
-class PageTemplateError(ValueError):
-    """The built index.html has no <html> element to carry the area."""
+_HTML_TAG = re.compile(rb"<html(?=[\s>])", re.IGNORECASE)
+_DOCTYPE = re.compile(rb"^\s*<!doctype[^>]*>", re.IGNORECASE)
 
 
 def with_pack(page: bytes, pack: Mapping[str, Any]) -> bytes:
-    """``page`` with ``data-pack="{json}"`` on its first ``<html`` tag."""
-    at = page.find(_TAG)
-    if at < 0:
-        raise PageTemplateError("index.html has no <html> tag; rebuild the page (web/assets.py)")
+    """``page`` with ``data-pack="{json}"`` on its ``<html>`` tag (one is added after the
+    doctype if the page leaves it out, as HTML allows)."""
     text = json.dumps(pack, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     attribute = f' data-pack="{html.escape(text, quote=True)}"'.encode()
-    end = at + len(_TAG)
-    return page[:end] + attribute + page[end:]
+    tag = _HTML_TAG.search(page)
+    if tag is not None:
+        return page[: tag.end()] + attribute + page[tag.end() :]
+    doctype = _DOCTYPE.match(page)
+    at = doctype.end() if doctype else 0
+    return page[:at] + b"<html" + attribute + b">" + page[at:]

@@ -93,7 +93,7 @@ def shown(v: float, unit: str, lang: str) -> tuple[str, str, Decimal]:
             return _zh_scaled(v, ("元" if unit == "CNY" else unit) if money else "吨")
         text, u, step = _en_scaled(v)
         if money:
-            return f"{unit} {text}", u, step
+            return (f"¥{text}" if unit == "CNY" else f"{unit} {text}"), u, step
         return text, f"{u} t" if u else "t", step
     if unit == "ratio":
         text, step = _fixed(v * 100, 1)
