@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from pulseboard import packs
 from pulseboard.packs import Place, RegionPack
+from web.zone_table import zone_block
 
 # 2: places and sectors carry `names` by language; the block names the area's languages,
 # currency, time zone and map; money indicators are in the pack's currency.
@@ -93,10 +94,12 @@ def _place(p: Place) -> dict[str, Any]:
     return {"code": p.code, "names": dict(p.names), "lon": p.lon, "lat": p.lat}
 
 
-def page_pack(pack: RegionPack) -> dict[str, Any]:
+def page_pack(pack: RegionPack, now: float | None = None) -> dict[str, Any]:
     """What the page must know before its first snapshot (which language to speak, which
-    way to write, the clock's time zone): written into index.html by the server."""
-    return {
+    way to write, the clock's time zone): written into index.html by the server. With
+    ``now`` (epoch seconds) it carries the zone's UTC offsets around that year from this
+    machine's tz database (web/zone_table.py), which the page prefers to its browser's."""
+    block = {
         "name": pack.name,
         "province": {"code": pack.province.code, "names": dict(pack.province.names)},
         "languages": list(pack.languages),
@@ -104,18 +107,24 @@ def page_pack(pack: RegionPack) -> dict[str, Any]:
         "time_zone": pack.time_zone,
         "map": {"name": pack.map_name, "attribution": pack.map_attribution},
     }
+    if now is not None:
+        block["zone"] = zone_block(pack.time_zone, now)
+    return block
 
 
 def build_meta(
-    timing: ClientTiming, build: str = "", pack: RegionPack | None = None
+    timing: ClientTiming,
+    build: str = "",
+    pack: RegionPack | None = None,
+    now: float | None = None,
 ) -> dict[str, Any]:
     """The metadata block of a snapshot (see docs/push-protocol.md); ``pack``: the area on
-    the wall (default: the default pack)."""
+    the wall (default: the default pack); ``now``: see ``page_pack``."""
     pack = pack or packs.load(packs.DEFAULT_PACK)
     return {
         "protocol": PROTOCOL_VERSION,
         "build": build,
-        **page_pack(pack),
+        **page_pack(pack, now),
         "province": _place(pack.province),
         "regions": [_place(r) for r in pack.regions],
         "exits": [_place(p) for p in pack.exits],

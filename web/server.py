@@ -102,10 +102,10 @@ class PushServer:
         self.settings = settings
         self.metrics = metrics or WebMetrics()
         t = settings.timing
-        pack = settings.pack
-        self.assets = StaticAssets.load(settings.static_dir, page_pack(pack))
+        pack, now = settings.pack, time.time()
+        self.assets = StaticAssets.load(settings.static_dir, page_pack(pack, now))
         timing = ClientTiming(t.coalesce_hz, t.ping_interval_s, t.stale_after_s)
-        self.hub = Hub(build_meta(timing, self.assets.build_id, pack), t)
+        self.hub = Hub(build_meta(timing, self.assets.build_id, pack, now), t)
         self._clients: set[_Client] = set()
         self._wake = asyncio.Event()
         self._server: Server | None = None

@@ -1,6 +1,7 @@
 // Title, the clock in the area's time zone and the connection badge.
 import { el, setText } from './dom.js';
 import { locale } from './i18n.js';
+import { offsetAt } from './travelurl.js';
 
 // The clock's order of fields in each language.
 const LAYOUT = {
@@ -10,25 +11,30 @@ const LAYOUT = {
   ar: (p) => `${p.weekday} ${p.day}/${p.month}/${p.year} ${p.hour}:${p.minute}:${p.second}`,
 };
 
-// The fields of the clock at `ms` in `timeZone`, named in `lang`, with the zone's offset
-// then (Africa/Casablanca's changes around Ramadan): {text, zone}.
-const clockFormats = new Map(); // "lang|zone" -> Intl.DateTimeFormat
-
-export function clockText(ms, lang, timeZone) {
-  const key = `${lang}|${timeZone}`;
-  let format = clockFormats.get(key);
+// The clock at `ms` in `zone` (travelurl.js offsetAt: a name, or the server's table),
+// named in `lang`: {text, zone}, the zone as its offset then ("UTC+1"; Casablanca's changes
+// around Ramadan). The fields are the UTC fields of the shifted moment, so the browser's
+// own tz data is not asked when the server's table covers the moment.
+export function clockText(ms, lang, zone) {
+  const offset = offsetAt(Math.floor(ms / 1000), zone);
+  let format = clockFormats.get(lang);
   if (format === undefined) {
-    format = clockFormat(lang, timeZone);
-    clockFormats.set(key, format);
+    format = clockFormat(lang);
+    clockFormats.set(lang, format);
   }
   const parts = {};
-  for (const { type, value } of format.formatToParts(new Date(ms))) parts[type] = value;
-  return { text: (LAYOUT[lang] ?? LAYOUT.en)(parts), zone: parts.timeZoneName ?? '' };
+  for (const { type, value } of format.formatToParts(new Date(ms + offset * 1000))) parts[type] = value;
+  const h = Math.floor(Math.abs(offset) / 3600);
+  const m = Math.floor((Math.abs(offset) % 3600) / 60);
+  const label = `UTC${offset < 0 ? '−' : '+'}${h}${m ? `:${String(m).padStart(2, '0')}` : ''}`;
+  return { text: (LAYOUT[lang] ?? LAYOUT.en)(parts), zone: label };
 }
 
-function clockFormat(lang, timeZone) {
+const clockFormats = new Map(); // lang -> Intl.DateTimeFormat
+
+function clockFormat(lang) {
   return new Intl.DateTimeFormat(lang === 'en' ? 'en-GB' : locale(lang), {
-    timeZone,
+    timeZone: 'UTC',
     year: 'numeric',
     month: '2-digit',
     day: '2-digit',
@@ -37,7 +43,6 @@ function clockFormat(lang, timeZone) {
     minute: '2-digit',
     second: '2-digit',
     hourCycle: 'h23',
-    timeZoneName: 'short',
   });
 }
 
@@ -67,7 +72,7 @@ export class Header {
 
   // The wall shows the area's time whatever the time zone of the machine driving it.
   tick(serverNow) {
-    const { text, zone } = clockText(serverNow, this.lang, this.s.timeZone);
+    const { text, zone } = clockText(serverNow, this.lang, this.s.zone);
     setText(this.clockText, text);
     setText(this.zone, zone);
   }

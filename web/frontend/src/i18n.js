@@ -200,10 +200,10 @@ const STRINGS = {
     noData: 'لا توجد بيانات بعد',
     prefectures: 'الشحن حسب الجهة',
     prefecturesNote: 'الساعة الأخيرة',
-    vsDay: 'مقارنة بالأمس',
-    vsWeek: 'مقارنة بالأسبوع الماضي',
+    vsDay: 'عن أمس',
+    vsWeek: 'عن الأسبوع الماضي',
     colDay: 'الأمس',
-    colWeek: 'الأسبوع الماضي',
+    colWeek: 'قبل أسبوع',
     fastest: 'الأسرع نموًا مقارنة بالأمس:',
     local: 'داخل الجهة نفسها',
     replay: 'إعادة',
@@ -257,6 +257,9 @@ export function strings(lang, pack) {
     province: pack.province.code,
     currency: pack.currency,
     timeZone: pack.time_zone,
+    // What times are shown in: the server's offsets for the zone where it sent them (see
+    // travelurl.js offsetAt), else the zone's name for the browser's Intl.
+    zone: pack.zone ?? pack.time_zone,
     // From one place to another, pointing the way the language reads.
     arrow: direction(lang) === 'rtl' ? '←' : '→',
     mapName: pack.map.name,

@@ -582,7 +582,7 @@ class Wall {
       const now = performance.now();
       travel = { session: this.travel.session, at: clock.second(now), speed: clock.speed, playing: clock.playing };
     }
-    const search = serialiseTravel(location.search, travel, this.s.timeZone);
+    const search = serialiseTravel(location.search, travel, this.s.zone);
     if (search !== location.search) history.replaceState(null, '', `${location.pathname}${search}`);
   }
 
@@ -600,7 +600,7 @@ class Wall {
     }
     const clock = this.travel.clock;
     const t = this.shown?.t ?? clock.second(performance.now());
-    const { text, detail } = travelBadge({ session: this.travel.session, t, speed: clock.speed, playing: clock.playing }, this.lang, this.s.timeZone);
+    const { text, detail } = travelBadge({ session: this.travel.session, t, speed: clock.speed, playing: clock.playing }, this.lang, this.s.zone);
     this.header.setBadge('replay', text, detail);
   }
 

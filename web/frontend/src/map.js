@@ -129,6 +129,14 @@ export class RegionMap {
       this.chart.setOption(this._base(r), { notMerge: true });
       this.styled = true;
     }
+    if (this.placesSeen !== places) {
+      // How many of the area's regions have an outline on this map, for whoever checks
+      // the wall (all of them, or the build would have failed; see maps.mjs).
+      this.placesSeen = places;
+      const outlines = new Set(echarts.getMap(this.mapName).geoJSON.features.map((f) => f.properties.name));
+      this.dom.dataset.map = this.mapName;
+      this.dom.dataset.regionsMapped = String(places.regions.filter((p) => outlines.has(p.code)).length);
+    }
     const shade = store.table(SHADE);
     const perMinute = store.table('shipments_1m');
     let max = 1;

@@ -39,6 +39,10 @@ class BarRace {
     this.styled = false;
   }
 
+  labelRoom() {
+    return Math.max(5.8, 0.62 * formatText(88.8e6, this.currency, this.lang).length);
+  }
+
   // A replayed second is shown as it was: no figures gliding through values it never had.
   setAnimated(on) {
     if (this.animated === on) return;
@@ -54,7 +58,9 @@ class BarRace {
           animation: this.animated !== false,
           animationDuration: 600,
           animationDurationUpdate: 800,
-          grid: { left: r * 0.3, right: r * 5.8, top: r * 0.2, bottom: r * 0.2, containLabel: true },
+          // Room beside the bars for the value labels, whose length depends on the language
+          // and currency (¥88.8M, 88,8 M MAD, 88.8 مليون د.م.).
+          grid: { left: r * 0.3, right: r * this.labelRoom(), top: r * 0.2, bottom: r * 0.2, containLabel: true },
           xAxis: { type: 'value', max: 'dataMax', show: false },
           yAxis: {
             type: 'category',

@@ -30,7 +30,7 @@ export class TimeBar {
   constructor(container, s, { alwaysShown, handlers }) {
     const w = s.tb;
     this.alwaysShown = alwaysShown;
-    this.zone = s.timeZone; // times are the area's (i18n.js strings)
+    this.zone = s.zone; // times are the area's (i18n.js strings)
     this.root = el('div', 'timebar');
     this.root.id = 'timebar';
     this.root.hidden = !alwaysShown;

@@ -48,10 +48,27 @@ function pad(n, width = 2) {
 
 const offsetFormats = new Map(); // time zone -> Intl.DateTimeFormat
 
-// The UTC offset in seconds of time zone `zone` at second `t`: a number is a fixed offset;
-// an IANA name is asked of Intl, so Africa/Casablanca's hour less around Ramadan counts.
+// The UTC offset in seconds of time zone `zone` at second `t`. `zone` is a fixed offset in
+// seconds, an IANA name (asked of Intl, so Africa/Casablanca's hour less around Ramadan
+// counts), or the server's table {name, until, offsets: [[from, offset], ...]}
+// (web/zone_table.py), trusted within its span: a browser's own tz data can be older
+// than the server's (Debian's Chromium 156 has Casablanca at UTC+0 from late 2026 on).
 export function offsetAt(t, zone = WALL_OFFSET_S) {
   if (typeof zone === 'number') return zone;
+  if (zone !== null && typeof zone === 'object') {
+    const table = zone.offsets ?? [];
+    if (table.length && t >= table[0][0] && t < zone.until) {
+      let lo = 0;
+      let hi = table.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (table[mid][0] <= t) lo = mid;
+        else hi = mid - 1;
+      }
+      return table[lo][1];
+    }
+    return offsetAt(t, zone.name);
+  }
   let f = offsetFormats.get(zone);
   if (f === undefined) {
     f = new Intl.DateTimeFormat('en-US', {

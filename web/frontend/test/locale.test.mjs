@@ -124,3 +124,25 @@ test('the clock shows the area time and its offset, whatever the machine zone', 
   assert.equal(ar.text, 'الأحد 15/02/2026 02:30:00');
   assert.equal(clockText(AFTER * 1000, 'zh', 'Asia/Shanghai').text, '2026年02月15日 周日 10:30:00');
 });
+
+test("the server's offsets win over the browser's within their span, and only there", () => {
+  // Hand-made: UTC+1 from 2026-01-01, UTC+0 from the Ramadan change, until 2027-01-01.
+  const zone = {
+    name: 'Africa/Casablanca',
+    until: Date.UTC(2027, 0, 1) / 1000,
+    offsets: [[Date.UTC(2026, 0, 1) / 1000, 3600], [Date.UTC(2026, 1, 15, 2) / 1000, 0], [Date.UTC(2026, 2, 22, 2) / 1000, 3600]],
+  };
+  const december = Date.UTC(2026, 11, 4, 18, 36, 52) / 1000;
+  assert.equal(offsetAt(december, zone), 3600);
+  assert.equal(offsetAt(BEFORE, zone), 3600);
+  assert.equal(offsetAt(AFTER, zone), 0);
+  assert.equal(offsetAt(Date.UTC(2026, 2, 22, 2) / 1000, zone), 3600); // the second it changes
+  assert.equal(offsetAt(Date.UTC(2026, 2, 22, 2) / 1000 - 1, zone), 0);
+  const clock = clockText(december * 1000, 'fr', zone);
+  assert.deepEqual(clock, { text: 'ven. 04/12/2026 19:36:52', zone: 'UTC+1' });
+  // Outside the span: the browser's Intl for the zone's name.
+  const summer2030 = Date.UTC(2030, 6, 1) / 1000;
+  assert.equal(offsetAt(summer2030, zone), offsetAt(summer2030, 'Africa/Casablanca'));
+  assert.equal(strings('fr', { ...MOROCCO, zone }).zone, zone);
+  assert.equal(strings('fr', MOROCCO).zone, 'Africa/Casablanca');
+});
