@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from web.fake_feed import FakeIndicators
 from web.metadata import INDICATOR_NAMES, PROTOCOL_VERSION, ClientTiming, build_meta, page_pack
 from web.page_html import with_pack
 from web.precision import wire_value
+from web.zone_table import offset_table
 
 MOROCCO = packs.load("morocco")
 MA_CODES = [f"MA-{i:02d}" for i in range(1, 13)]  # ISO 3166-2:MA, SPEC section 10
@@ -118,3 +120,28 @@ def test_the_fake_feed_speaks_for_the_pack_it_is_given():
     assert "MA" in keys and "MA|phosphates" in keys and "ES" in keys  # Spain: a partner
     assert any(k.endswith(">ES-AN") for k in keys)  # corridors leave by Tanger Med
     assert not any(k.startswith(("52", "CN-")) for k in keys)
+
+
+def _utc(*args: int) -> int:
+    return int(datetime(*args, tzinfo=UTC).timestamp())
+
+
+def test_the_zone_table_pins_casablancas_ramadan_changes_to_the_second():
+    # tzdata's Morocco rules for 2026: to UTC+0 on 15 February at 03:00 local (UTC+1), back
+    # to UTC+1 on 22 March at 02:00 local (UTC+0): both at 02:00 UTC.
+    start, end = _utc(2026, 1, 1), _utc(2027, 1, 1)
+    table = offset_table("Africa/Casablanca", start, end)
+    assert table == [[start, 3600], [_utc(2026, 2, 15, 2), 0], [_utc(2026, 3, 22, 2), 3600]]
+    assert offset_table("Asia/Shanghai", start, end) == [[start, 8 * 3600]]
+
+
+def test_the_page_gets_whole_years_of_offsets_so_its_build_changes_once_a_year():
+    early, late = _utc(2026, 1, 2), _utc(2026, 12, 4, 18)
+    block = page_pack(MOROCCO, late)["zone"]
+    assert block == page_pack(MOROCCO, early)["zone"]
+    assert block["name"] == "Africa/Casablanca"
+    assert block["offsets"][0][0] == _utc(2024, 1, 1) and block["until"] == _utc(2029, 1, 1)
+    # December 2026 is UTC+1 (the browser's own data may say otherwise; the page trusts this).
+    in_force = [o for t, o in block["offsets"] if t <= late][-1]
+    assert in_force == 3600
+    assert "zone" not in page_pack(MOROCCO)  # no clock given: the page asks its browser
