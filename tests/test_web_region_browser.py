@@ -24,6 +24,14 @@ from wall_browser import Feed, open_wall
 
 from pulseboard import packs
 from pulseboard.config import Config
+from pulseboard.history.codec import HistoryRecord
+from pulseboard.history.writer import (
+    SessionWriter,
+    finish_session,
+    history_topic,
+    replace_session,
+)
+from pulseboard.kafka_client import kafka_producer
 from pulseboard.topics import ensure_topics
 from web.assets import STATIC_DIR
 from web.chromium import CHROMIUM, CHROMIUM_ARGS
@@ -187,5 +195,84 @@ async def test_the_moroccan_wall_in_arabic_reads_right_to_left(browser, morocco_
         )
         assert used >= 1
         await keep_screenshot(page, tmp_path, "wall-morocco-1920x1080-ar.png")
+        assert watch.errors == [] and watch.external == []
+        await page.context.close()
+
+
+# 2026-02-15 02:30 UTC: 02:30 in Casablanca, half an hour after it went from UTC+1 to UTC+0
+# for Ramadan (tzdata); the same moment a day before was 03:30 local, at UTC+1.
+T1 = 1_771_122_600
+T_DAY = T1 - 86_400
+
+
+async def write_session(config: Config, name: str, records: list[HistoryRecord]) -> None:
+    producer = kafka_producer(config, "test-history-writer")
+    await producer.start()
+    try:
+        writer = SessionWriter(producer, history_topic(config), name)
+
+        async def chunks() -> AsyncIterator[list[HistoryRecord]]:
+            yield records
+
+        generation, _ = await replace_session(writer, chunks())
+        await finish_session(writer, generation, records[0][0], records[-1][0])
+    finally:
+        await producer.stop()
+
+
+async def test_travel_in_time_on_the_moroccan_wall_keeps_casablanca_time(
+    browser, morocco_config, tmp_path
+):
+    config = replace(morocco_config, history_dir=tmp_path / "index")
+    await write_session(
+        config,
+        "ma-demo",
+        # Every headline tile's indicator (the page asks for their sparklines).
+        [
+            (t, name, "MA", value)
+            for t, day in ((T_DAY, 0), (T1, 1))
+            for name, value in (
+                ("freight_value_today", (1.2e9, 1.5e9)[day]),
+                ("shipments_1m", (100, 120)[day]),
+                ("active_trucks_5m", 4000),
+                ("on_time_rate_1h", 0.9),
+                ("export_value_1h", 5e7),
+                ("digital_share_1h", 0.2),
+            )
+        ],
+    )
+    settings = serve_settings(STATIC_DIR, timing=Timing(4, 1, 10), pack=MOROCCO)
+    async with serving(settings, config) as server:
+        await asyncio.wait_for(server.ready_event.wait(), 30)
+        page, watch = await open_wall(
+            browser, server.port, f"?session=ma-demo&at={T1}&controls=1", W, H
+        )
+        body = page.locator("body")
+        await expect(body).to_have_attribute("data-shown-t", str(T1), timeout=20_000)
+        # The badge and the time bar in Casablanca's time (UTC+0 that night), in French.
+        await expect(page.locator("#badge")).to_have_text(
+            "RELECTURE 02-15 02:30:00 EN PAUSESESSION ma-demo"
+        )
+        await expect(page.locator(".tb-time")).to_have_text("2026-02-15 02:30:00")
+        # The second's figures, and "vs yesterday" against the same moment a day before.
+        freight = page.locator("[data-kpi=freight_value_today]")
+        await expect(freight.locator(".value")).to_have_text("1,50")
+        await expect(freight.locator(".unit")).to_have_text("Md MAD")
+        shipments = page.locator("[data-kpi=shipments_1m]")
+        await expect(shipments.locator(".value")).to_have_text("120")
+        await expect(shipments.locator(".changes .chg").first).to_have_text("▲ 20%")
+        await expect(freight.locator(".changes .chg").first).to_have_text("▲ 25%")
+        # A step writes the moment into the URL with the offset then in force: UTC+0 that
+        # night, UTC+1 the night before ("this time yesterday").
+        await page.keyboard.press("ArrowLeft")
+        await expect(body).to_have_attribute("data-shown-t", str(T1 - 1), timeout=10_000)
+        await expect(page).to_have_url(re.compile(r"at=2026-02-15T02:29:59(\+|%2B)00:00"))
+        await page.keyboard.press("ArrowRight")
+        await expect(body).to_have_attribute("data-shown-t", str(T1), timeout=10_000)
+        await page.keyboard.press("y")
+        await expect(body).to_have_attribute("data-shown-t", str(T_DAY), timeout=10_000)
+        await expect(page).to_have_url(re.compile(r"at=2026-02-14T03:30:00(\+|%2B)01:00"))
+        await expect(page.locator(".tb-time")).to_have_text("2026-02-14 03:30:00")
+        await expect(shipments.locator(".value")).to_have_text("100")
         assert watch.errors == [] and watch.external == []
         await page.context.close()

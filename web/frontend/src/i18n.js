@@ -268,7 +268,8 @@ export function strings(lang, pack) {
 }
 
 // A place's name in `lang` (its first name if it has none in `lang`); Chinese names are
-// shortened for a crowded map: 黔西南布依族苗族自治州 -> 黔西南州, 贵阳市 -> 贵阳.
+// shortened for a crowded map: an autonomous prefecture's peoples and a city's 市 are
+// dropped (…布依族苗族自治州 -> …州, …市 -> …).
 export function shortName(place, lang) {
   const name = place.names[lang] ?? Object.values(place.names)[0] ?? place.code;
   if (lang !== 'zh') return name;

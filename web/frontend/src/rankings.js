@@ -28,7 +28,7 @@ export function prefectureValue(store, code) {
 // items: [{code, ...}], value(store, code) -> number|null. past.day / past.week are stores,
 // null (no history there) or PENDING (still loading). Adds now, day and week changes, and `fastest` to the one
 // growing fastest against yesterday.
-export function compareItems(items, value, now, past, unit = 'CNY') {
+export function compareItems(items, value, now, past, unit = 'count') {
   const out = items.map((it) => {
     const v = now === null ? null : value(now, it.code);
     const at = (st) => value(st, it.code);
