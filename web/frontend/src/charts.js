@@ -59,6 +59,12 @@ export function registerRegionMap(name) {
   return name;
 }
 
+// The page's font list, for canvas text: its bundled Arabic font first (style.css), so chart
+// labels write Arabic with it too on a wall that lacks the font.
+export function fontFamily() {
+  return getComputedStyle(document.documentElement).fontFamily || 'sans-serif';
+}
+
 // Sizes in chart options are pixels; the page scales by its root font size.
 export function rem() {
   return parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;

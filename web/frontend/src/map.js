@@ -1,7 +1,7 @@
 // The centre of the wall: the area's regions shaded by freight value, with the busiest
 // corridors as animated flows, including those that leave the area. The outline is the one
 // the area names (s.mapName, bundled at build time); its features are named by region code.
-import { COLORS, echarts, registerRegionMap, rem } from './charts.js';
+import { COLORS, echarts, fontFamily, registerRegionMap, rem } from './charts.js';
 import { el } from './dom.js';
 import { formatAxis, formatText } from './format.js';
 import { corridors } from './rankings.js';
@@ -33,6 +33,7 @@ export class RegionMap {
   _base(r) {
     return {
       backgroundColor: 'transparent',
+      textStyle: { fontFamily: fontFamily() },
       animationDurationUpdate: 800,
       geo: {
         map: this.mapName,

@@ -3,7 +3,7 @@
 // the bars that compare, the stores of the same moment yesterday and a week ago.
 import { BarList } from './bars.js';
 import { formatChange } from './change.js';
-import { COLORS, echarts, rem } from './charts.js';
+import { COLORS, echarts, fontFamily, rem } from './charts.js';
 import { el, setText } from './dom.js';
 import { countryName } from './i18n.js';
 import { formatText, formatValue } from './format.js';
@@ -56,6 +56,7 @@ class BarRace {
       this.chart.setOption(
         {
           animation: this.animated !== false,
+          textStyle: { fontFamily: fontFamily() },
           animationDuration: 600,
           animationDurationUpdate: 800,
           // Room beside the bars for the value labels, whose length depends on the language
