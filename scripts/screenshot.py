@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "docs" / "screenshot.png"
 
 
-async def take(target: Path, width: int, height: int) -> None:
+async def take(target: Path, width: int, height: int, lang: str = "en") -> None:
     config = config_from_env()
     # Topics of their own, so a running pipeline's indicators do not mix in.
     prefix = f"screenshot-{uuid.uuid4().hex[:8]}."
@@ -34,14 +34,16 @@ async def take(target: Path, width: int, height: int) -> None:
     build_frontend()
     stop = asyncio.Event()
     feed = asyncio.create_task(run_feed(config, rate_hz=4, stop=stop))
-    settings = ServeSettings(port=0, static_dir=STATIC_DIR, timing=Timing(4, 1, 10))
+    settings = ServeSettings(
+        port=0, static_dir=STATIC_DIR, timing=Timing(4, 1, 10), pack=config.pack
+    )
     try:
         async with serving(settings, config) as server, async_playwright() as pw:
             await asyncio.wait_for(server.ready_event.wait(), 30)
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
             try:
                 page = await browser.new_page(viewport={"width": width, "height": height})
-                await page.goto(f"http://127.0.0.1:{server.port}/?lang=en")
+                await page.goto(f"http://127.0.0.1:{server.port}/?lang={lang}")
                 badge = page.locator("#badge")
                 await expect(badge).to_have_attribute("data-state", "live", timeout=30_000)
                 # Some seconds of data, so the sparklines and charts have a shape.
@@ -61,8 +63,13 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=TARGET, help=f"default {TARGET}")
     parser.add_argument("--width", type=int, default=1920)
     parser.add_argument("--height", type=int, default=1080)
+    parser.add_argument(
+        "--lang", default="en", help="the page's language (default en; else the area's first)"
+    )
     args = parser.parse_args()
-    asyncio.run(take(args.out, args.width, args.height))
+    # The area is PULSEBOARD_REGION's, e.g. PULSEBOARD_REGION=morocco scripts/screenshot
+    # --lang ar --out docs/wall-morocco-ar.png
+    asyncio.run(take(args.out, args.width, args.height, args.lang))
     print(f"wrote {args.out}")
     return 0
 

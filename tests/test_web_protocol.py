@@ -66,7 +66,8 @@ def test_a_new_client_gets_a_snapshot_with_values_and_metadata():
     meta = msg["meta"]
     assert [r["code"] for r in meta["regions"]][:2] == ["520100", "520200"]
     assert meta["regions"][0] == {
-        "code": "520100", "en": "Guiyang", "zh": "贵阳市", "lon": 106.713, "lat": 26.578,
+        "code": "520100", "names": {"en": "Guiyang", "zh": "贵阳市"}, "lon": 106.713,
+        "lat": 26.578,
     }  # fmt: skip
     assert meta["indicators"]["freight_value_today"]["unit"] == "CNY"
     assert meta["indicators"]["on_time_rate_1h"]["unit"] == "ratio"

@@ -11,9 +11,12 @@ import hashlib
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
+
+from web.page_html import with_pack
 
 WEB_DIR: Final = Path(__file__).resolve().parent
 FRONTEND_DIR: Final = WEB_DIR / "frontend"
@@ -28,6 +31,7 @@ CONTENT_TYPES: Final = {
     ".svg": "image/svg+xml",
     ".png": "image/png",
     ".ico": "image/x-icon",
+    ".ttf": "font/ttf",
     ".txt": "text/plain; charset=utf-8",
     ".map": "application/json",
 }
@@ -51,7 +55,11 @@ class StaticAssets:
     files: dict[str, Asset]
 
     @classmethod
-    def load(cls, directory: Path = STATIC_DIR) -> StaticAssets:
+    def load(
+        cls, directory: Path = STATIC_DIR, pack: Mapping[str, Any] | None = None
+    ) -> StaticAssets:
+        """The build in ``directory``; ``pack`` (web.metadata.page_pack) is written into
+        index.html for the page to read before its first snapshot."""
         index = directory / "index.html"
         if not index.is_file():
             raise AssetsMissing(
@@ -67,6 +75,8 @@ class StaticAssets:
             if not path.resolve().is_relative_to(root):
                 continue  # a symlink out of the build must not publish what it points at
             body = path.read_bytes()
+            if pack is not None and path.name == "index.html":
+                body = with_pack(body, pack)
             packed = gzip.compress(body, 9, mtime=0) if suffix in _COMPRESSIBLE else None
             if packed is not None and len(packed) >= len(body):
                 packed = None
@@ -89,7 +99,9 @@ class StaticAssets:
 
 
 def _sources(frontend: Path) -> list[Path]:
-    found = [frontend / n for n in ("package.json", "package-lock.json", "build.mjs")]
+    found = [frontend / n for n in ("package.json", "package-lock.json", "build.mjs", "maps.mjs")]
+    # The build matches each map to its pack's region codes.
+    found += sorted((frontend.parent.parent / "pulseboard" / "packs").glob("*.toml"))
     found += [p for p in (frontend / "src").rglob("*") if p.is_file()]
     return found
 

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import signal
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 from pulseboard.config import Config
@@ -158,7 +159,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     configure_logging(config, args.log_level)
     # One line per websocket handshake is noise at a thousand clients.
     logging.getLogger("pulseboard.web.websockets").setLevel(logging.WARNING)
-    settings = settings_from_args(args)
+    settings = replace(settings_from_args(args), pack=config.pack)
     log_start(log, "serve", config, settings=public_settings(settings))
     if not (settings.static_dir / "index.html").is_file() and settings.static_dir == STATIC_DIR:
         try:

@@ -1,8 +1,9 @@
 """A stand-in for the aggregator: plausible indicator records on the `indicators` topic.
 
 For developing and testing the wall before the real pipeline exists, and for benchmarks.
-Values follow bounded random walks around figures of the right size for Guizhou; province
-rows are the sums (or weighted means) of the regions so the page looks consistent.
+Values follow bounded random walks around figures of a plausible size, for the regions,
+sectors and partners of the configured region pack (``--region``); the whole area's rows are
+the sums (or weighted means) of the regions so the page looks consistent.
 
     python -m web.fake_feed --rate 4            # until Ctrl-C, local broker
 
@@ -20,38 +21,37 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
-from pulseboard import spec
+from pulseboard import packs, spec
 from pulseboard.cli_support import cluster_options, load_config, unreachable
 from pulseboard.config import Config, ConfigError
 from pulseboard.connect import wait_for_cluster
 from pulseboard.kafka_client import kafka_producer
 from pulseboard.logs import configure_logging
-from web.metadata import EXITS
+from pulseboard.packs import RegionPack
 
 log = logging.getLogger("pulseboard.fake_feed")
 
 Record = dict[str, Any]
 
-# Relative weight of each prefecture's freight (Guiyang and Zunyi lead).
-_WEIGHT = {
-    "520100": 1.0, "520200": 0.45, "520300": 0.8, "520400": 0.35, "520500": 0.5,
-    "520600": 0.3, "522300": 0.35, "522600": 0.4, "522700": 0.45,
-}  # fmt: skip
-# Data-centre clusters: Gui'an (Guiyang) and Qiannan carry most of the load.
-_DC_MW = {"520100": 320.0, "522700": 160.0, "520300": 40.0, "520400": 25.0}
-_COUNTRIES = {"VN": 9.0, "TH": 6.0, "MY": 5.0, "SG": 4.0, "ID": 3.5, "DE": 3.0,
-              "US": 4.5, "JP": 2.5, "KR": 2.0, "NL": 1.8, "PL": 1.2, "RU": 1.5}  # fmt: skip
-_SECTOR_CNY_1H = {
-    "big_data": 9e6, "electronics": 1.2e7, "software": 6e6, "ecommerce": 7e6,
-    "manufacturing": 2.2e7, "liquor": 2.6e7, "tourism": 1.1e7, "agriculture": 1.4e7,
-    "energy_mining": 2.4e7, "construction": 1.8e7,
-}  # fmt: skip
+# The shape of an area's economy, made up from its pack so no area is written here: the
+# regions in the pack's order weigh 1.0, then less and less (a pack lists its capital
+# region first); the four heaviest host the data centres, the export partners in the
+# pack's order get less and less, and the sectors a level each.
+_DC_MW = (320.0, 160.0, 40.0, 25.0)
+_SECTOR_1H = (9e6, 1.2e7, 6e6, 7e6, 2.2e7, 2.6e7, 1.1e7, 1.4e7, 2.4e7, 1.8e7, 1.5e7, 8e6)
+
+
+def region_weights(pack: RegionPack) -> dict[str, float]:
+    """Relative freight of each region: 1.0 for the pack's first, then a slow decline."""
+    return {r.code: round(1.0 / (1 + 0.35 * i) ** 0.9, 3) for i, r in enumerate(pack.regions)}
 
 
 _COUNTS = frozenset({"shipments_1m", "shipments_today", "active_trucks_5m", "deliveries_1h"})
@@ -76,31 +76,48 @@ class FakeIndicators:
 
     seed: int = 0
     final_every: int = 0  # every Nth step is marked final (0: never)
+    pack: RegionPack = field(default_factory=lambda: packs.load(packs.DEFAULT_PACK))
     _rng: random.Random = field(init=False)
     _level: dict[tuple[str, str], float] = field(init=False)
+    _weight: dict[str, float] = field(init=False)
+    _dc_mw: dict[str, float] = field(init=False)
+    _sectors: dict[str, float] = field(init=False)
     _steps: int = 0
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
         self._level = {}
-        for code, w in _WEIGHT.items():
+        self._weight = region_weights(self.pack)
+        self._dc_mw = dict(zip(self._weight, _DC_MW, strict=False))
+        self._sectors = {
+            code: _SECTOR_1H[i % len(_SECTOR_1H)] for i, code in enumerate(self.pack.sector_codes)
+        }
+        partners = self.pack.export_partners
+        countries = {cc: 9.0 / (1 + 0.25 * i) for i, cc in enumerate(partners)}
+        for code, w in self._weight.items():
             self._level[("ship", code)] = 60.0 * w
             self._level[("value", code)] = 8.0e7 * w
             self._level[("trucks", code)] = 900.0 * w
             self._level[("ontime", code)] = 0.9
             self._level[("transit", code)] = 90.0 + 120 * (1 - w)
             self._level[("digital", code)] = 0.25 + 0.15 * w
-            for sector, cny in _SECTOR_CNY_1H.items():
-                self._level[("sector", f"{code}|{sector}")] = cny * w / 4.5
-        for code, mw in _DC_MW.items():
+            for sector, level in self._sectors.items():
+                self._level[("sector", f"{code}|{sector}")] = level * w / 4.5
+        for code, mw in self._dc_mw.items():
             self._level[("dc", code)] = mw
             self._level[("dcu", code)] = 0.7
-        for cc, w in _COUNTRIES.items():
+        for cc, w in countries.items():
             self._level[("country", cc)] = 1.6e6 * w
-        for origin, w in _WEIGHT.items():
-            for dest in (*_WEIGHT, *(e.code for e in EXITS)):
+        for origin, w in self._weight.items():
+            for dest in (*self._weight, *(e.code for e in self.pack.exits)):
                 if dest != origin:
                     self._level[("corridor", f"{origin}>{dest}")] = 40.0 * w * self._rng.random()
+
+    def _day_fraction(self, t: int) -> float:
+        """How much of the area's local day (SPEC section 6) has passed at epoch second t."""
+        local = datetime.fromtimestamp(t, ZoneInfo(self.pack.time_zone))
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        return (local - midnight).total_seconds() / 86400
 
     def _walk(self, what: str, key: str, spread: float, lo: float, hi: float) -> float:
         v = self._level[(what, key)] * (1 + self._rng.uniform(-spread, spread))
@@ -118,7 +135,8 @@ class FakeIndicators:
     def _records(self, t: int, ingest_ms: int | None, *, every: bool) -> Iterator[Record]:
         final = self.final_every > 0 and self._steps % self.final_every == 0
         rng = self._rng
-        p = spec.PROVINCE
+        p = self.pack.province.code
+        digital_sectors = self.pack.digital_sectors
 
         def rec(name: str, key: str, value: float | int | None) -> Record:
             r: Record = {"t": t, "name": name, "key": key, "value": value, "final": final}
@@ -131,8 +149,8 @@ class FakeIndicators:
             return every or rng.random() < 0.7
 
         sums: dict[str, float] = {}
-        day_fraction = ((t + 8 * 3600) % 86400) / 86400
-        for code, w in _WEIGHT.items():
+        day_fraction = self._day_fraction(t)
+        for code, w in self._weight.items():
             ship = self._walk("ship", code, 0.08, 5, 400 * w)
             value = self._walk("value", code, 0.03, 5e6, 6e8 * w)
             trucks = self._walk("trucks", code, 0.02, 50, 4000 * w)
@@ -153,25 +171,25 @@ class FakeIndicators:
             }
             sector_total = 0.0
             digital_total = 0.0
-            for sector in spec.SECTORS:
+            for sector in self._sectors:
                 sv = self._walk("sector", f"{code}|{sector}", 0.03, 1e5, 1e9)
                 sums[sector] = sums.get(sector, 0.0) + sv
                 sector_total += sv
-                if sector in spec.DIGITAL_SECTORS:
+                if sector in digital_sectors:
                     digital_total += sv
                 if emit():
                     yield rec("sector_value_1h", f"{code}|{sector}", round(sv, 2))
             values["output_value_1h"] = round(sector_total, 2)
             values["digital_share_1h"] = round(digital_total / sector_total, 4)
             del digital
-            if code in _DC_MW:
+            if code in self._dc_mw:
                 values["dc_power_mw_5m"] = round(self._walk("dc", code, 0.02, 5, 900), 2)
                 values["dc_utilization_5m"] = round(self._walk("dcu", code, 0.02, 0.3, 0.97), 4)
             for name, v in values.items():
                 sums[name] = sums.get(name, 0.0) + v
                 if emit():
                     yield rec(name, code, v)
-        n = len(_WEIGHT)
+        n = len(self._weight)
         province: dict[str, float | int | None] = {
             name: sums[name]
             for name in (
@@ -182,18 +200,18 @@ class FakeIndicators:
         }  # fmt: skip
         province["on_time_rate_1h"] = round(sums["on_time_rate_1h"] / n, 4)
         province["avg_transit_min_1h"] = round(sums["avg_transit_min_1h"] / n, 1)
-        province["dc_utilization_5m"] = round(sums["dc_utilization_5m"] / len(_DC_MW), 4)
-        digital = sum(sums[s] for s in spec.DIGITAL_SECTORS)
-        province["digital_share_1h"] = round(digital / sum(sums[s] for s in spec.SECTORS), 4)
+        province["dc_utilization_5m"] = round(sums["dc_utilization_5m"] / len(self._dc_mw), 4)
+        digital = sum(sums[s] for s in digital_sectors)
+        province["digital_share_1h"] = round(digital / sum(sums[s] for s in self._sectors), 4)
         for name, v in province.items():
             if name in _COUNTS:
                 v = round(v or 0)
             elif name in _SUMS:
                 v = round(v or 0.0, 2)
             yield rec(name, p, v)
-        for sector in spec.SECTORS:
+        for sector in self._sectors:
             yield rec("sector_value_1h", f"{p}|{sector}", round(sums[sector], 2))
-        for cc in _COUNTRIES:
+        for cc in self.pack.export_partners:
             if emit():
                 v = self._walk("country", cc, 0.04, 1e5, 5e7)
                 yield rec("export_value_by_country_1h", cc, round(v, 2))
@@ -233,7 +251,7 @@ async def run_feed(
     stop: asyncio.Event | None = None,
 ) -> int:
     """Publish the full table once, then ``rate_hz`` steps a second; returns steps made."""
-    model = FakeIndicators(seed=seed, final_every=int(rate_hz * 5) or 1)
+    model = FakeIndicators(seed=seed, final_every=int(rate_hz * 5) or 1, pack=config.pack)
     topic = config.kafka.topic(spec.TOPIC_INDICATORS)
     if await wait_for_cluster(config, [topic], "fake-feed", log, stop) is None:
         return 0

@@ -23,7 +23,8 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal
 Number = int | float
 
 LANGS = ("zh", "en")
-UNITS = ("count", "CNY", "t", "min", "MW", "ratio")  # web/metadata.py; others format as counts
+# web/metadata.py; money is in the pack's currency (any ISO 4217 code), others format as counts
+UNITS = ("count", "CNY", "MAD", "t", "min", "MW", "ratio")
 _EXACT = Context(prec=80)  # every double and every step below is exact at this precision
 _ONE = Decimal(1)
 
@@ -76,17 +77,23 @@ def _en_scaled(v: float) -> tuple[str, str, Decimal]:
     return text, "", step
 
 
+def is_currency(unit: str) -> bool:
+    """An ISO 4217 code (money in a pack's currency) rather than one of the other units."""
+    return len(unit) == 3 and unit.isascii() and unit.isupper()
+
+
 def shown(v: float, unit: str, lang: str) -> tuple[str, str, Decimal]:
     """What format.js's ``formatValue(v, unit, lang)`` displays for a finite ``v``: the
     number's text (without grouping separators), the unit's text, and the value of one step
     of the last digit shown."""
     zh = lang != "en"
-    if unit in ("CNY", "t"):
+    money = is_currency(unit)
+    if money or unit == "t":
         if zh:
-            return _zh_scaled(v, "元" if unit == "CNY" else "吨")
+            return _zh_scaled(v, ("元" if unit == "CNY" else unit) if money else "吨")
         text, u, step = _en_scaled(v)
-        if unit == "CNY":
-            return f"¥{text}", u, step
+        if money:
+            return (f"¥{text}" if unit == "CNY" else f"{unit} {text}"), u, step
         return text, f"{u} t" if u else "t", step
     if unit == "ratio":
         text, step = _fixed(v * 100, 1)

@@ -22,11 +22,13 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 
+from pulseboard import packs
+from pulseboard.packs import RegionPack
 from web.assets import STATIC_DIR, StaticAssets
 from web.history_api import PREFIX as HISTORY_PREFIX
 from web.history_api import HistoryApi
 from web.indicators import Applied, Indicator, Removal
-from web.metadata import ClientTiming, build_meta
+from web.metadata import ClientTiming, build_meta, page_pack
 from web.metrics import WebMetrics
 from web.protocol import (
     TRY_AGAIN_LATER,
@@ -78,6 +80,8 @@ class ServeSettings:
     # hold up to 4 MiB; a wall's traffic is a few kB/s, so a small fixed buffer bounds
     # memory and makes a stuck client visible to the protocol's queue within seconds.
     socket_send_buffer: int = 64 * 1024
+    # The area on the wall (Config.pack, --region); the start line logs the region's name.
+    pack: RegionPack = field(default_factory=lambda: packs.load(packs.DEFAULT_PACK), repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +106,10 @@ class PushServer:
         self.settings = settings
         self.metrics = metrics or WebMetrics()
         t = settings.timing
-        self.assets = StaticAssets.load(settings.static_dir)
+        pack, now = settings.pack, time.time()
+        self.assets = StaticAssets.load(settings.static_dir, page_pack(pack, now))
         timing = ClientTiming(t.coalesce_hz, t.ping_interval_s, t.stale_after_s)
-        self.hub = Hub(build_meta(timing, self.assets.build_id), t)
+        self.hub = Hub(build_meta(timing, self.assets.build_id, pack, now), t)
         self._clients: set[_Client] = set()
         self._wake = asyncio.Event()
         self._server: Server | None = None

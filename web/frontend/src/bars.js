@@ -6,7 +6,7 @@ import { el, setText } from './dom.js';
 import { formatChange } from './change.js';
 
 export class BarList {
-  constructor(container, s, lang, { rows, changes = false, unit = 'CNY', format }) {
+  constructor(container, s, lang, { rows, changes = false, unit = 'count', format }) {
     this.lang = lang;
     this.rows = rows;
     this.changes = changes;

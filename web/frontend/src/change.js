@@ -3,6 +3,8 @@
 // change() says how a value moved; formatChange() writes it for the wall. Ratios (0..1:
 // on-time rate, digital share) move in percentage points, since "+2.6 %" of a 23 % share
 // reads as if the share itself had grown by 2.6 points; everything else in percent.
+import { locale } from './i18n.js';
+
 export const DAY_S = 86400;
 // A past moment still loading: its changes show as "…", never as a "—" that would say
 // there is no history.
@@ -38,13 +40,15 @@ export function change(now, past, unit) {
 const WORDS = {
   zh: { new: '新增', pp: '个百分点' },
   en: { new: 'new', pp: ' pp' },
+  fr: { new: 'nouveau', pp: ' pt' },
+  ar: { new: 'جديد', pp: ' نقطة' },
 };
 
 function magnitude(x, lang) {
   const a = Math.abs(x);
   if (a < 0.05) return '<0.1'; // moved, but less than the digits shown: not "0"!
   const digits = a < 10 ? 1 : 0;
-  return new Intl.NumberFormat(lang === 'en' ? 'en-US' : 'zh-CN', {
+  return new Intl.NumberFormat(locale(lang), {
     minimumFractionDigits: digits,
     maximumFractionDigits: digits,
   }).format(a);
@@ -52,7 +56,7 @@ function magnitude(x, lang) {
 
 // "▲ 3.4%", "▼ 12%", "▲ 1.2 pp", "▲ new", "0%", or "—" when there is nothing to compare.
 export function formatChange(c, lang) {
-  const w = WORDS[lang] ?? WORDS.zh;
+  const w = WORDS[lang] ?? WORDS.en;
   switch (c.dir) {
     case 'none':
       return '—';

@@ -3,7 +3,7 @@ import * as echarts from 'echarts/core';
 import { BarChart, EffectScatterChart, GaugeChart, LinesChart, MapChart, ScatterChart } from 'echarts/charts';
 import { GeoComponent, GridComponent, VisualMapComponent } from 'echarts/components';
 import { CanvasRenderer } from 'echarts/renderers';
-import guizhou from 'virtual:guizhou-geo';
+import maps from 'virtual:region-maps';
 
 echarts.use([
   BarChart,
@@ -17,7 +17,6 @@ echarts.use([
   VisualMapComponent,
   CanvasRenderer,
 ]);
-echarts.registerMap('guizhou', guizhou);
 
 // Chromium keeps a text-shaping cache per canvas and purges it only when that canvas paints
 // a frame. zrender measures label text on a canvas that never paints, so every distinct
@@ -49,7 +48,22 @@ function measureText(text, font) {
 
 echarts.setPlatformAPI({ measureText });
 
-export { echarts, guizhou };
+export { echarts };
+
+// Registers the outline the server's area names (web/frontend/maps.mjs, bundled at build
+// time) and returns its name, for the geo component.
+export function registerRegionMap(name) {
+  const geo = maps[name];
+  if (!geo) throw new Error(`this page has no map named "${name}"; rebuild it (web/assets.py)`);
+  if (!echarts.getMap(name)) echarts.registerMap(name, geo);
+  return name;
+}
+
+// The page's font list, for canvas text: its bundled Arabic font first (style.css), so chart
+// labels write Arabic with it too on a wall that lacks the font.
+export function fontFamily() {
+  return getComputedStyle(document.documentElement).fontFamily || 'sans-serif';
+}
 
 // Sizes in chart options are pixels; the page scales by its root font size.
 export function rem() {

@@ -1,8 +1,9 @@
-// Every word on the wall in both languages. Indicator, region and sector names come from
-// the server's snapshot metadata; these are the page's own labels.
+// Every word on the wall in each language a pack may use (zh, en, fr, ar). Indicator,
+// region and sector names come from the server's snapshot metadata; these are the page's
+// own labels.
 const STRINGS = {
   zh: {
-    title: '贵州经济脉搏',
+    title: (name) => `${name.replace(/省$/, '')}经济脉搏`,
     subtitle: '货运物流与产业经济 · 实时监测',
     subtitleReplay: '货运物流与产业经济 · 历史回放',
     live: '实时',
@@ -11,7 +12,6 @@ const STRINGS = {
     reconnecting: '重连中',
     waiting: '等待数据',
     updated: '更新于',
-    zone: '北京时间',
     kpi: {
       freight_value_today: '今日货运总值',
       shipments_1m: '每分钟发运',
@@ -58,7 +58,7 @@ const STRINGS = {
     },
   },
   en: {
-    title: 'Guizhou Pulse',
+    title: (name) => `${name} Pulse`,
     subtitle: 'Freight & sector economy · live',
     subtitleReplay: 'Freight & sector economy · replay',
     live: 'LIVE',
@@ -67,7 +67,6 @@ const STRINGS = {
     reconnecting: 'reconnecting',
     waiting: 'waiting for data',
     updated: 'updated',
-    zone: 'CST',
     kpi: {
       freight_value_today: 'Freight value today',
       shipments_1m: 'Shipments / minute',
@@ -113,21 +112,179 @@ const STRINGS = {
       loading: 'loading…',
     },
   },
+  fr: {
+    title: (name) => `Pouls économique · ${name}`,
+    subtitle: 'Fret et économie sectorielle · en direct',
+    subtitleReplay: 'Fret et économie sectorielle · relecture',
+    live: 'EN DIRECT',
+    stale: 'INTERROMPU',
+    connecting: 'CONNEXION',
+    reconnecting: 'reconnexion',
+    waiting: 'en attente de données',
+    updated: 'mis à jour',
+    kpi: {
+      freight_value_today: 'Valeur du fret du jour',
+      shipments_1m: 'Expéditions / minute',
+      active_trucks_5m: 'Camions en route',
+      on_time_rate_1h: 'Taux de ponctualité',
+      export_value_1h: 'Exportations, dernière heure',
+      digital_share_1h: "Part de l'économie numérique",
+    },
+    map: 'Fret par région et axes les plus actifs',
+    mapLegend: 'Valeur du fret, dernière heure',
+    sectors: 'Production par secteur',
+    sectorsNote: 'dernière heure',
+    dc: 'Centres de données',
+    dcNote: '5 dernières min',
+    dcPower: 'Charge IT',
+    dcUtil: 'Utilisation',
+    exports: 'Exportations par destination',
+    exportsNote: 'dernière heure',
+    corridors: 'Axes les plus actifs',
+    corridorsNote: 'expéditions, 15 dernières min',
+    noData: 'pas encore de données',
+    prefectures: 'Fret par région',
+    prefecturesNote: 'dernière heure',
+    vsDay: 'vs hier',
+    vsWeek: 'vs sem. dern.',
+    colDay: 'hier',
+    colWeek: 'sem. dern.',
+    fastest: 'Plus forte hausse vs hier :',
+    local: 'Au sein d’une même région',
+    replay: 'RELECTURE',
+    tb: {
+      session: 'Session',
+      play: 'Lecture',
+      pause: 'Pause',
+      back1m: '−1 min',
+      back1s: '−1 s',
+      fwd1s: '+1 s',
+      fwd1m: '+1 min',
+      speed: 'Vitesse',
+      yesterday: 'Hier à la même heure',
+      live: 'Retour au direct',
+      noHistory: 'pas encore d’historique',
+      loading: 'chargement…',
+    },
+  },
+  ar: {
+    title: (name) => `نبض اقتصاد ${name}`,
+    subtitle: 'الشحن والاقتصاد القطاعي · مباشر',
+    subtitleReplay: 'الشحن والاقتصاد القطاعي · إعادة',
+    live: 'مباشر',
+    stale: 'انقطاع البيانات',
+    connecting: 'جارٍ الاتصال',
+    reconnecting: 'إعادة الاتصال',
+    waiting: 'في انتظار البيانات',
+    updated: 'آخر تحديث',
+    kpi: {
+      freight_value_today: 'قيمة الشحن اليوم',
+      shipments_1m: 'الشحنات في الدقيقة',
+      active_trucks_5m: 'الشاحنات على الطريق',
+      on_time_rate_1h: 'نسبة الالتزام بالمواعيد',
+      export_value_1h: 'الصادرات خلال الساعة الأخيرة',
+      digital_share_1h: 'حصة الاقتصاد الرقمي',
+    },
+    map: 'الشحن حسب الجهة وأنشط المحاور',
+    mapLegend: 'قيمة الشحن خلال الساعة الأخيرة',
+    sectors: 'الإنتاج حسب القطاع',
+    sectorsNote: 'الساعة الأخيرة',
+    dc: 'مراكز البيانات',
+    dcNote: 'آخر 5 دقائق',
+    dcPower: 'الحمل',
+    dcUtil: 'الاستخدام',
+    exports: 'الصادرات حسب الوجهة',
+    exportsNote: 'الساعة الأخيرة',
+    corridors: 'أنشط المحاور',
+    corridorsNote: 'الشحنات، آخر 15 دقيقة',
+    noData: 'لا توجد بيانات بعد',
+    prefectures: 'الشحن حسب الجهة',
+    prefecturesNote: 'الساعة الأخيرة',
+    vsDay: 'عن أمس',
+    vsWeek: 'عن الأسبوع الماضي',
+    colDay: 'الأمس',
+    colWeek: 'قبل أسبوع',
+    fastest: 'الأسرع نموًا مقارنة بالأمس:',
+    local: 'داخل الجهة نفسها',
+    replay: 'إعادة',
+    tb: {
+      session: 'الجلسة',
+      play: 'تشغيل',
+      pause: 'إيقاف مؤقت',
+      back1m: '−1 د',
+      back1s: '−1 ث',
+      fwd1s: '+1 ث',
+      fwd1m: '+1 د',
+      speed: 'السرعة',
+      yesterday: 'الأمس في مثل هذا الوقت',
+      live: 'العودة إلى المباشر',
+      noHistory: 'لا يوجد سجل بعد',
+      loading: 'جارٍ التحميل…',
+    },
+  },
 };
 
-export function strings(lang) {
-  return STRINGS[lang] ?? STRINGS.zh;
+// The locale each language formats numbers and dates in. Arabic keeps Latin digits, as
+// Morocco writes them (and as a wall read from across a room reads best).
+const LOCALES = { zh: 'zh-CN', en: 'en-US', fr: 'fr-FR', ar: 'ar-u-nu-latn' };
+const RTL = new Set(['ar']);
+
+export function locale(lang) {
+  return LOCALES[lang] ?? LOCALES.en;
 }
 
-// Short place names for a crowded map: 黔西南布依族苗族自治州 -> 黔西南州, 贵阳市 -> 贵阳.
-export function shortName(place, lang) {
-  if (lang === 'en') return place.en;
-  return place.zh.replace(/(布依族苗族|苗族侗族)自治州$/, '州').replace(/市$/, '');
+// Which way a language is written: 'rtl' for Arabic, else 'ltr'.
+export function direction(lang) {
+  return RTL.has(lang) ? 'rtl' : 'ltr';
 }
+
+// The language a wall speaks: the one the URL asks for if the area names its places in it,
+// else the area's first.
+export function chooseLanguage(requested, languages) {
+  if (!languages?.length) throw new Error('the page does not know its area (no data-pack on <html>)');
+  return languages.includes(requested) ? requested : languages[0];
+}
+
+// The page's words in `lang`, with what the area decides about them: the title from its
+// name, its currency and its time zone (pack: web/metadata.py's page_pack).
+export function strings(lang, pack) {
+  const words = STRINGS[lang] ?? STRINGS.en;
+  const name = pack.province.names[lang] ?? Object.values(pack.province.names)[0];
+  return {
+    ...words,
+    lang,
+    title: words.title(name),
+    province: pack.province.code,
+    currency: pack.currency,
+    timeZone: pack.time_zone,
+    // What times are shown in: the server's offsets for the zone where it sent them (see
+    // travelurl.js offsetAt), else the zone's name for the browser's Intl.
+    zone: pack.zone ?? pack.time_zone,
+    // From one place to another, pointing the way the language reads.
+    arrow: direction(lang) === 'rtl' ? '←' : '→',
+    mapName: pack.map.name,
+    attribution: pack.map.attribution,
+  };
+}
+
+// A place's name in `lang` (its first name if it has none in `lang`); Chinese names are
+// shortened for a crowded map: an autonomous prefecture's peoples and a city's 市 are
+// dropped (…布依族苗族自治州 -> …州, …市 -> …).
+export function shortName(place, lang) {
+  const name = place.names[lang] ?? Object.values(place.names)[0] ?? place.code;
+  if (lang !== 'zh') return name;
+  return name.replace(/(布依族苗族|苗族侗族)自治州$/, '州').replace(/市$/, '');
+}
+
+const regionNames = new Map(); // lang -> Intl.DisplayNames
 
 export function countryName(code, lang) {
   try {
-    const names = new Intl.DisplayNames([lang === 'en' ? 'en' : 'zh-CN'], { type: 'region' });
+    let names = regionNames.get(lang);
+    if (names === undefined) {
+      names = new Intl.DisplayNames([lang === 'zh' ? 'zh-CN' : lang], { type: 'region' });
+      regionNames.set(lang, names);
+    }
     return names.of(code) ?? code;
   } catch {
     return code;

@@ -111,20 +111,21 @@ class Tile {
 
 export class Kpis {
   constructor(container, s, lang) {
+    this.province = s.province; // the whole area's key (i18n.js strings)
     this.tiles = HEADLINES.map((name) => new Tile(name, s.kpi[name], s, lang));
     container.append(...this.tiles.map((t) => t.root));
   }
 
   update(store, now, glide = true) {
     for (const tile of this.tiles) {
-      tile.setTarget(store.get(tile.name, '520000'), store.unit(tile.name), now, glide);
+      tile.setTarget(store.get(tile.name, this.province), store.unit(tile.name), now, glide);
     }
   }
 
   // cmp: {now, day, week} stores (day/week null where there is no history), or null.
   compare(cmp) {
     for (const tile of this.tiles) {
-      const at = (st) => st.get(tile.name, '520000');
+      const at = (st) => st.get(tile.name, this.province);
       const unit = cmp?.now.unit(tile.name) ?? 'count';
       const v = cmp ? at(cmp.now) : null;
       tile.setChanges(changeVs(v, cmp?.day, at, unit), changeVs(v, cmp?.week, at, unit));

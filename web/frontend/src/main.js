@@ -15,9 +15,9 @@ import { Coalescer } from './coalesce.js';
 import { Connection } from './connection.js';
 import { Header } from './header.js';
 import { SESSIONS_URL, findSession, getJson, loadFrame, seriesUrl, sparkRequest } from './history.js';
-import { strings } from './i18n.js';
+import { chooseLanguage, direction, strings } from './i18n.js';
 import { HEADLINES, Kpis } from './kpis.js';
-import { GuizhouMap } from './map.js';
+import { RegionMap } from './map.js';
 import { Corridors, DataCentres, Exports, Prefectures, Sectors } from './panels.js';
 import { parseParams } from './params.js';
 import { Places } from './places.js';
@@ -37,12 +37,15 @@ const SPARK_SPAN_S = 900;
 const SPARK_POINTS = 90;
 
 class Wall {
-  constructor(root, params) {
+  // pack: the area the server shows (web/metadata.py's page_pack, on <html data-pack>).
+  constructor(root, params, pack) {
     this.params = params;
-    this.lang = params.lang;
-    const s = strings(this.lang);
-    document.documentElement.lang = this.lang === 'en' ? 'en' : 'zh-CN';
-    document.title = `${s.title} · ${this.lang === 'en' ? '贵州经济脉搏' : 'Guizhou Pulse'}`;
+    this.lang = chooseLanguage(params.lang, pack.languages);
+    const s = strings(this.lang, pack);
+    const html = document.documentElement;
+    html.lang = this.lang === 'zh' ? 'zh-CN' : this.lang;
+    html.dir = direction(this.lang); // Arabic: the grid, panels and text run right to left
+    document.title = s.title;
     this.s = s;
     this.store = new Store();
     this.places = null;
@@ -62,7 +65,7 @@ class Wall {
     this.exports = new Exports(right, s, this.lang);
     this.corridors = new Corridors(right, s, this.lang);
     this.dc = new DataCentres(right, s, this.lang);
-    this.map = new GuizhouMap(mapDom, s, this.lang);
+    this.map = new RegionMap(mapDom, s, this.lang);
     this.htmlPanels = [this.sectors, this.prefectures, this.dc, this.corridors];
     this.chartPanels = [this.exports, this.map];
     this.panels = [...this.htmlPanels, ...this.chartPanels];
@@ -400,7 +403,7 @@ class Wall {
     this.sparkToken = token;
     const answers = await Promise.all(
       HEADLINES.map((name) =>
-        getJson(seriesUrl(session, name, '520000', req.from, req.to, req.step)).catch(() => null),
+        getJson(seriesUrl(session, name, this.s.province, req.from, req.to, req.step)).catch(() => null),
       ),
     );
     // Only if the screen still shows that second of that session.
@@ -579,7 +582,7 @@ class Wall {
       const now = performance.now();
       travel = { session: this.travel.session, at: clock.second(now), speed: clock.speed, playing: clock.playing };
     }
-    const search = serialiseTravel(location.search, travel);
+    const search = serialiseTravel(location.search, travel, this.s.zone);
     if (search !== location.search) history.replaceState(null, '', `${location.pathname}${search}`);
   }
 
@@ -597,7 +600,7 @@ class Wall {
     }
     const clock = this.travel.clock;
     const t = this.shown?.t ?? clock.second(performance.now());
-    const { text, detail } = travelBadge({ session: this.travel.session, t, speed: clock.speed, playing: clock.playing }, this.lang);
+    const { text, detail } = travelBadge({ session: this.travel.session, t, speed: clock.speed, playing: clock.playing }, this.lang, this.s.zone);
     this.header.setBadge('replay', text, detail);
   }
 
@@ -649,4 +652,4 @@ function wsUrl() {
   return `${scheme}//${location.host}/ws`;
 }
 
-new Wall(document.getElementById('wall'), parseParams(location.search));
+new Wall(document.getElementById('wall'), parseParams(location.search), JSON.parse(document.documentElement.dataset.pack ?? 'null') ?? {});

@@ -1,6 +1,8 @@
-// The centre of the wall: Guizhou's nine prefectures shaded by freight value, with the
-// busiest corridors as animated flows, including those that leave the province.
-import { COLORS, echarts, rem } from './charts.js';
+// The centre of the wall: the area's regions shaded by freight value, with the busiest
+// corridors as animated flows, including those that leave the area. The outline is the one
+// the area names (s.mapName, bundled at build time); its features are named by region code.
+import { COLORS, echarts, fontFamily, registerRegionMap, rem } from './charts.js';
+import { el } from './dom.js';
 import { formatAxis, formatText } from './format.js';
 import { corridors } from './rankings.js';
 
@@ -8,11 +10,14 @@ const SHADE = 'freight_value_1h';
 const FLOWS = 'corridor_shipments_15m';
 const TOP_FLOWS = 14;
 
-export class GuizhouMap {
+export class RegionMap {
   constructor(dom, s, lang) {
     this.dom = dom;
     this.s = s;
     this.lang = lang;
+    this.mapName = registerRegionMap(s.mapName);
+    // The outline's licence may ask for credit (ODbL for morocco-map): under the map.
+    if (s.attribution) dom.after(el('div', 'map-credit', s.attribution));
     this.chart = echarts.init(dom, null, { renderer: 'canvas' });
     this.places = null;
     this.styled = false;
@@ -28,9 +33,10 @@ export class GuizhouMap {
   _base(r) {
     return {
       backgroundColor: 'transparent',
+      textStyle: { fontFamily: fontFamily() },
       animationDurationUpdate: 800,
       geo: {
-        map: 'guizhou',
+        map: this.mapName,
         roam: false,
         silent: true,
         layoutCenter: ['52%', '53%'],
@@ -124,13 +130,21 @@ export class GuizhouMap {
       this.chart.setOption(this._base(r), { notMerge: true });
       this.styled = true;
     }
+    if (this.placesSeen !== places) {
+      // How many of the area's regions have an outline on this map, for whoever checks
+      // the wall (all of them, or the build would have failed; see maps.mjs).
+      this.placesSeen = places;
+      const outlines = new Set(echarts.getMap(this.mapName).geoJSON.features.map((f) => f.properties.name));
+      this.dom.dataset.map = this.mapName;
+      this.dom.dataset.regionsMapped = String(places.regions.filter((p) => outlines.has(p.code)).length);
+    }
     const shade = store.table(SHADE);
     const perMinute = store.table('shipments_1m');
     let max = 1;
     const regions = places.regions.map((p) => {
       const v = shade.get(p.code)?.v ?? null;
       if (v !== null && v > max) max = v;
-      return { name: p.zh, value: v };
+      return { name: p.code, value: v };
     });
     const cities = places.regions.map((p) => {
       const v = shade.get(p.code)?.v;
@@ -138,7 +152,7 @@ export class GuizhouMap {
       return {
         name: places.name(p.code),
         value: [p.lon, p.lat, n],
-        label: v === undefined ? '' : formatText(v, 'CNY', this.lang),
+        label: v === undefined ? '' : formatText(v, this.s.currency, this.lang),
         symbolSize: r * (0.5 + Math.min(1.1, Math.sqrt(n) / 9)),
       };
     });

@@ -3,12 +3,12 @@
 // the bars that compare, the stores of the same moment yesterday and a week ago.
 import { BarList } from './bars.js';
 import { formatChange } from './change.js';
-import { COLORS, echarts, rem } from './charts.js';
+import { COLORS, echarts, fontFamily, rem } from './charts.js';
 import { el, setText } from './dom.js';
 import { countryName } from './i18n.js';
 import { formatText, formatValue } from './format.js';
 import { top } from './places.js';
-import { PROVINCE, compareItems, corridors, prefectureValue, sectorValue } from './rankings.js';
+import { compareItems, corridors, prefectureValue, sectorValue } from './rankings.js';
 
 const NO_PAST = { day: null, week: null };
 // Three panels share the right-hand column.
@@ -25,8 +25,9 @@ function panel(title, note) {
 
 // A horizontal bar chart whose bars re-order live (largest on top).
 class BarRace {
-  constructor(dom, lang, { digital = null, rows = 10 } = {}) {
+  constructor(dom, lang, { digital = null, rows = 10, currency } = {}) {
     this.lang = lang;
+    this.currency = currency;
     this.digital = digital;
     this.rows = rows;
     this.chart = echarts.init(dom, null, { renderer: 'canvas' });
@@ -36,6 +37,10 @@ class BarRace {
   resize() {
     this.chart.resize();
     this.styled = false;
+  }
+
+  labelRoom() {
+    return Math.max(5.8, 0.62 * formatText(88.8e6, this.currency, this.lang).length);
   }
 
   // A replayed second is shown as it was: no figures gliding through values it never had.
@@ -51,9 +56,12 @@ class BarRace {
       this.chart.setOption(
         {
           animation: this.animated !== false,
+          textStyle: { fontFamily: fontFamily() },
           animationDuration: 600,
           animationDurationUpdate: 800,
-          grid: { left: r * 0.3, right: r * 5.8, top: r * 0.2, bottom: r * 0.2, containLabel: true },
+          // Room beside the bars for the value labels, whose length depends on the language
+          // and currency (¥88.8M, 88,8 M MAD, 88.8 مليون د.م.).
+          grid: { left: r * 0.3, right: r * this.labelRoom(), top: r * 0.2, bottom: r * 0.2, containLabel: true },
           xAxis: { type: 'value', max: 'dataMax', show: false },
           yAxis: {
             type: 'category',
@@ -78,7 +86,7 @@ class BarRace {
                 color: COLORS.text,
                 fontSize: r,
                 valueAnimation: true,
-                formatter: (p) => formatText(p.value, 'CNY', this.lang),
+                formatter: (p) => formatText(p.value, this.currency, this.lang),
               },
               data: [],
             },
@@ -130,7 +138,7 @@ export class Sectors {
     this.bars = new BarList(this.root, s, lang, {
       rows: 10,
       changes: true,
-      format: (v) => formatText(v, 'CNY', lang),
+      format: (v) => formatText(v, s.currency, lang),
     });
   }
 
@@ -139,7 +147,7 @@ export class Sectors {
   update(store, places, cmp = null) {
     const meta = store.meta;
     const value = (st, code) => sectorValue(st, meta, code);
-    const base = meta.sectors.map((sec) => ({ code: sec.code, name: sec[this.lang], digital: sec.digital }));
+    const base = meta.sectors.map((sec) => ({ code: sec.code, name: sec.names[this.lang] ?? sec.code, digital: sec.digital }));
     const { items, fastest } = compareItems(base, value, cmp?.now ?? null, cmp ?? NO_PAST);
     for (const it of items) it.value = value(store, it.code);
     this.bars.set(items);
@@ -159,7 +167,7 @@ export class Prefectures {
     this.bars = new BarList(this.root, s, lang, {
       rows: 9,
       changes: true,
-      format: (v) => formatText(v, 'CNY', lang),
+      format: (v) => formatText(v, s.currency, lang),
     });
   }
 
@@ -183,7 +191,7 @@ export class Exports {
     const dom = el('div', 'chart');
     this.root.append(dom);
     container.append(this.root);
-    this.bars = new BarRace(dom, lang, { rows: EXPORT_ROWS });
+    this.bars = new BarRace(dom, lang, { rows: EXPORT_ROWS, currency: s.currency });
     this.names = new Map();
   }
 
@@ -235,8 +243,8 @@ export class DataCentres {
   resize() {}
 
   update(store, places) {
-    const mw = store.get('dc_power_mw_5m', PROVINCE);
-    const util = store.get('dc_utilization_5m', PROVINCE);
+    const mw = store.get('dc_power_mw_5m', places.province);
+    const util = store.get('dc_utilization_5m', places.province);
     const [p, pu] = formatValue(mw, 'MW', this.lang);
     setText(this.power, p);
     setText(this.powerUnit, pu);
@@ -244,7 +252,7 @@ export class DataCentres {
     setText(this.util, u);
     setText(this.utilUnit, uu);
     this.power.dataset.target = mw === null ? '' : String(mw);
-    const rows = top(store.table('dc_power_mw_5m'), 10).filter(([code]) => code !== PROVINCE);
+    const rows = top(store.table('dc_power_mw_5m'), 10).filter(([code]) => code !== places.province);
     this.bars.set(rows.map(([code, v]) => ({ code, name: places.name(code), value: v })));
   }
 }
@@ -286,7 +294,7 @@ export class Corridors {
       const f = flows[i];
       row.li.hidden = !f;
       if (!f) return;
-      setText(row.route, `${places.name(f.from)} → ${places.name(f.to)}`);
+      setText(row.route, `${places.name(f.from)} ${this.s.arrow} ${places.name(f.to)}`);
       setText(row.count, formatText(f.v, 'count', this.lang));
       row.li.dataset.key = f.key;
       row.bar.style.width = `${Math.max(4, (100 * f.v) / busiest).toFixed(1)}%`;

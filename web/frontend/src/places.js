@@ -6,6 +6,8 @@ export class Places {
     this.lang = lang;
     this.regions = meta.regions;
     this.exits = meta.exits;
+    this.province = meta.province.code;
+    this.exitCodes = new Set(meta.exits.map((p) => p.code));
     this.byCode = new Map();
     for (const p of [...meta.regions, ...meta.exits]) this.byCode.set(p.code, p);
   }
@@ -21,7 +23,7 @@ export class Places {
   }
 
   isExit(code) {
-    return code.startsWith('CN-');
+    return this.exitCodes.has(code);
   }
 }
 

@@ -3,12 +3,11 @@
 // the same moment yesterday and a week ago, and the fastest growing one marked.
 import { PENDING, changeVs, fastestGrowing } from './change.js';
 
-export const PROVINCE = '520000';
-
-// A sector's output: the province row, or the sum over the regions when only those exist.
+// A sector's output: the whole area's row (meta.province), or the sum over the regions when
+// only those exist.
 export function sectorValue(store, meta, code) {
   const table = store.table('sector_value_1h');
-  const v = table.get(`${PROVINCE}|${code}`)?.v;
+  const v = table.get(`${meta.province.code}|${code}`)?.v;
   if (typeof v === 'number') return v;
   let sum = 0;
   let any = false;
@@ -29,7 +28,7 @@ export function prefectureValue(store, code) {
 // items: [{code, ...}], value(store, code) -> number|null. past.day / past.week are stores,
 // null (no history there) or PENDING (still loading). Adds now, day and week changes, and `fastest` to the one
 // growing fastest against yesterday.
-export function compareItems(items, value, now, past, unit = 'CNY') {
+export function compareItems(items, value, now, past, unit = 'count') {
   const out = items.map((it) => {
     const v = now === null ? null : value(now, it.code);
     const at = (st) => value(st, it.code);

@@ -10,8 +10,8 @@ import { formatSpeed, wallFields } from './travelurl.js';
 export const SPEEDS = [0.1, 0.5, 1, 2, 5, 10, 30, 60, 100, 300, 600, 1000, 3600, 10000];
 const HIDE_AFTER_MS = 60_000;
 
-function stamp(t, withDate = true) {
-  const f = wallFields(t);
+function stamp(t, zone, withDate = true) {
+  const f = wallFields(t, zone);
   const time = `${f.hour}:${f.minute}:${f.second}`;
   return withDate ? `${f.year}-${f.month}-${f.day} ${time}` : time;
 }
@@ -30,6 +30,7 @@ export class TimeBar {
   constructor(container, s, { alwaysShown, handlers }) {
     const w = s.tb;
     this.alwaysShown = alwaysShown;
+    this.zone = s.zone; // times are the area's (i18n.js strings)
     this.root = el('div', 'timebar');
     this.root.id = 'timebar';
     this.root.hidden = !alwaysShown;
@@ -121,15 +122,15 @@ export class TimeBar {
       this.scrub.min = String(range.from);
       this.scrub.max = String(range.to);
       this.scrub.disabled = false;
-      setText(this.from, stamp(range.from));
-      setText(this.to, stamp(range.to));
+      setText(this.from, stamp(range.from, this.zone));
+      setText(this.to, stamp(range.to, this.zone));
     } else {
       this.scrub.disabled = true;
       setText(this.from, '');
       setText(this.to, '');
     }
     if (t !== null && !this.dragging && this.scrub.value !== String(t)) this.scrub.value = String(t);
-    setText(this.time, t === null ? '' : stamp(t));
+    setText(this.time, t === null ? '' : stamp(t, this.zone));
     this.time.dataset.t = t === null ? '' : String(t);
   }
 

@@ -6,6 +6,7 @@ import { Store } from '../src/store.js';
 import { PENDING } from '../src/change.js';
 
 const meta = {
+  province: { code: '520000' },
   regions: [{ code: '520100' }, { code: '520300' }],
   sectors: [{ code: 'big_data' }, { code: 'liquor' }],
 };
