@@ -8,10 +8,7 @@ agree on one set of names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
-
-from pulseboard import packs
 
 FREIGHT_TYPES: Final = ("shipment", "position", "delivery")
 SECTOR_TYPES: Final = ("output", "dc_load")
@@ -42,27 +39,3 @@ def event_key(event: dict) -> str:
     if etype == "dc_load":
         return str(event["dc_id"])
     return f"{event['region']}|{event['sector']}"
-
-
-# ---------------------------------------------------------------------------------------
-# The default pack's places and sectors under their former names, for the wall's metadata and
-# fake feed (web/), which read them until they take the pack from ``config.pack``. Derived
-# from the pack file, so no place is written here; nothing outside web/ may use them.
-
-
-@dataclass(frozen=True, slots=True)
-class Region:
-    code: str
-    name_en: str
-    name_zh: str
-    lon: float
-    lat: float
-
-
-_DEFAULT: Final = packs.load(packs.DEFAULT_PACK)
-PROVINCE: Final = _DEFAULT.province.code
-REGIONS: Final[tuple[Region, ...]] = tuple(
-    Region(r.code, r.name("en"), r.name("zh"), r.lon, r.lat) for r in _DEFAULT.regions
-)
-SECTORS: Final = _DEFAULT.sector_codes
-DIGITAL_SECTORS: Final = _DEFAULT.digital_sectors

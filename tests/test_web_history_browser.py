@@ -30,8 +30,8 @@ from web_raw import http
 
 from producers.command import write_log
 from producers.simulation import SimConfig, Simulation
+from pulseboard import packs
 from pulseboard.config import Config
-from pulseboard.spec import REGIONS, SECTORS
 from web.chromium import CHROMIUM, CHROMIUM_ARGS
 from web.fake_feed import publish
 from web.harness import serving
@@ -163,12 +163,12 @@ async def assert_screen_is_the_api_state(page: Page, port: int, start: int) -> i
         chg = s["kpis"][name]["chg"]
         assert_change(chg[0], want, past(name, "520000"), ratio=name in RATES)
         assert chg[1] == "—"  # the session has no week before
-    for code in SECTORS:
+    for code in packs.load("guizhou").sector_codes:
         want = value(now, "sector_value_1h", f"520000|{code}")
         assert float(s["sectors"][code]["value"]) == want, (t, code)
         was = past("sector_value_1h", f"520000|{code}")
         assert_change(s["sectors"][code]["chg"][0], want, was)
-    for code in (r.code for r in REGIONS):
+    for code in (r.code for r in packs.load("guizhou").regions):
         want = value(now, "freight_value_1h", code)
         assert float(s["prefectures"][code]["value"]) == want, (t, code)
         assert_change(s["prefectures"][code]["chg"][0], want, past("freight_value_1h", code))
@@ -320,7 +320,7 @@ async def test_scrub_play_and_back_to_live_show_exact_history(browser, history_w
 
     # The blemishes, live: a prefecture's deliveries to itself are no corridor (however
     # busy) but counted as local; nine small data-centre loads do not overlap at 1080p.
-    regions = [r.code for r in REGIONS]
+    regions = [r.code for r in packs.load("guizhou").regions]
     await publish(
         config,
         [{"t": later, "name": "corridor_shipments_15m", "key": "520100>520100", "value": 9999,
