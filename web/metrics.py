@@ -86,6 +86,10 @@ class WebMetrics:
         self.records = Counter(
             p + "indicator_records", "Indicator records read, by outcome", ["outcome"], registry=r
         )
+        self.anomaly_records = Counter(
+            p + "anomaly_records", "Anomaly records read, by outcome", ["outcome"], registry=r
+        )
+        self.callouts = Gauge(p + "callouts_active", "Call-outs active on the wall", registry=r)
         self.ready = Gauge(p + "ready", "1 once the compacted indicator state was read", registry=r)
         self.latency = Histogram(
             p + "end_to_end_latency_seconds",

@@ -28,6 +28,8 @@ from typing import Any
 
 import orjson
 
+from pulseboard.anomalies import Anomaly
+from web.callouts import CalloutBoard
 from web.indicators import Applied, Indicator, IndicatorTable, Key, Removal
 from web.precision import wire_value
 
@@ -130,8 +132,12 @@ class Hub:
     _first_pending: float = -math.inf
     _last_due: float = -math.inf
     _last_ping: float = -math.inf
-    _snapshot_cache: tuple[tuple[int, bool, int], bytes, int] | None = None
+    _snapshot_cache: tuple[tuple[int, int, bool, int], bytes, int] | None = None
     _units: dict[str, str] = field(default_factory=dict)
+    # The active call-outs (docs/push-protocol.md): sent whole in snapshots, and whole in
+    # the next delta whenever they change (a handful at most, so no per-item diff).
+    callouts: CalloutBoard = field(default_factory=CalloutBoard)
+    _callouts_pending: bool = False
 
     def __post_init__(self) -> None:
         # The wall formats an indicator the meta does not describe as a count (store.js).
@@ -164,21 +170,32 @@ class Hub:
             # gets one snapshot when the state is complete (see mark_ready).
             return IngestOutcome(applied, coalesced=False)
         coalesced = record.ident in self._pending
-        if not self._pending:
+        if not self._pending and not self._callouts_pending:
             self._first_pending = now
         self._pending[record.ident] = record
         return IngestOutcome(applied, coalesced)
 
+    def ingest_anomaly(self, record: Anomaly, now: float) -> bool:
+        """Take an anomaly record; True if the active call-outs changed."""
+        if not self.callouts.apply(record):
+            return False
+        if self.ready:
+            if not self._pending and not self._callouts_pending:
+                self._first_pending = now
+            self._callouts_pending = True
+        return True
+
     def mark_ready(self) -> None:
         self.ready = True
         self._pending.clear()
+        self._callouts_pending = False
 
     def flush_due(self) -> float | None:
         """Monotonic time at which pending changes may be broadcast, None if none are.
 
         Leading edge: a change after a quiet spell goes out as soon as its burst has
         gathered; under load changes are coalesced into deltas min_spacing_s apart."""
-        if not self._pending:
+        if not self._pending and not self._callouts_pending:
             return None
         return max(
             self._last_due + self.timing.min_spacing_s,
@@ -186,7 +203,7 @@ class Hub:
         )
 
     def flush(self, now: float, wall_ms: int) -> Broadcast | None:
-        if not self._pending:
+        if not self._pending and not self._callouts_pending:
             return None
         changes: dict[str, list[list[object]]] = {}
         removed: dict[str, list[str]] = {}
@@ -210,6 +227,10 @@ class Hub:
         }
         if removed:
             body["removed"] = removed
+        if self._callouts_pending:
+            self._callouts_pending = False
+            body["callouts"] = self.callouts.wire()
+            count += 1
         return Broadcast("delta", _tail(body), count, oldest)
 
     def ping_due(self) -> float:
@@ -228,7 +249,7 @@ class Hub:
     def snapshot_tail(self, wall_ms: int) -> tuple[bytes, int]:
         """The shared part of a snapshot and its value count, cached so that a thousand
         clients reconnecting at once cost one serialisation (server_time to the second)."""
-        cache_key = (self.table.version, self.ready, wall_ms // 1000)
+        cache_key = (self.table.version, self.callouts.version, self.ready, wall_ms // 1000)
         if self._snapshot_cache is not None and self._snapshot_cache[0] == cache_key:
             return self._snapshot_cache[1], self._snapshot_cache[2]
         body = {
@@ -238,6 +259,7 @@ class Hub:
             "last_data": self.last_data_ms,
             "meta": self.meta,
             "values": self.table.grouped(),
+            "callouts": self.callouts.wire(),
         }
         tail = _tail(body)
         count = len(self.table.values)
