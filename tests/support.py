@@ -24,10 +24,11 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import NewTopic
 
 from pulseboard import localbroker, spec
-from pulseboard.config import Config, config_from_env
-from pulseboard.kafka_client import client_kwargs
+from pulseboard.config import TOPIC_ANOMALIES, Config, config_from_env
+from pulseboard.kafka_client import client_kwargs, kafka_admin, kafka_producer
 from web.protocol import Timing
 from web.server import ServeSettings
 
@@ -278,3 +279,44 @@ def serve_settings(static_dir: Path, **kw: Any) -> ServeSettings:
     """Push server settings for a test: any free port, the built page, quick timing
     (20 Hz coalescing), each replaceable by a keyword."""
     return replace(ServeSettings(port=0, static_dir=static_dir, timing=Timing(20, 5, 10)), **kw)
+
+
+# ------------------------------------------------------------------------------ call-outs
+
+
+async def create_anomalies_topic(config: Config, partitions: int = 2) -> str:
+    """The live anomalies topic of ``config``'s prefix (the detector's, which tests play)."""
+    topic = config.kafka.topic_prefix + TOPIC_ANOMALIES
+    admin = kafka_admin(config, "pulseboard-test-admin")
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        await admin.close()
+    return topic
+
+
+def anomaly(
+    state: str, t: int, name: str, key: str, score: float, value: float | None, expected: float
+) -> dict[str, Any]:
+    """An anomaly record as the detector writes it (band: expected ± 30 %)."""
+    return {
+        "t": t, "name": name, "key": key, "value": value, "expected": expected,
+        "low": round(expected * 0.7, 3), "high": round(expected * 1.3, 3),
+        "score": score, "state": state,
+    }  # fmt: skip
+
+
+async def publish_anomalies(config: Config, records: list[dict[str, Any]]) -> None:
+    """Write anomaly records (keyed name|key) to the live anomalies topic and wait for them."""
+    producer = kafka_producer(config, "pulseboard-test-anomalies", linger_ms=5)
+    await producer.start()
+    try:
+        topic = config.kafka.topic_prefix + TOPIC_ANOMALIES
+        sent = [
+            await producer.send(topic, orjson.dumps(r), key=f"{r['name']}|{r['key']}".encode())
+            for r in records
+        ]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()

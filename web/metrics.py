@@ -41,6 +41,8 @@ class WebMetrics:
     dropped: Counter = field(init=False)
     inbound: Counter = field(init=False)
     records: Counter = field(init=False)
+    anomaly_records: Counter = field(init=False)
+    callouts: Gauge = field(init=False)
     ready: Gauge = field(init=False)
     latency: Histogram = field(init=False)
     # labels() costs more than inc(); the hot path reuses the labelled children.
