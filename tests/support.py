@@ -24,11 +24,12 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import NewTopic
 
 from pulseboard import localbroker, spec
-from pulseboard.config import TOPIC_ANOMALIES, Config, config_from_env
-from pulseboard.kafka_client import client_kwargs, kafka_admin, kafka_producer
+from pulseboard.config import Config, config_from_env
+from pulseboard.kafka_client import client_kwargs
+from web import fake_callouts
+from web.fake_callouts import ensure_anomalies_topic
 from web.protocol import Timing
 from web.server import ServeSettings
 
@@ -286,14 +287,7 @@ def serve_settings(static_dir: Path, **kw: Any) -> ServeSettings:
 
 async def create_anomalies_topic(config: Config, partitions: int = 2) -> str:
     """The live anomalies topic of ``config``'s prefix (the detector's, which tests play)."""
-    topic = config.kafka.topic_prefix + TOPIC_ANOMALIES
-    admin = kafka_admin(config, "pulseboard-test-admin")
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, partitions, 1)])
-    finally:
-        await admin.close()
-    return topic
+    return await ensure_anomalies_topic(config, partitions)
 
 
 def anomaly(
@@ -309,14 +303,4 @@ def anomaly(
 
 async def publish_anomalies(config: Config, records: list[dict[str, Any]]) -> None:
     """Write anomaly records (keyed name|key) to the live anomalies topic and wait for them."""
-    producer = kafka_producer(config, "pulseboard-test-anomalies", linger_ms=5)
-    await producer.start()
-    try:
-        topic = config.kafka.topic_prefix + TOPIC_ANOMALIES
-        sent = [
-            await producer.send(topic, orjson.dumps(r), key=f"{r['name']}|{r['key']}".encode())
-            for r in records
-        ]
-        await asyncio.gather(*sent)
-    finally:
-        await producer.stop()
+    await fake_callouts.publish_anomalies(config, records)

@@ -118,6 +118,11 @@ export class GuizhouMap {
     };
   }
 
+  // Screen position (px in the chart) of [lon, lat]: where the call-outs are drawn.
+  project(lonlat) {
+    return this.chart.convertToPixel('geo', lonlat);
+  }
+
   update(store, places) {
     const r = rem();
     if (!this.styled) {
