@@ -202,3 +202,28 @@ def test_index_answers_the_callouts_active_at_any_second(tmp_path):
     assert _active(r, 130) == []
     w.close()
     r.close()
+
+
+def test_a_client_that_fell_behind_gets_the_callouts_in_its_snapshot():
+    hub = _hub()
+    hub.mark_ready()
+    slow = ClientSession(Limits(max_queue_frames=2), 0.0)
+    fast = ClientSession(Limits(), 0.0)
+    for session in (slow, fast):
+        session.next_frame(hub, WALL)  # the connect snapshots (seq 1)
+    # Three call-out deltas: the slow client's queue (2 frames) overflows on the third.
+    for i, (state, score) in enumerate([("opened", -4.0), ("ongoing", -5.0), ("ongoing", -7.0)]):
+        hub.ingest_anomaly(rec(state, 100 + i, score), float(i))
+        delta = hub.flush(float(i), WALL)
+        assert delta is not None
+        slow.offer(delta)
+        fast.offer(delta)
+    got = orjson.loads(slow.next_frame(hub, WALL).data)
+    assert got["seq"] == 2 and got["type"] == "snapshot"
+    assert [(c["t"], c["since"], c["score"]) for c in got["callouts"]] == [(102, 100, -7.0)]
+    assert slow.next_frame(hub, WALL) is None
+    # The other client got every delta, in sequence.
+    seen = [orjson.loads(fast.next_frame(hub, WALL).data) for _ in range(3)]
+    assert [(m["seq"], m["type"], m["callouts"][0]["score"]) for m in seen] == [
+        (2, "delta", -4.0), (3, "delta", -5.0), (4, "delta", -7.0),
+    ]  # fmt: skip
