@@ -227,3 +227,40 @@ def test_a_client_that_fell_behind_gets_the_callouts_in_its_snapshot():
     assert [(m["seq"], m["type"], m["callouts"][0]["score"]) for m in seen] == [
         (2, "delta", -4.0), (3, "delta", -5.0), (4, "delta", -7.0),
     ]  # fmt: skip
+
+
+def test_a_replayed_sessions_callouts_travel_with_its_generation(tmp_path):
+    from pulseboard.history import codec
+    from pulseboard.history.codec import Anomalies, Begin, End
+
+    g1 = [rec("opened", 10, -4.0, key="x"), rec("closed", 30, -1.0, key="x")]
+    # The bytes: one row per record, in the record's field order, and back.
+    (message,) = codec.anomaly_messages(g1, "g1")
+    assert orjson.loads(message) == {
+        "k": "anomalies",
+        "g": "g1",
+        "r": [
+            [10, CORRIDOR, "x", 3, 17, 12, 22, -4.0, "opened"],
+            [30, CORRIDOR, "x", 3, 17, 12, 22, -1.0, "closed"],
+        ],
+    }
+    assert codec.decode(message) == Anomalies("g1", [tuple(r) for r in orjson.loads(message)["r"]])
+    assert len(codec.anomaly_messages(g1 * 3, None, per_message=4)) == 2
+
+    w = HistoryWriter(tmp_path, "h")
+    data = Data("g1", [(10, "shipments_1m", "520000", 4)])
+    w.apply([("day", Begin("g1"), 0), ("day", data, 0), ("day", codec.decode(message), 0),
+             ("day", End("g1", 10, 40, 1), 0)], {0: 4})  # fmt: skip
+    r = HistoryReader(tmp_path)
+    sid = r.session("day")[0]  # type: ignore[index]
+    assert [(c["key"], c["since"]) for c in r.callouts(sid, 20)] == [("x", 10)]
+    assert r.callouts(sid, 30) == []
+    # Replaced: the old generation's call-outs go with it, and its stray ones are ignored.
+    g2 = codec.anomaly_messages([rec("opened", 12, 5.0, key="y")], "g2")[0]
+    w.apply([("day", Begin("g2"), 0), ("day", Data("g2", [(10, "shipments_1m", "520000", 1)]), 0),
+             ("day", codec.decode(g2), 0), ("day", codec.decode(message), 0),
+             ("day", End("g2", 10, 40, 1), 0)], {0: 9})  # fmt: skip
+    sid = r.session("day")[0]  # type: ignore[index]
+    assert [(c["key"], c["since"], c["score"]) for c in r.callouts(sid, 20)] == [("y", 12, 5.0)]
+    w.close()
+    r.close()

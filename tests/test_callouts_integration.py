@@ -15,7 +15,9 @@ from support import anomaly, create_anomalies_topic, publish_anomalies, serve_se
 from web_raw import http
 from websockets.asyncio.client import connect
 
+from pulseboard.anomalies import parse_anomaly
 from pulseboard.config import Config
+from pulseboard.history.codec import Begin, End
 from pulseboard.history.writer import SessionWriter, history_topic
 from pulseboard.kafka_client import kafka_producer
 from pulseboard.topics import ensure_topics
@@ -133,3 +135,24 @@ async def test_anomaly_records_reach_a_websocket_client_and_the_history(topic_co
         }
         r = await http(server.port, f"/api/history/callouts?session=live&t={T - 1}")
         assert r.status == 400 and b"outside session" in r.body
+
+        # A replayed session's call-outs travel on the history topic in its generation.
+        producer = kafka_producer(topic_config, "test-history")
+        await producer.start()
+        try:
+            w = SessionWriter(producer, history_topic(topic_config), "day")
+            await w.control(Begin("g1"))
+            await w.records([(T, "shipments_1m", "520000", 5)], "g1")
+            opened = parse_anomaly(None, orjson.dumps(anomaly("opened", T + 2, *DC, 6.5, 40, 20)))
+            await w.anomalies([opened], "g1")
+            await w.control(End("g1", T, T + 10, 1))
+            await w.close()
+        finally:
+            await producer.stop()
+        deadline = asyncio.get_running_loop().time() + 30
+        while (
+            r := await http(server.port, f"/api/history/callouts?session=day&t={T + 5}")
+        ).status != 200:
+            assert asyncio.get_running_loop().time() < deadline, r.body
+            await asyncio.sleep(0.2)  # until the index has the session: polled, with a deadline
+        assert brief(orjson.loads(r.body)["callouts"]) == [(*DC, T + 2, T + 2, 6.5)]

@@ -22,7 +22,17 @@ from typing import Any, Final
 
 from pulseboard.anomalies import Anomaly
 from pulseboard.history import callouts, lookup
-from pulseboard.history.codec import Begin, Cut, Data, Drop, End, Message
+from pulseboard.history.codec import (
+    Anomalies,
+    AnomalyRow,
+    Begin,
+    Cut,
+    Data,
+    Drop,
+    End,
+    Message,
+    anomaly_row,
+)
 from pulseboard.history.params import SessionRange
 from pulseboard.history.sessions import LIVE
 from pulseboard.indicators import Value
@@ -250,6 +260,12 @@ class HistoryWriter:
             if sid is None or not msg.r:
                 return 0
             return self._insert(sid, msg.r)
+        if isinstance(msg, Anomalies):
+            # A session's own call-outs (a replayed log's): of its current generation only.
+            sid = self._sid(session, msg.g, create=True)
+            if sid is not None and msg.r:
+                self._insert_callouts(sid, msg.r)
+            return 0
         if isinstance(msg, Begin):
             self._forget(session)
             cur = self.conn.execute(
@@ -334,18 +350,22 @@ class HistoryWriter:
         return nk
 
     def _insert_anomalies(self, records: list[Anomaly]) -> None:
-        """Anomaly records of the live session (docs/history.md, "Call-outs"). A record
-        read again replaces itself; two at the same second: the later one read stands, as
-        on the live board."""
+        """Anomaly records of the live session, from the anomalies topic (docs/history.md,
+        "Call-outs")."""
         if not records:
             return
         sid = self._sid(LIVE, None, create=True)
         if sid is None:  # live is never replaced by a generation; nothing to attach to
             return
+        self._insert_callouts(sid, [anomaly_row(a) for a in records])
+
+    def _insert_callouts(self, sid: int, records: list[AnomalyRow]) -> None:
+        """A record read again replaces itself; two at the same second: the later one read
+        stands, as on the live board."""
         rows = []
-        for a in records:
-            nk = self._series_id(a.name, a.key)
-            rows.append((sid, nk, a.t, a.state, a.value, a.expected, a.low, a.high, a.score))
+        for t, name, key, value, expected, low, high, score, state in records:
+            nk = self._series_id(name, key)
+            rows.append((sid, nk, t, state, value, expected, low, high, score))
         self.conn.executemany(
             "INSERT OR IGNORE INTO session_callouts VALUES (?, ?)", {(r[0], r[1]) for r in rows}
         )
