@@ -84,10 +84,11 @@ async def _client(url: str, out: dict, stop: asyncio.Event, gate: asyncio.Semaph
                     raise ValueError(f"bad frame header: {raw[:80]!r}")
             out["received"] += 1
             seq = int(head["seq"])
-            if expected is not None and seq != expected:
+            kind = head["type"].decode()
+            # A snapshot is numbered as the last broadcast it includes; after it, +1 each.
+            if expected is not None and seq != expected and kind != "snapshot":
                 out["gaps"] += 1
             expected = seq + 1
-            kind = head["type"].decode()
             out[kind] = out.get(kind, 0) + 1
             if kind == "delta" and head["ingest"] not in (None, b"null"):  # oldest change
                 out["t"].append(now_ms)

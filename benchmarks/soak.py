@@ -101,7 +101,8 @@ async def wall(url: str, walls: Walls, stop: asyncio.Event) -> None:
                 msg = orjson.loads(raw)
                 walls.frames += 1
                 seq = msg["seq"]
-                if expected is not None and seq != expected:
+                # A snapshot is numbered as the last broadcast it includes; after it, +1.
+                if expected is not None and seq != expected and msg["type"] != "snapshot":
                     walls.gaps += 1
                 expected = seq + 1
                 if msg["type"] == "delta":

@@ -282,6 +282,16 @@ def serve_settings(static_dir: Path, **kw: Any) -> ServeSettings:
     return replace(ServeSettings(port=0, static_dir=static_dir, timing=Timing(20, 5, 10)), **kw)
 
 
+def rows_of(msg: dict, field: str) -> dict[str, list[list[object]]]:
+    """A push message's values in the full row form [key, value, t, final], whatever the
+    server sent: rows of two items take ``msg["at"]`` (docs/push-protocol.md)."""
+    at = msg.get("at")
+    return {
+        name: [row if len(row) == 4 else [row[0], row[1], at[0], at[1]] for row in rows]
+        for name, rows in msg[field].items()
+    }
+
+
 # ------------------------------------------------------------------------------ call-outs
 
 

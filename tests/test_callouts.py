@@ -123,7 +123,7 @@ def test_callouts_ride_in_snapshots_and_in_the_next_delta_when_they_change():
     hub.mark_ready()
     client = ClientSession(Limits(), 0.0)
     snap = orjson.loads(client.next_frame(hub, WALL).data)
-    assert snap["seq"] == 1 and snap["type"] == "snapshot"
+    assert snap["seq"] == 0 and snap["type"] == "snapshot"  # no broadcast yet
     assert snap["callouts"] == [
         {"name": CORRIDOR, "key": ZUNYI_GUIYANG, "t": 100, "since": 100, "value": 3,
          "expected": 17, "low": 12, "high": 22, "score": -4.0},
@@ -135,7 +135,7 @@ def test_callouts_ride_in_snapshots_and_in_the_next_delta_when_they_change():
     assert delta is not None and delta.changes == 1
     client.offer(delta)
     msg = orjson.loads(client.next_frame(hub, WALL).data)
-    assert msg["seq"] == 2 and msg["type"] == "delta" and msg["changes"] == {}
+    assert msg["seq"] == 1 and msg["type"] == "delta" and msg["changes"] == {}
     assert [(c["t"], c["since"], c["score"]) for c in msg["callouts"]] == [(101, 100, -5.0)]
     # Nothing changed: nothing to send; a close sends the empty list.
     assert hub.ingest_anomaly(rec("ongoing", 101, -5.0), 2.0) is False
@@ -143,14 +143,14 @@ def test_callouts_ride_in_snapshots_and_in_the_next_delta_when_they_change():
     hub.ingest_anomaly(rec("closed", 102, -1.0), 3.0)
     client.offer(hub.flush(3.5, WALL + 3500))
     msg = orjson.loads(client.next_frame(hub, WALL).data)
-    assert msg["seq"] == 3 and msg["callouts"] == []
+    assert msg["seq"] == 2 and msg["callouts"] == []
     # A delta without call-out changes carries no "callouts" (the page keeps its list).
     from web.indicators import Indicator
 
     hub.ingest(Indicator("shipments_1m", "520000", 5, 103, False), 5.0, WALL)
     client.offer(hub.flush(5.5, WALL))
     msg = orjson.loads(client.next_frame(hub, WALL).data)
-    assert msg["seq"] == 4 and "callouts" not in msg
+    assert msg["seq"] == 3 and "callouts" not in msg
 
 
 # -- time travel: the index --------------------------------------------------------------
@@ -210,7 +210,7 @@ def test_a_client_that_fell_behind_gets_the_callouts_in_its_snapshot():
     slow = ClientSession(Limits(max_queue_frames=2), 0.0)
     fast = ClientSession(Limits(), 0.0)
     for session in (slow, fast):
-        session.next_frame(hub, WALL)  # the connect snapshots (seq 1)
+        session.next_frame(hub, WALL)  # the connect snapshots (seq 0: no broadcast yet)
     # Three call-out deltas: the slow client's queue (2 frames) overflows on the third.
     for i, (state, score) in enumerate([("opened", -4.0), ("ongoing", -5.0), ("ongoing", -7.0)]):
         hub.ingest_anomaly(rec(state, 100 + i, score), float(i))
@@ -219,13 +219,13 @@ def test_a_client_that_fell_behind_gets_the_callouts_in_its_snapshot():
         slow.offer(delta)
         fast.offer(delta)
     got = orjson.loads(slow.next_frame(hub, WALL).data)
-    assert got["seq"] == 2 and got["type"] == "snapshot"
+    assert got["seq"] == 3 and got["type"] == "snapshot"  # as of the third broadcast
     assert [(c["t"], c["since"], c["score"]) for c in got["callouts"]] == [(102, 100, -7.0)]
     assert slow.next_frame(hub, WALL) is None
     # The other client got every delta, in sequence.
     seen = [orjson.loads(fast.next_frame(hub, WALL).data) for _ in range(3)]
     assert [(m["seq"], m["type"], m["callouts"][0]["score"]) for m in seen] == [
-        (2, "delta", -4.0), (3, "delta", -5.0), (4, "delta", -7.0),
+        (1, "delta", -4.0), (2, "delta", -5.0), (3, "delta", -7.0),
     ]  # fmt: skip
 
 

@@ -6,6 +6,7 @@ import itertools
 
 import orjson
 import pytest
+from support import rows_of
 
 from web.indicators import Applied, Indicator, Removal
 from web.metadata import ClientTiming, build_meta
@@ -54,10 +55,11 @@ def test_a_new_client_gets_a_snapshot_with_values_and_metadata():
     session = ClientSession(Limits(), 0.0)
     frame = session.next_frame(hub, WALL)
     msg = decode(frame)
-    assert frame.data.startswith(b'{"seq":1,"type":"snapshot"')
-    assert msg["seq"] == 1 and msg["type"] == "snapshot" and msg["ready"] is True
+    # No broadcast yet: the snapshot includes broadcast number 0.
+    assert frame.data.startswith(b'{"seq":0,"type":"snapshot"')
+    assert msg["seq"] == 0 and msg["type"] == "snapshot" and msg["ready"] is True
     assert msg["server_time"] == WALL
-    assert msg["values"] == {
+    assert rows_of(msg, "values") == {
         "shipments_1m": [["520000", 17, 100, False]],
         "on_time_rate_1h": [["520100", None, 100, True]],
     }
@@ -75,6 +77,27 @@ def test_a_new_client_gets_a_snapshot_with_values_and_metadata():
     assert session.next_frame(hub, WALL) is None
 
 
+def test_rows_sharing_the_common_second_are_sent_short():
+    # Two provisional values of second 101 and one final value of second 100: the pair
+    # (101, provisional) is the common one, so those rows drop t and final.
+    hub = ready_hub()
+    hub.ingest(ind("shipments_1m", "520100", 5, 101), 0.0, WALL)
+    hub.ingest(ind("shipments_1m", "520200", 6, 101), 0.0, WALL)
+    hub.ingest(ind("active_trucks_5m", "520000", 7, 100, final=True), 0.0, WALL)
+    delta = hub.flush(now=1.0, wall_ms=WALL)
+    assert delta is not None
+    wire = orjson.loads(b"{" + delta.tail[1:])
+    assert wire["at"] == [101, False]
+    assert wire["changes"] == {
+        "shipments_1m": [["520100", 5], ["520200", 6]],
+        "active_trucks_5m": [["520000", 7, 100, True]],
+    }
+    assert b'"changes":{"shipments_1m":[["520100",5],["520200",6]]' in delta.tail
+    # An empty table's snapshot has no pair to share.
+    tail, _ = ready_hub().snapshot_tail(WALL)
+    assert b'"at"' not in tail
+
+
 def test_changes_become_one_shared_delta_and_sequence_numbers_count_every_message():
     hub = ready_hub(ind(value=1))
     a, b = connected(hub), connected(hub)
@@ -88,9 +111,9 @@ def test_changes_become_one_shared_delta_and_sequence_numbers_count_every_messag
     fa, fb = a.next_frame(hub, WALL), b.next_frame(hub, WALL)
     assert fa.data == fb.data  # one serialisation for everyone
     msg = decode(fa)
-    assert msg["seq"] == 2 and msg["type"] == "delta" and msg["server_time"] == WALL + 5
+    assert msg["seq"] == 1 and msg["type"] == "delta" and msg["server_time"] == WALL + 5
     assert msg["ingest_ts"] == WALL - 40  # the oldest change's event ingest time
-    assert msg["changes"] == {
+    assert rows_of(msg, "changes") == {
         "shipments_1m": [["520000", 2, 101, False]],
         # tonnes below 1万 show as whole tonnes (format.js), so 3.5 t goes as 4
         "tonnage_1h": [["520100", 4, 101, False]],
@@ -98,7 +121,7 @@ def test_changes_become_one_shared_delta_and_sequence_numbers_count_every_messag
     a.offer(hub.ping(now=2.0, wall_ms=WALL + 9))
     ping = decode(a.next_frame(hub, WALL))
     assert ping == {
-        "seq": 3, "type": "ping", "server_time": WALL + 9, "ready": True, "last_data": WALL,
+        "seq": 2, "type": "ping", "server_time": WALL + 9, "ready": True, "last_data": WALL,
     }  # fmt: skip
 
 
@@ -120,7 +143,7 @@ def test_updates_are_coalesced_to_the_latest_and_deltas_kept_to_the_rate():
         due = hub.flush_due()
         if due is not None and due <= now:
             delta = hub.flush(now, WALL)
-            sent.append((now, orjson.loads(b"{" + delta.tail[1:])["changes"]))
+            sent.append((now, rows_of(orjson.loads(b"{" + delta.tail[1:]), "changes")))
         hub.ingest(ind(value=step, t=100 + step), now, WALL)
     assert 10 * TIMING.coalesce_hz <= len(sent) <= 10 / TIMING.min_spacing_s + 1
     # Each delta carries one change per key: the newest value, not the history.
@@ -177,7 +200,7 @@ def test_nothing_is_broadcast_until_the_compacted_state_is_read():
     session.owe_snapshot("ready")  # what the server does for every client
     frame = session.next_frame(hub, WALL + 1000)
     assert frame.reason == "ready"
-    assert decode(frame)["values"] == {"shipments_1m": [["520000", 49, 149, False]]}
+    assert rows_of(decode(frame), "values") == {"shipments_1m": [["520000", 49, 149, False]]}
     assert hub.flush_due() is None
 
 
@@ -187,20 +210,44 @@ def test_a_tombstone_removes_the_value_and_is_announced():
     hub.ingest(Removal("shipments_1m", "520000"), 0.0, WALL)
     session.offer(hub.flush(now=1.0, wall_ms=WALL))
     msg = decode(session.next_frame(hub, WALL))
-    assert msg["changes"] == {} and msg["removed"] == {"shipments_1m": ["520000"]}
+    assert rows_of(msg, "changes") == {} and msg["removed"] == {"shipments_1m": ["520000"]}
     assert hub.table.values == {}
 
 
-def test_resync_replaces_the_queue_by_a_fresh_snapshot_and_seq_continues():
+def test_resync_replaces_the_queue_by_a_fresh_snapshot_numbered_as_the_last_delta_in_it():
     hub = ready_hub(ind(value=1))
     session = connected(hub)
     hub.ingest(ind(value=2, t=101), 0.0, WALL)
     session.offer(hub.flush(now=1.0, wall_ms=WALL))
     assert session.receive('{"type":"resync"}', now=1.0) is Inbound.RESYNC
     frame = session.next_frame(hub, WALL)
-    assert frame.kind == "snapshot" and frame.reason == "resync" and frame.seq == 2
-    assert decode(frame)["values"] == {"shipments_1m": [["520000", 2, 101, False]]}
+    # Delta 1 is in the snapshot, so the snapshot is number 1 and the next delta 2.
+    assert frame.kind == "snapshot" and frame.reason == "resync" and frame.seq == 1
+    assert rows_of(decode(frame), "values") == {"shipments_1m": [["520000", 2, 101, False]]}
     assert session.next_frame(hub, WALL) is None  # the queued delta was superseded
+
+
+def test_a_client_in_step_takes_frames_directly_and_one_behind_queues_them():
+    hub = ready_hub(ind(value=1))
+    direct, behind, fresh = connected(hub), connected(hub), ClientSession(Limits(), 0.0)
+    hub.ingest(ind(value=2, t=101), 0.0, WALL)
+    first = hub.flush(now=1.0, wall_ms=WALL)
+    assert direct.take_direct(first) and direct.seq == 1
+    # One with a frame queued keeps its order: this one and the next go through the queue.
+    assert behind.offer(first).outcome is Offer.QUEUED
+    hub.ingest(ind(value=3, t=102), 0.0, WALL)
+    second = hub.flush(now=2.0, wall_ms=WALL)
+    assert not behind.take_direct(second)
+    assert fresh.take_direct(second) is False  # it owes its snapshot first
+    assert direct.take_direct(second) and direct.seq == 2
+    behind.offer(second)
+    assert [behind.next_frame(hub, WALL).seq for _ in range(2)] == [1, 2]
+    # Every client gets the very same bytes for broadcast 2.
+    assert second.data == b'{"seq":2' + second.tail
+    # The newcomer's snapshot includes broadcast 2; its next frame is 3.
+    snap = fresh.next_frame(hub, WALL)
+    assert snap.kind == "snapshot" and snap.seq == 2
+    assert rows_of(decode(snap), "values") == {"shipments_1m": [["520000", 3, 102, False]]}
 
 
 def test_heartbeats_keep_a_client_and_silence_closes_it():
@@ -277,8 +324,8 @@ def test_a_client_that_never_reads_costs_a_bounded_buffer_then_gets_the_latest_s
     assert stuck.queued_frames == 0 and stuck.queued_bytes == 0 and stuck.close is None
     # When it reads again it gets the present, not the backlog.
     frame = stuck.next_frame(hub, WALL)
-    assert frame.kind == "snapshot" and frame.reason == "overflow" and frame.seq == 2
-    assert decode(frame)["values"] == {"shipments_1m": [["520000", 500, 600, False]]}
+    assert frame.kind == "snapshot" and frame.reason == "overflow" and frame.seq == 500
+    assert rows_of(decode(frame), "values") == {"shipments_1m": [["520000", 500, 600, False]]}
     assert stuck.next_frame(hub, WALL) is None
 
 
@@ -343,11 +390,11 @@ def test_values_go_at_the_walls_precision_and_only_when_what_it_shows_changes():
     assert delta is not None and delta.changes == 1
     session.offer(delta)
     msg = decode(session.next_frame(hub, WALL))
-    assert msg["changes"] == {"freight_value_1h": [["520000", 124_000_000, 102, False]]}
+    assert rows_of(msg, "changes") == {"freight_value_1h": [["520000", 124_000_000, 102, False]]}
     # the on-time rate at a tenth of a percent, the snapshot too
     hub.ingest(ind("on_time_rate_1h", "520000", 0.87654321, 102), 0.0, WALL)
     tail, _ = hub.snapshot_tail(WALL)
-    values = orjson.loads(b"{" + tail[1:])["values"]
+    values = rows_of(orjson.loads(b"{" + tail[1:]), "values")
     assert values["on_time_rate_1h"] == [["520000", 0.877, 102, False]]
 
 
@@ -357,6 +404,6 @@ def test_a_pending_change_that_returns_to_the_shown_value_still_goes_with_the_ne
     hub.ingest(ind(value=10.2, t=102), 0.0, WALL)  # shows 10 again: the pending 11 is stale
     delta = hub.flush(now=1.0, wall_ms=WALL)
     assert delta is not None
-    assert orjson.loads(b"{" + delta.tail[1:])["changes"] == {
+    assert rows_of(orjson.loads(b"{" + delta.tail[1:]), "changes") == {
         "shipments_1m": [["520000", 10, 102, False]]
     }

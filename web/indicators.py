@@ -7,6 +7,8 @@ record is published after the provisional ones for the same second."""
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -30,7 +32,7 @@ class Indicator:
         return (self.name, self.key)
 
     def row(self) -> list[object]:
-        """The wire form under its name (docs/push-protocol.md): [key, value, t, final]."""
+        """The full wire form under its name (docs/push-protocol.md): [key, value, t, final]."""
         return [self.key, self.value, self.t, self.final]
 
 
@@ -134,9 +136,30 @@ class IndicatorTable:
         self.version += 1
         return Applied.CHANGED
 
-    def grouped(self) -> dict[str, list[list[object]]]:
-        """Every value as {name: [row, ...]}: names are long, so each is sent once."""
-        out: dict[str, list[list[object]]] = {}
-        for v in self.values.values():
-            out.setdefault(v.name, []).append(v.row())
-        return out
+    def grouped(self) -> WireRows:
+        """Every value in its wire form (see ``wire_rows``)."""
+        return wire_rows(self.values.values())
+
+
+@dataclass(frozen=True, slots=True)
+class WireRows:
+    """Values as a message carries them: ``{name: [row, ...]}`` (names are long, so each is
+    sent once) and ``at = [t, final]``, the pair most rows share. A row with that pair is
+    ``[key, value]``; any other is ``[key, value, t, final]``. Most values of one delta belong
+    to the same second, so the short rows halve a delta's bytes."""
+
+    groups: dict[str, list[list[object]]]
+    at: list[object] | None  # None when there are no rows
+
+
+def wire_rows(records: Iterable[Indicator]) -> WireRows:
+    records = list(records)
+    if not records:
+        return WireRows({}, None)
+    # The most common pair; on a tie the first seen, so the same input gives the same bytes.
+    at = Counter((r.t, r.final) for r in records).most_common(1)[0][0]
+    groups: dict[str, list[list[object]]] = {}
+    for r in records:
+        row = [r.key, r.value] if (r.t, r.final) == at else r.row()
+        groups.setdefault(r.name, []).append(row)
+    return WireRows(groups, [at[0], at[1]])

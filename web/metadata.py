@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from pulseboard import spec
 
-PROTOCOL_VERSION: Final = 1
+PROTOCOL_VERSION: Final = 2
 
 
 # Anchors sit a little outside Guizhou's outline in the direction of each neighbour, so

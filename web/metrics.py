@@ -95,7 +95,7 @@ class WebMetrics:
         self.ready = Gauge(p + "ready", "1 once the compacted indicator state was read", registry=r)
         self.latency = Histogram(
             p + "end_to_end_latency_seconds",
-            "Event ingest_ts to websocket send, per delta and client",
+            "Event ingest_ts to websocket send, per delta and client (one pass to many: once)",
             buckets=LATENCY_BUCKETS,
             registry=r,
         )

@@ -30,7 +30,7 @@ import orjson
 
 from pulseboard.anomalies import Anomaly
 from web.callouts import CalloutBoard
-from web.indicators import Applied, Indicator, IndicatorTable, Key, Removal
+from web.indicators import Applied, Indicator, IndicatorTable, Key, Removal, wire_rows
 from web.precision import wire_value
 
 # Close codes (RFC 6455 section 7.4.1).
@@ -77,12 +77,21 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class Broadcast:
-    """A frame shared by all clients, minus the per-client sequence number."""
+    """A frame shared by all clients: the same bytes for every one of them, so a client in
+    step can be written to directly (websockets' ``broadcast``) and a lagging one queues it."""
 
     kind: str  # "delta" or "ping"
+    seq: int  # the hub's count of broadcasts, this one included
     tail: bytes  # the JSON text that follows '{"seq":N'
+    data: bytes  # the whole frame
     changes: int = 0
     oldest_ingest_ms: int | None = None
+
+    @classmethod
+    def of(
+        cls, kind: str, seq: int, tail: bytes, changes: int = 0, oldest: int | None = None
+    ) -> Broadcast:
+        return cls(kind, seq, tail, _frame(seq, tail), changes, oldest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +137,9 @@ class Hub:
     table: IndicatorTable = field(default_factory=IndicatorTable.empty)
     ready: bool = False
     last_data_ms: int | None = None  # wall time the last visible change arrived
+    # Every broadcast (delta or ping) takes the next number; a snapshot carries the number
+    # of the last broadcast it includes, so one number means the same frame to every client.
+    seq: int = 0
     _pending: dict[Key, Indicator | Removal] = field(default_factory=dict)
     _first_pending: float = -math.inf
     _last_due: float = -math.inf
@@ -205,16 +217,17 @@ class Hub:
     def flush(self, now: float, wall_ms: int) -> Broadcast | None:
         if not self._pending and not self._callouts_pending:
             return None
-        changes: dict[str, list[list[object]]] = {}
+        changed: list[Indicator] = []
         removed: dict[str, list[str]] = {}
         oldest: int | None = None
         for rec in self._pending.values():
             if isinstance(rec, Removal):
                 removed.setdefault(rec.name, []).append(rec.key)
                 continue
-            changes.setdefault(rec.name, []).append(rec.row())
+            changed.append(rec)
             if rec.ingest_ms is not None and (oldest is None or rec.ingest_ms < oldest):
                 oldest = rec.ingest_ms
+        rows = wire_rows(changed)
         count = len(self._pending)
         due = self.flush_due()
         self._last_due = now if due is None else min(due, now)
@@ -223,15 +236,18 @@ class Hub:
             "type": "delta",
             "server_time": wall_ms,
             "ingest_ts": oldest,
-            "changes": changes,
+            "changes": rows.groups,
         }
+        if rows.at is not None:
+            body["at"] = rows.at
         if removed:
             body["removed"] = removed
         if self._callouts_pending:
             self._callouts_pending = False
             body["callouts"] = self.callouts.wire()
             count += 1
-        return Broadcast("delta", _tail(body), count, oldest)
+        self.seq += 1
+        return Broadcast.of("delta", self.seq, _tail(body), count, oldest)
 
     def ping_due(self) -> float:
         return self._last_ping + self.timing.ping_interval_s
@@ -244,7 +260,8 @@ class Hub:
             "ready": self.ready,
             "last_data": self.last_data_ms,
         }
-        return Broadcast("ping", _tail(body))
+        self.seq += 1
+        return Broadcast.of("ping", self.seq, _tail(body))
 
     def snapshot_tail(self, wall_ms: int) -> tuple[bytes, int]:
         """The shared part of a snapshot and its value count, cached so that a thousand
@@ -252,15 +269,18 @@ class Hub:
         cache_key = (self.table.version, self.callouts.version, self.ready, wall_ms // 1000)
         if self._snapshot_cache is not None and self._snapshot_cache[0] == cache_key:
             return self._snapshot_cache[1], self._snapshot_cache[2]
-        body = {
+        body: dict[str, Any] = {
             "type": "snapshot",
             "server_time": wall_ms,
             "ready": self.ready,
             "last_data": self.last_data_ms,
             "meta": self.meta,
-            "values": self.table.grouped(),
-            "callouts": self.callouts.wire(),
         }
+        rows = self.table.grouped()
+        body["values"] = rows.groups
+        if rows.at is not None:
+            body["at"] = rows.at
+        body["callouts"] = self.callouts.wire()
         tail = _tail(body)
         count = len(self.table.values)
         self._snapshot_cache = (cache_key, tail, count)
@@ -349,7 +369,7 @@ class ClientSession:
             self._queued_bytes = 0
             self.needs_snapshot = False
             tail, count = hub.snapshot_tail(wall_ms)
-            self.seq += 1
+            self.seq = hub.seq
             return OutFrame(
                 "snapshot", self.seq, _frame(self.seq, tail), count, reason=self.snapshot_reason
             )
@@ -359,14 +379,19 @@ class ClientSession:
         self._queued_bytes -= len(frame.tail)
         if not self._queue:
             self.overflows = 0  # caught up
-        self.seq += 1
-        return OutFrame(
-            frame.kind,
-            self.seq,
-            _frame(self.seq, frame.tail),
-            frame.changes,
-            frame.oldest_ingest_ms,
-        )
+        self.seq = frame.seq
+        return OutFrame(frame.kind, frame.seq, frame.data, frame.changes, frame.oldest_ingest_ms)
+
+    def take_direct(self, frame: Broadcast) -> bool:
+        """Whether ``frame`` may go to this client at once, outside its queue: only when it
+        owes nothing (no snapshot, nothing queued) and is open. The server asks only for
+        clients whose socket has taken everything so far, and then writes the same bytes
+        to all of them in one pass (websockets' ``broadcast``)."""
+        if self.close is not None or self.needs_snapshot or self._queue:
+            return False
+        self.seq = frame.seq
+        self.overflows = 0
+        return True
 
     def receive(self, message: str | bytes, now: float) -> Inbound:
         """A message from the client. Display clients only send heartbeats and resync

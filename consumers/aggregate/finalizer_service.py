@@ -130,7 +130,9 @@ class FinalizerService:
             if rebalances.failure is not None:
                 raise rebalances.failure
             generation = rebalances.generation
-            batches = await self.consumer.getmany(timeout_ms=50, max_records=2000)
+            # Held records leave once the batch ahead of them is acknowledged: look again soon.
+            holding = self.indicators.holding or (self.history is not None and self.history.holding)
+            batches = await self.consumer.getmany(timeout_ms=5 if holding else 50, max_records=2000)
             async with rebalances.lock:
                 st = self.state
                 if st is None:
@@ -191,6 +193,9 @@ class FinalizerService:
         self._dups, self._dropped = stats.duplicate_buckets, stats.dropped_buckets
 
     async def _tick(self, st: FinalizerState) -> None:
+        await self.indicators.send_waiting()
+        if self.history is not None:
+            await self.history.send_waiting()
         now = mono_ms()
         if st.restoring:
             return

@@ -108,7 +108,11 @@ class SealerService:
             if rebalances.failure is not None:
                 raise rebalances.failure
             generation = rebalances.generation
-            batches = await self.consumer.getmany(timeout_ms=100, max_records=self.opts.max_records)
+            # Held records leave once the batch ahead of them is acknowledged: look again soon.
+            wait_ms = 5 if self.sink.holding else 100
+            batches = await self.consumer.getmany(
+                timeout_ms=wait_ms, max_records=self.opts.max_records
+            )
             async with rebalances.lock:
                 rebalanced = generation != rebalances.generation
                 started = time.perf_counter()
@@ -124,6 +128,7 @@ class SealerService:
 
     async def _tick(self, batches: dict, now: float) -> None:
         m = self.metrics
+        await self.sink.send_waiting()
         wall = time.time() * 1000
         watch = self.watch
         watch.tick(now)

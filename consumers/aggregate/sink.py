@@ -55,6 +55,14 @@ class Sink:
         self._spread += len(records)
         await batcher.send_ready(topic)
 
+    @property
+    def holding(self) -> bool:
+        return self.batcher.holding
+
+    async def send_waiting(self) -> None:
+        """Send what waited behind a batch on its way (``Batcher.send_waiting``)."""
+        await self.batcher.send_waiting()
+
     async def send_alone(self, topic: str, partition: int, key: bytes, value: bytes) -> int:
         """One record (a checkpoint) acknowledged on its own; returns its offset."""
         return await self.batcher.send_alone(topic, partition, key, value)
@@ -86,6 +94,13 @@ class BatchSink:
                 await batcher.add(topic, p, key, value)
             self.sent += 1
         await batcher.send_ready(topic)
+
+    @property
+    def holding(self) -> bool:
+        return self.batcher.holding
+
+    async def send_waiting(self) -> None:
+        await self.batcher.send_waiting()
 
     async def flush(self) -> None:
         await self.batcher.flush()

@@ -55,6 +55,13 @@ class LiveHistorySink:
         self.sent += len(records)
         await self._batcher.send_ready(self._topic)
 
+    @property
+    def holding(self) -> bool:
+        return self._batcher.holding
+
+    async def send_waiting(self) -> None:
+        await self._batcher.send_waiting()
+
     async def flush(self) -> None:
         await self._batcher.flush()
 

@@ -34,17 +34,18 @@ export class Store {
     return store;
   }
 
-  // Values arrive grouped by indicator name: {name: [[key, value, t, final], ...]}.
+  // Values arrive grouped by indicator name: {name: [row, ...]} with msg.at = [t, final],
+  // the pair most rows share; a row is [key, value] with that pair, else [key, value, t, final].
   applySnapshot(msg) {
     this.meta = msg.meta;
     this.tables = new Map();
     this.callouts = msg.callouts ?? [];
-    this._merge(msg.values);
+    this._merge(msg.values, msg.at);
     this.version += 1;
   }
 
   applyDelta(msg) {
-    this._merge(msg.changes);
+    this._merge(msg.changes, msg.at);
     if (msg.callouts) this.callouts = msg.callouts;
     for (const [name, keys] of Object.entries(msg.removed ?? {})) {
       const table = this.tables.get(name);
@@ -53,14 +54,17 @@ export class Store {
     this.version += 1;
   }
 
-  _merge(groups) {
+  _merge(groups, at) {
     for (const [name, rows] of Object.entries(groups)) {
       let table = this.tables.get(name);
       if (table === undefined) {
         table = new Map();
         this.tables.set(name, table);
       }
-      for (const [key, v, t, f] of rows) table.set(key, { v, t, f });
+      for (const row of rows) {
+        const full = row.length >= 4;
+        table.set(row[0], { v: row[1], t: full ? row[2] : at[0], f: full ? row[3] : at[1] });
+      }
     }
   }
 
