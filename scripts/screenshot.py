@@ -1,4 +1,6 @@
-"""Take docs/screenshot.png from the running local broker (see scripts/screenshot)."""
+"""Take docs/screenshot.png from the running local broker (see scripts/screenshot);
+``--callouts`` takes docs/wall-callouts.png: the same wall with three sample call-outs
+(web/fake_callouts.py) written to the anomalies topic, as the detector would."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import argparse
 import asyncio
 import re
 import sys
+import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +19,7 @@ from pulseboard.config import config_from_env
 from pulseboard.topics import ensure_topics
 from web.assets import STATIC_DIR, build_frontend
 from web.chromium import CHROMIUM, CHROMIUM_ARGS
+from web.fake_callouts import ensure_anomalies_topic, publish_anomalies, sample
 from web.fake_feed import run_feed
 from web.harness import serving
 from web.protocol import Timing
@@ -23,14 +27,20 @@ from web.server import ServeSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "docs" / "screenshot.png"
+CALLOUTS_TARGET = ROOT / "docs" / "wall-callouts.png"
 
 
-async def take(target: Path, width: int, height: int, lang: str = "en") -> None:
+async def take(
+    target: Path, width: int, height: int, lang: str = "en", callouts: bool = False
+) -> None:
     config = config_from_env()
     # Topics of their own, so a running pipeline's indicators do not mix in.
     prefix = f"screenshot-{uuid.uuid4().hex[:8]}."
     config = replace(config, kafka=replace(config.kafka, topic_prefix=prefix))
     await ensure_topics(config)
+    if callouts:
+        await ensure_anomalies_topic(config)
+        await publish_anomalies(config, sample(int(time.time())))
     build_frontend()
     stop = asyncio.Event()
     feed = asyncio.create_task(run_feed(config, rate_hz=4, stop=stop))
@@ -50,6 +60,9 @@ async def take(target: Path, width: int, height: int, lang: str = "en") -> None:
                 spark = page.locator("[data-kpi=shipments_1m] polyline")
                 shape = re.compile(r"^(\S+ ){9,}\S+$")
                 await expect(spark).to_have_attribute("points", shape, timeout=30_000)
+                if callouts:
+                    listed = page.locator(".callout-list")
+                    await expect(listed).to_have_attribute("data-callouts", "3", timeout=30_000)
                 await page.screenshot(path=str(target))
             finally:
                 await browser.close()
@@ -60,7 +73,8 @@ async def take(target: Path, width: int, height: int, lang: str = "en") -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=TARGET, help=f"default {TARGET}")
+    parser.add_argument("--out", type=Path, help=f"default {TARGET} ({CALLOUTS_TARGET})")
+    parser.add_argument("--callouts", action="store_true", help="with three sample call-outs")
     parser.add_argument("--width", type=int, default=1920)
     parser.add_argument("--height", type=int, default=1080)
     parser.add_argument(
@@ -69,8 +83,9 @@ def main() -> int:
     args = parser.parse_args()
     # The area is PULSEBOARD_REGION's, e.g. PULSEBOARD_REGION=morocco scripts/screenshot
     # --lang ar --out docs/wall-morocco-ar.png
-    asyncio.run(take(args.out, args.width, args.height, args.lang))
-    print(f"wrote {args.out}")
+    out = args.out or (CALLOUTS_TARGET if args.callouts else TARGET)
+    asyncio.run(take(out, args.width, args.height, args.lang, args.callouts))
+    print(f"wrote {out}")
     return 0
 
 

@@ -28,6 +28,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pulseboard import localbroker, spec
 from pulseboard.config import Config, config_from_env
 from pulseboard.kafka_client import client_kwargs
+from web import fake_callouts
+from web.fake_callouts import ensure_anomalies_topic
 from web.protocol import Timing
 from web.server import ServeSettings
 
@@ -288,3 +290,27 @@ def rows_of(msg: dict, field: str) -> dict[str, list[list[object]]]:
         name: [row if len(row) == 4 else [row[0], row[1], at[0], at[1]] for row in rows]
         for name, rows in msg[field].items()
     }
+
+
+# ------------------------------------------------------------------------------ call-outs
+
+
+async def create_anomalies_topic(config: Config, partitions: int = 2) -> str:
+    """The live anomalies topic of ``config``'s prefix (the detector's, which tests play)."""
+    return await ensure_anomalies_topic(config, partitions)
+
+
+def anomaly(
+    state: str, t: int, name: str, key: str, score: float, value: float | None, expected: float
+) -> dict[str, Any]:
+    """An anomaly record as the detector writes it (band: expected ± 30 %)."""
+    return {
+        "t": t, "name": name, "key": key, "value": value, "expected": expected,
+        "low": round(expected * 0.7, 3), "high": round(expected * 1.3, 3),
+        "score": score, "state": state,
+    }  # fmt: skip
+
+
+async def publish_anomalies(config: Config, records: list[dict[str, Any]]) -> None:
+    """Write anomaly records (keyed name|key) to the live anomalies topic and wait for them."""
+    await fake_callouts.publish_anomalies(config, records)

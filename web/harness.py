@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 from pulseboard.config import Config
 from pulseboard.history.indexer import IndexStatus, follow_history_forever
+from web.anomaly_feed import AnomalySink, follow_anomalies_forever
 from web.feed import FeedSink, follow_forever
 from web.history_api import HistoryApi
 from web.metrics import WebMetrics
@@ -32,7 +33,7 @@ async def serving(
     empty wall for ever."""
     server = PushServer(settings, metrics)
     await server.start()
-    feed = history = None
+    feed = history = anomalies = None
     if config is not None:
         sink = FeedSink(server.ingest, server.mark_ready, server.bad_record)
         feed = asyncio.create_task(follow_forever(config, sink), name="pulseboard-web-feed")
@@ -47,10 +48,21 @@ async def serving(
             name="pulseboard-web-history",
         )
         history.add_done_callback(lambda task: _history_stopped(task, status))
+        # The call-outs (docs/push-protocol.md): without them the wall still shows levels.
+        anomalies = asyncio.create_task(
+            follow_anomalies_forever(
+                config, AnomalySink(server.ingest_anomaly, server.bad_anomaly)
+            ),
+            name="pulseboard-web-anomalies",
+        )
     failure: BaseException | None = None
     try:
         yield server
     finally:
+        if anomalies is not None:
+            anomalies.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await anomalies
         if history is not None:
             history.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -27,7 +27,7 @@ from web.routes import json_response
 log = logging.getLogger("pulseboard.history")
 
 PREFIX: Final = "/api/history/"
-ENDPOINTS: Final = ("sessions", "state", "series")
+ENDPOINTS: Final = ("sessions", "state", "series", "callouts")
 
 
 def answer(reader: HistoryReader, endpoint: str, query: str) -> dict[str, Any]:
@@ -45,6 +45,12 @@ def answer(reader: HistoryReader, endpoint: str, query: str) -> dict[str, Any]:
         sid, info = _session(reader, q.session)
         params.check_in_range(info, q.t)
         return {"session": q.session, "t": q.t, "values": reader.state(sid, q.t)}
+    if endpoint == "callouts":
+        # The call-outs active at t (docs/history.md), with the parameters of a state.
+        q = params.parse_state(query)
+        sid, info = _session(reader, q.session)
+        params.check_in_range(info, q.t)
+        return {"session": q.session, "t": q.t, "callouts": reader.callouts(sid, q.t)}
     if endpoint == "series":
         s = params.parse_series(query)
         sid, info = _session(reader, s.session)

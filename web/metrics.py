@@ -41,6 +41,8 @@ class WebMetrics:
     dropped: Counter = field(init=False)
     inbound: Counter = field(init=False)
     records: Counter = field(init=False)
+    anomaly_records: Counter = field(init=False)
+    callouts: Gauge = field(init=False)
     ready: Gauge = field(init=False)
     latency: Histogram = field(init=False)
     # labels() costs more than inc(); the hot path reuses the labelled children.
@@ -86,6 +88,10 @@ class WebMetrics:
         self.records = Counter(
             p + "indicator_records", "Indicator records read, by outcome", ["outcome"], registry=r
         )
+        self.anomaly_records = Counter(
+            p + "anomaly_records", "Anomaly records read, by outcome", ["outcome"], registry=r
+        )
+        self.callouts = Gauge(p + "callouts_active", "Call-outs active on the wall", registry=r)
         self.ready = Gauge(p + "ready", "1 once the compacted indicator state was read", registry=r)
         self.latency = Histogram(
             p + "end_to_end_latency_seconds",

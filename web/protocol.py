@@ -28,6 +28,8 @@ from typing import Any
 
 import orjson
 
+from pulseboard.anomalies import Anomaly
+from web.callouts import CalloutBoard
 from web.indicators import Applied, Indicator, IndicatorTable, Key, Removal, wire_rows
 from web.precision import wire_value
 
@@ -142,8 +144,12 @@ class Hub:
     _first_pending: float = -math.inf
     _last_due: float = -math.inf
     _last_ping: float = -math.inf
-    _snapshot_cache: tuple[tuple[int, bool, int], bytes, int] | None = None
+    _snapshot_cache: tuple[tuple[int, int, bool, int], bytes, int] | None = None
     _units: dict[str, str] = field(default_factory=dict)
+    # The active call-outs (docs/push-protocol.md): sent whole in snapshots, and whole in
+    # the next delta whenever they change (a handful at most, so no per-item diff).
+    callouts: CalloutBoard = field(default_factory=CalloutBoard)
+    _callouts_pending: bool = False
 
     def __post_init__(self) -> None:
         # The wall formats an indicator the meta does not describe as a count (store.js).
@@ -176,21 +182,32 @@ class Hub:
             # gets one snapshot when the state is complete (see mark_ready).
             return IngestOutcome(applied, coalesced=False)
         coalesced = record.ident in self._pending
-        if not self._pending:
+        if not self._pending and not self._callouts_pending:
             self._first_pending = now
         self._pending[record.ident] = record
         return IngestOutcome(applied, coalesced)
 
+    def ingest_anomaly(self, record: Anomaly, now: float) -> bool:
+        """Take an anomaly record; True if the active call-outs changed."""
+        if not self.callouts.apply(record):
+            return False
+        if self.ready:
+            if not self._pending and not self._callouts_pending:
+                self._first_pending = now
+            self._callouts_pending = True
+        return True
+
     def mark_ready(self) -> None:
         self.ready = True
         self._pending.clear()
+        self._callouts_pending = False
 
     def flush_due(self) -> float | None:
         """Monotonic time at which pending changes may be broadcast, None if none are.
 
         Leading edge: a change after a quiet spell goes out as soon as its burst has
         gathered; under load changes are coalesced into deltas min_spacing_s apart."""
-        if not self._pending:
+        if not self._pending and not self._callouts_pending:
             return None
         return max(
             self._last_due + self.timing.min_spacing_s,
@@ -198,7 +215,7 @@ class Hub:
         )
 
     def flush(self, now: float, wall_ms: int) -> Broadcast | None:
-        if not self._pending:
+        if not self._pending and not self._callouts_pending:
             return None
         changed: list[Indicator] = []
         removed: dict[str, list[str]] = {}
@@ -225,6 +242,10 @@ class Hub:
             body["at"] = rows.at
         if removed:
             body["removed"] = removed
+        if self._callouts_pending:
+            self._callouts_pending = False
+            body["callouts"] = self.callouts.wire()
+            count += 1
         self.seq += 1
         return Broadcast.of("delta", self.seq, _tail(body), count, oldest)
 
@@ -245,7 +266,7 @@ class Hub:
     def snapshot_tail(self, wall_ms: int) -> tuple[bytes, int]:
         """The shared part of a snapshot and its value count, cached so that a thousand
         clients reconnecting at once cost one serialisation (server_time to the second)."""
-        cache_key = (self.table.version, self.ready, wall_ms // 1000)
+        cache_key = (self.table.version, self.callouts.version, self.ready, wall_ms // 1000)
         if self._snapshot_cache is not None and self._snapshot_cache[0] == cache_key:
             return self._snapshot_cache[1], self._snapshot_cache[2]
         body: dict[str, Any] = {
@@ -259,6 +280,7 @@ class Hub:
         body["values"] = rows.groups
         if rows.at is not None:
             body["at"] = rows.at
+        body["callouts"] = self.callouts.wire()
         tail = _tail(body)
         count = len(self.table.values)
         self._snapshot_cache = (cache_key, tail, count)

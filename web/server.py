@@ -24,6 +24,7 @@ from websockets.server import ServerProtocol
 
 from pulseboard import packs
 from pulseboard.packs import RegionPack
+from pulseboard.anomalies import Anomaly
 from web.assets import STATIC_DIR, StaticAssets
 from web.history_api import PREFIX as HISTORY_PREFIX
 from web.history_api import HistoryApi
@@ -129,6 +130,17 @@ class PushServer:
             self.metrics.coalesced.inc()
         if outcome.applied in (Applied.CHANGED, Applied.REMOVED) and self.hub.ready:
             self._wake.set()
+
+    def ingest_anomaly(self, record: Anomaly) -> None:
+        changed = self.hub.ingest_anomaly(record, asyncio.get_running_loop().time())
+        self.metrics.anomaly_records.labels("changed" if changed else "same").inc()
+        if changed:
+            self.metrics.callouts.set(len(self.hub.callouts.active))
+            if self.hub.ready:
+                self._wake.set()
+
+    def bad_anomaly(self, reason: str) -> None:
+        self.metrics.anomaly_records.labels("bad_" + reason).inc()
 
     def bad_record(self, reason: str) -> None:
         self.metrics.records.labels("bad_" + reason).inc()

@@ -9,7 +9,10 @@ partition, and its control messages are ordered with its data:
 * ``end``: generation ``g`` is complete, covering Ts ``from``..``to`` in ``records`` records;
 * ``cut``: no value carries across ``t``: every value is absent at ``t`` unless a record at
   ``t`` says otherwise (a changelog computed separately starts at ``t``, e.g. a backfilled day);
-* ``drop``: the session is gone.
+* ``drop``: the session is gone;
+* ``anomalies``: anomaly records (pulseboard/anomalies.py) of generation ``g``, the session's
+  call-outs, as rows ``[t, name, key, value, expected, low, high, score, state]`` ordered by
+  ``t``: a replayed session's call-outs travel with its data and are replaced with it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Final
 
 import msgspec
 
+from pulseboard.anomalies import Anomaly
 from pulseboard.indicators import Value
 
 HistoryRecord = tuple[int, str, str, Value]
@@ -48,7 +52,15 @@ class Drop(msgspec.Struct, tag_field="k", tag="drop", frozen=True):
     pass
 
 
-Message = Data | Begin | End | Cut | Drop
+AnomalyRow = tuple[int, str, str, Value, float, float, float, float, str]
+
+
+class Anomalies(msgspec.Struct, tag_field="k", tag="anomalies", frozen=True):
+    g: str | None
+    r: list[AnomalyRow]
+
+
+Message = Data | Begin | End | Cut | Drop | Anomalies
 
 _ENCODER: Final = msgspec.json.Encoder()
 _DECODER: Final = msgspec.json.Decoder(Message)
@@ -82,4 +94,20 @@ def data_messages(
     return [
         encode(Data(generation, records[i : i + per_message]))
         for i in range(0, len(records), per_message)
+    ]
+
+
+def anomaly_row(a: Anomaly) -> AnomalyRow:
+    return (a.t, a.name, a.key, a.value, a.expected, a.low, a.high, a.score, a.state)
+
+
+def anomaly_messages(
+    records: list[Anomaly], generation: str | None, per_message: int = MAX_RECORDS_PER_MESSAGE // 2
+) -> list[bytes]:
+    """Anomaly records (ordered by t) as encoded ``anomalies`` messages of at most
+    ``per_message`` rows (~100 bytes each: far below the topic's message limit)."""
+    rows = [anomaly_row(a) for a in records]
+    return [
+        encode(Anomalies(generation, rows[i : i + per_message]))
+        for i in range(0, len(rows), per_message)
     ]

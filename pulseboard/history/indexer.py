@@ -17,12 +17,13 @@ from pathlib import Path
 
 from aiokafka import TopicPartition
 
-from pulseboard.config import TOPIC_HISTORY, Config, ConfigError
+from pulseboard.anomalies import Anomaly, BadAnomaly, parse_anomaly
+from pulseboard.config import TOPIC_ANOMALIES, TOPIC_HISTORY, Config, ConfigError
 from pulseboard.connect import GaveUp, wait_for_cluster
 from pulseboard.history.codec import BadMessage, Message, decode
 from pulseboard.history.sessions import BadSessionName, check_session_name
 from pulseboard.history.store import HistoryWriter, wipe
-from pulseboard.kafka_client import kafka_consumer
+from pulseboard.kafka_client import kafka_consumer, topic_partitions
 
 log = logging.getLogger("pulseboard.history")
 
@@ -30,6 +31,8 @@ RESTART_S = (1.0, 30.0)
 PRUNE_EVERY_S = 600.0
 # Messages per fetch, applied in one transaction: up to 8,000 records each.
 FETCH_RECORDS = 256
+# While the live anomalies topic does not exist (no detector yet), look for it this often.
+LOOK_FOR_ANOMALIES_S = 60.0
 
 
 @dataclass(slots=True)
@@ -56,10 +59,18 @@ def _apply_batch(
     writer: HistoryWriter,
     raw: list[tuple[bytes | None, bytes | None, int]],
     positions: dict[int, int],
+    raw_anomalies: list[tuple[bytes | None, bytes | None]],
+    anomaly_positions: dict[int, int],
 ) -> tuple[int, int]:
     """Decode and apply one fetch (in the writer's thread); returns (records, bad)."""
     messages: list[tuple[str, Message, int]] = []
+    anomalies: list[Anomaly] = []
     bad = 0
+    for key, value in raw_anomalies:
+        try:
+            anomalies.append(parse_anomaly(key, value))
+        except BadAnomaly:
+            bad += 1
     for key, value, written_ms in raw:
         try:
             if not key:
@@ -67,7 +78,7 @@ def _apply_batch(
             messages.append((check_session_name(key.decode("ascii")), decode(value), written_ms))
         except (BadMessage, BadSessionName, UnicodeDecodeError):
             bad += 1
-    return writer.apply(messages, positions), bad
+    return writer.apply(messages, positions, anomalies, anomaly_positions), bad
 
 
 async def follow_history(
@@ -79,6 +90,11 @@ async def follow_history(
     found = await wait_for_cluster(config, [topic], "serve", log, quiet=True)
     assert found is not None
     tps = [TopicPartition(topic, p) for p in found[topic]]
+    # The live session's call-outs (docs/history.md, "Call-outs"): the detector's topic,
+    # indexed beside the history topic when it exists.
+    atopic = config.kafka.topic_prefix + TOPIC_ANOMALIES
+    apart = (await topic_partitions(config, [atopic])).get(atopic, [])
+    atps = [TopicPartition(atopic, p) for p in apart]
     pool = ThreadPoolExecutor(1, thread_name_prefix="pulseboard-history-index")
     loop = asyncio.get_running_loop()
     writer = await loop.run_in_executor(pool, HistoryWriter.open_or_rebuild, directory, topic)
@@ -93,21 +109,29 @@ async def follow_history(
     )
     await consumer.start()
     try:
-        consumer.assign(tps)
+        consumer.assign(tps + atps)
         stored = writer.positions()
-        begins = await consumer.beginning_offsets(tps)
-        ends = await consumer.end_offsets(tps)
-        if any(stored.get(tp.partition, 0) > ends[tp] for tp in tps):
+        astored = writer.anomaly_positions()
+        begins = await consumer.beginning_offsets(tps + atps)
+        ends = await consumer.end_offsets(tps + atps)
+        if any(stored.get(tp.partition, 0) > ends[tp] for tp in tps) or any(
+            astored.get(tp.partition, 0) > ends[tp] for tp in atps
+        ):
             # The topic was recreated (offsets went back): the file describes another log.
             log.warning("history index %s is ahead of %s; rebuilding it", directory, topic)
             await loop.run_in_executor(pool, writer.close)
             await loop.run_in_executor(pool, wipe, directory)
             writer = await loop.run_in_executor(pool, HistoryWriter, directory, topic)
-            stored = {}
-        for tp in tps:
-            consumer.seek(tp, max(stored.get(tp.partition, 0), begins[tp]))
-        waiting = {tp for tp in tps if max(stored.get(tp.partition, 0), begins[tp]) < ends[tp]}
-        total = sum(ends[tp] - max(stored.get(tp.partition, 0), begins[tp]) for tp in waiting)
+            stored = astored = {}
+
+        def start(tp: TopicPartition) -> int:
+            return max((stored if tp.topic == topic else astored).get(tp.partition, 0), begins[tp])
+
+        for tp in tps + atps:
+            consumer.seek(tp, start(tp))
+        waiting = {tp for tp in tps + atps if start(tp) < ends[tp]}
+        total = sum(ends[tp] - start(tp) for tp in waiting)
+        look_for_anomalies = time.monotonic() + LOOK_FOR_ANOMALIES_S if not atps else None
         started = time.monotonic()
         log.info("indexing %s into %s: %d messages to read first", topic, directory, total)
         retention_ms = int(config.history_retention_days * 86_400_000)
@@ -130,16 +154,37 @@ async def follow_history(
             if not waiting and time.monotonic() >= next_prune:
                 next_prune = time.monotonic() + PRUNE_EVERY_S
                 await prune()
+            if look_for_anomalies is not None and time.monotonic() >= look_for_anomalies:
+                look_for_anomalies = time.monotonic() + LOOK_FOR_ANOMALIES_S
+                if (await topic_partitions(config, [atopic])).get(atopic):
+                    log.info("history: %s exists now; indexing it too", atopic)
+                    return  # follow_history_forever starts again, with it
             batches = await consumer.getmany(timeout_ms=500, max_records=FETCH_RECORDS)
             if batches:
                 raw = [
-                    (r.key, r.value, r.timestamp) for records in batches.values() for r in records
+                    (r.key, r.value, r.timestamp)
+                    for tp, records in batches.items()
+                    if tp.topic == topic
+                    for r in records
+                ]
+                raw_anomalies = [
+                    (r.key, r.value)
+                    for tp, records in batches.items()
+                    if tp.topic == atopic
+                    for r in records
                 ]
                 positions = {
-                    tp.partition: records[-1].offset + 1 for tp, records in batches.items()
+                    tp.partition: records[-1].offset + 1
+                    for tp, records in batches.items()
+                    if tp.topic == topic
+                }
+                apositions = {
+                    tp.partition: records[-1].offset + 1
+                    for tp, records in batches.items()
+                    if tp.topic == atopic
                 }
                 records, bad = await loop.run_in_executor(
-                    pool, _apply_batch, writer, raw, positions
+                    pool, _apply_batch, writer, raw, positions, raw_anomalies, apositions
                 )
                 status.records += records
                 if bad:

@@ -18,17 +18,28 @@ import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
-from pulseboard.history import lookup
-from pulseboard.history.codec import Begin, Cut, Data, Drop, End, Message
+from pulseboard.anomalies import Anomaly
+from pulseboard.history import callouts, lookup
+from pulseboard.history.codec import (
+    Anomalies,
+    AnomalyRow,
+    Begin,
+    Cut,
+    Data,
+    Drop,
+    End,
+    Message,
+    anomaly_row,
+)
 from pulseboard.history.params import SessionRange
 from pulseboard.history.sessions import LIVE
 from pulseboard.indicators import Value
 
 log = logging.getLogger("pulseboard.history")
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 INDEX_FILE: Final = "history.sqlite3"
 
 _SCHEMA: Final = """
@@ -46,6 +57,13 @@ CREATE TABLE IF NOT EXISTS changes(
     PRIMARY KEY(sid, nk, t)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cuts(
     sid INTEGER NOT NULL, t INTEGER NOT NULL, PRIMARY KEY(sid, t)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS anomaly_positions(
+    part INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS session_callouts(
+    sid INTEGER NOT NULL, nk INTEGER NOT NULL, PRIMARY KEY(sid, nk)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS callouts(
+    sid INTEGER NOT NULL, nk INTEGER NOT NULL, t INTEGER NOT NULL, state TEXT NOT NULL,
+    value, expected, low, high, score, PRIMARY KEY(sid, nk, t)) WITHOUT ROWID;
 """
 
 _STATE_SQL: Final = """
@@ -55,6 +73,23 @@ JOIN series s ON s.nk = k.nk
 JOIN changes c ON c.sid = k.sid AND c.nk = k.nk AND c.t = (
     SELECT max(t) FROM changes WHERE sid = k.sid AND nk = k.nk AND t <= :t)
 WHERE k.sid = :sid
+"""
+
+_CALLOUTS_SQL: Final = """
+WITH latest AS (
+    SELECT k.nk, (SELECT max(t) FROM callouts
+                  WHERE sid = k.sid AND nk = k.nk AND t <= :t) AS t,
+           (SELECT max(t) FROM callouts
+            WHERE sid = k.sid AND nk = k.nk AND t <= :t AND state = 'closed') AS closed
+    FROM session_callouts k WHERE k.sid = :sid)
+SELECT s.name, s.key, c.t, c.state, c.value, c.expected, c.low, c.high, c.score,
+    (SELECT max(t) FROM callouts WHERE sid = :sid AND nk = l.nk AND t <= :t
+     AND t > coalesce(l.closed, -1) AND state = 'opened'),
+    (SELECT min(t) FROM callouts WHERE sid = :sid AND nk = l.nk AND t <= :t
+     AND t > coalesce(l.closed, -1))
+FROM latest l
+JOIN series s ON s.nk = l.nk
+JOIN callouts c ON c.sid = :sid AND c.nk = l.nk AND c.t = l.t
 """
 
 _SERIES_SQL: Final = """
@@ -151,17 +186,34 @@ class HistoryWriter:
     def positions(self) -> dict[int, int]:
         return dict(self.conn.execute("SELECT part, next_offset FROM positions").fetchall())
 
-    def apply(self, messages: Iterable[tuple[str, Message, int]], positions: dict[int, int]) -> int:
-        """Apply (session, message, write time in ms) in order and record the positions
-        reached, in one transaction. Returns the number of records inserted."""
+    def anomaly_positions(self) -> dict[int, int]:
+        """Where reading the (live) anomalies topic resumes, per partition."""
+        rows = self.conn.execute("SELECT part, next_offset FROM anomaly_positions").fetchall()
+        return dict(rows)
+
+    def apply(
+        self,
+        messages: Iterable[tuple[str, Message, int]],
+        positions: dict[int, int],
+        anomalies: Iterable[Anomaly] = (),
+        anomaly_positions: dict[int, int] | None = None,
+    ) -> int:
+        """Apply (session, message, write time in ms) in order, and anomaly records of the
+        live session, and record the positions reached in both topics, in one transaction.
+        Returns the number of indicator records inserted."""
         inserted = 0
         conn = self.conn
         conn.execute("BEGIN")
         try:
             for session, msg, written_ms in messages:
                 inserted += self._apply_one(session, msg, written_ms)
+            self._insert_anomalies(list(anomalies))
             conn.executemany(
                 "INSERT OR REPLACE INTO positions VALUES (?, ?)", sorted(positions.items())
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO anomaly_positions VALUES (?, ?)",
+                sorted((anomaly_positions or {}).items()),
             )
             conn.execute("COMMIT")
         except BaseException:
@@ -197,7 +249,8 @@ class HistoryWriter:
         if known is None:
             return
         sid = known[0]
-        for table in ("changes", "cuts", "session_series", "sessions"):
+        tables = ("changes", "cuts", "session_series", "callouts", "session_callouts", "sessions")
+        for table in tables:
             self.conn.execute(f"DELETE FROM {table} WHERE sid = ?", (sid,))
         self._session_series = {p for p in self._session_series if p[0] != sid}
 
@@ -207,6 +260,12 @@ class HistoryWriter:
             if sid is None or not msg.r:
                 return 0
             return self._insert(sid, msg.r)
+        if isinstance(msg, Anomalies):
+            # A session's own call-outs (a replayed log's): of its current generation only.
+            sid = self._sid(session, msg.g, create=True)
+            if sid is not None and msg.r:
+                self._insert_callouts(sid, msg.r)
+            return 0
         if isinstance(msg, Begin):
             self._forget(session)
             cur = self.conn.execute(
@@ -263,6 +322,8 @@ class HistoryWriter:
                     )
                     gone += cur.rowcount
                 self.conn.execute("DELETE FROM cuts WHERE sid = ? AND t < ?", (sid, horizon))
+                # Call-outs by the same rule (their records are written after their T too).
+                self.conn.execute("DELETE FROM callouts WHERE sid = ? AND t < ?", (sid, horizon))
                 if gone:
                     self.conn.execute(
                         "UPDATE sessions SET records = records - ?, "
@@ -280,6 +341,37 @@ class HistoryWriter:
     def _count(self, name: str) -> int:
         row = self.conn.execute("SELECT records FROM sessions WHERE name = ?", (name,)).fetchone()
         return 0 if row is None else int(row[0])
+
+    def _series_id(self, name: str, key: str) -> int:
+        nk = self._nk.get((name, key))
+        if nk is None:
+            cur = self.conn.execute("INSERT INTO series(name, key) VALUES (?, ?)", (name, key))
+            nk = self._nk[(name, key)] = int(cur.lastrowid or 0)
+        return nk
+
+    def _insert_anomalies(self, records: list[Anomaly]) -> None:
+        """Anomaly records of the live session, from the anomalies topic (docs/history.md,
+        "Call-outs")."""
+        if not records:
+            return
+        sid = self._sid(LIVE, None, create=True)
+        if sid is None:  # live is never replaced by a generation; nothing to attach to
+            return
+        self._insert_callouts(sid, [anomaly_row(a) for a in records])
+
+    def _insert_callouts(self, sid: int, records: list[AnomalyRow]) -> None:
+        """A record read again replaces itself; two at the same second: the later one read
+        stands, as on the live board."""
+        rows = []
+        for t, name, key, value, expected, low, high, score, state in records:
+            nk = self._series_id(name, key)
+            rows.append((sid, nk, t, state, value, expected, low, high, score))
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO session_callouts VALUES (?, ?)", {(r[0], r[1]) for r in rows}
+        )
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO callouts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+        )
 
     def _insert(self, sid: int, records: list[tuple[int, str, str, Value]]) -> int:
         nks = self._nk
@@ -392,6 +484,11 @@ class HistoryReader:
     def state(self, sid: int, t: int) -> dict[str, Value]:
         rows = self.conn.execute(_STATE_SQL, {"sid": sid, "t": t}).fetchall()
         return lookup.state_values(rows, self._cut(sid, t))
+
+    def callouts(self, sid: int, t: int) -> list[dict[str, Any]]:
+        """The call-outs active at ``t``, most severe first (pulseboard/history/callouts.py)."""
+        rows = self.conn.execute(_CALLOUTS_SQL, {"sid": sid, "t": t}).fetchall()
+        return callouts.active_at(rows, self._cut(sid, t))
 
     def series_id(self, sid: int, name: str, key: str) -> int | None:
         row = self.conn.execute(

@@ -9,8 +9,18 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 
+from pulseboard.anomalies import Anomaly
 from pulseboard.config import TOPIC_HISTORY, Config
-from pulseboard.history.codec import Begin, Cut, Drop, End, HistoryRecord, data_messages, encode
+from pulseboard.history.codec import (
+    Begin,
+    Cut,
+    Drop,
+    End,
+    HistoryRecord,
+    anomaly_messages,
+    data_messages,
+    encode,
+)
 from pulseboard.history.sessions import LIVE
 from pulseboard.indicators import Record
 from pulseboard.publishing import Batcher
@@ -91,6 +101,11 @@ class SessionWriter:
         w.t_from = lo if w.t_from is None else min(w.t_from, lo)
         w.t_to = hi if w.t_to is None else max(w.t_to, hi)
         for value in data_messages(records, generation):
+            await self._send(value)
+
+    async def anomalies(self, records: list[Anomaly], generation: str | None) -> None:
+        """The session's call-outs (anomaly records ordered by t), in its generation."""
+        for value in anomaly_messages(records, generation):
             await self._send(value)
 
     async def close(self) -> None:

@@ -8,6 +8,11 @@ export function stateUrl(session, t) {
   return `/api/history/state?session=${encodeURIComponent(session)}&t=${t}`;
 }
 
+// The call-outs active at second t (docs/history.md).
+export function calloutsUrl(session, t) {
+  return `/api/history/callouts?session=${encodeURIComponent(session)}&t=${t}`;
+}
+
 // The value as of every `step` seconds from `from` to `to` (a sparkline's worth).
 export function seriesUrl(session, name, key, from, to, step) {
   const q = `session=${encodeURIComponent(session)}&name=${encodeURIComponent(name)}&key=${encodeURIComponent(key)}`;
@@ -39,20 +44,24 @@ export function findSession(answer, name) {
 // With `onNow`, the state at t is asked alone first and handed to onNow(values) as soon as
 // it comes (a seek shows its second without waiting for the comparisons); without, all
 // three are asked at once (playing: one round trip a screen).
+// The call-outs at t come with the state at t (a server without them answers none).
 export async function loadFrame(get, session, t, range, onNow = null) {
   const past = pastMoments(t, range);
   const pastState = (x) => (x === null ? null : get(stateUrl(session, x)));
+  const nowState = () => Promise.all([get(stateUrl(session, t)), get(calloutsUrl(session, t)).catch(() => null)]);
   let now;
+  let callouts;
   let day;
   let week;
   if (onNow) {
-    now = await get(stateUrl(session, t));
-    onNow(now.values);
+    [now, callouts] = await nowState();
+    onNow(now.values, callouts?.callouts ?? []);
     [day, week] = await Promise.all([pastState(past.day), pastState(past.week)]);
   } else {
-    [now, day, week] = await Promise.all([get(stateUrl(session, t)), pastState(past.day), pastState(past.week)]);
+    [[now, callouts], day, week] = await Promise.all([nowState(), pastState(past.day), pastState(past.week)]);
   }
-  return { session, t, now: now.values, day: day?.values ?? null, week: week?.values ?? null };
+  const shown = callouts?.callouts ?? [];
+  return { session, t, now: now.values, callouts: shown, day: day?.values ?? null, week: week?.values ?? null };
 }
 
 export async function getJson(url, signal = undefined) {

@@ -10,6 +10,9 @@
 // compared with the same moment yesterday and a week ago, both final values: in live mode
 // the live session's newest final second, in history mode the second on screen.
 import { travelBadge } from './badge.js';
+import { CalloutLayer } from './callout_layer.js';
+import { calloutSentence } from './callout_text.js';
+import { calloutView } from './callouts.js';
 import { DAY_S, PENDING } from './change.js';
 import { Coalescer } from './coalesce.js';
 import { Connection } from './connection.js';
@@ -66,6 +69,7 @@ class Wall {
     this.corridors = new Corridors(right, s, this.lang);
     this.dc = new DataCentres(right, s, this.lang);
     this.map = new RegionMap(mapDom, s, this.lang);
+    this.calloutLayer = new CalloutLayer(mapPanel, mapDom);
     this.htmlPanels = [this.sectors, this.prefectures, this.dc, this.corridors];
     this.chartPanels = [this.exports, this.map];
     this.panels = [...this.htmlPanels, ...this.chartPanels];
@@ -126,6 +130,7 @@ class Wall {
 
     new ResizeObserver(() => {
       for (const p of this.panels) p.resize();
+      this.calloutLayer.invalidate();
       this.dirty = true;
     }).observe(root);
 
@@ -246,7 +251,15 @@ class Wall {
       this.chartsDirty = false;
       this.lastChartAt = Date.now();
       for (const p of this.chartPanels) p.update(view.store, this.places, view.cmp);
+      this.drawCallouts(view.store);
     }
+  }
+
+  // What is off its usual level, on the screen's second (live, or the one travelled to).
+  drawCallouts(store) {
+    const meta = this.store.meta;
+    const view = calloutView(store.callouts ?? [], meta, (c) => calloutSentence(c, meta, this.lang));
+    this.calloutLayer.update(view, (code) => this.places.coord(code), (lonlat) => this.map.project(lonlat));
   }
 
   everySecond() {
@@ -330,9 +343,9 @@ class Wall {
     // playing, one screen is one round trip.
     const seeking = partial && this.travel?.session === session && !this.travel.clock.playing;
     // (Not when that second is on screen already: a refresh replaces it whole.)
-    const onNow = (now) => {
+    const onNow = (now, callouts) => {
       if (signal.aborted || (this.shown?.session === session && this.shown.t === t)) return;
-      this.showFrame({ session, t, now, day: PENDING, week: PENDING });
+      this.showFrame({ session, t, now, callouts, day: PENDING, week: PENDING });
     };
     return loadFrame((url) => getJson(url, signal), session, t, info, seeking ? onNow : null);
   }
@@ -340,7 +353,9 @@ class Wall {
   storesOf(frame) {
     const meta = this.store.meta;
     const of = (values) => (values === null || values === PENDING ? values : Store.fromState(values, frame.t, meta));
-    return { t: frame.t, now: of(frame.now), day: of(frame.day), week: of(frame.week) };
+    const now = of(frame.now);
+    if (now) now.callouts = frame.callouts ?? [];
+    return { t: frame.t, now, day: of(frame.day), week: of(frame.week) };
   }
 
   setLiveCompare(frame) {

@@ -124,6 +124,11 @@ export class RegionMap {
     };
   }
 
+  // Screen position (px in the chart) of [lon, lat]: where the call-outs are drawn.
+  project(lonlat) {
+    return this.chart.convertToPixel('geo', lonlat);
+  }
+
   update(store, places) {
     const r = rem();
     if (!this.styled) {

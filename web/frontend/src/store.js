@@ -11,6 +11,8 @@ export class Store {
     this.version = 0;
     // A history state leaves absent values out; a live table just has not seen them yet.
     this.absentIsZero = false;
+    // The active call-outs (docs/push-protocol.md): replaced whole whenever they change.
+    this.callouts = [];
   }
 
   // The values of a history answer ({"name|key": value}) as of second t: every one final.
@@ -37,12 +39,14 @@ export class Store {
   applySnapshot(msg) {
     this.meta = msg.meta;
     this.tables = new Map();
+    this.callouts = msg.callouts ?? [];
     this._merge(msg.values, msg.at);
     this.version += 1;
   }
 
   applyDelta(msg) {
     this._merge(msg.changes, msg.at);
+    if (msg.callouts) this.callouts = msg.callouts;
     for (const [name, keys] of Object.entries(msg.removed ?? {})) {
       const table = this.tables.get(name);
       for (const key of keys) table?.delete(key);

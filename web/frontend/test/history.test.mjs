@@ -1,7 +1,7 @@
 // Building history requests and frames, with hand-made API answers.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { findSession, loadFrame, pastMoments, seriesUrl, sparkRequest, stateUrl } from '../src/history.js';
+import { calloutsUrl, findSession, loadFrame, pastMoments, seriesUrl, sparkRequest, stateUrl } from '../src/history.js';
 
 const T = 1796277900;
 
@@ -23,22 +23,37 @@ test('sessions answer: the named one, or null', () => {
   assert.equal(findSession({}, 'live'), null);
 });
 
-test('a frame asks for now, yesterday and last week, and carries their values', async () => {
+const CALLOUT = { name: 'corridor_shipments_15m', key: '520300>520100', t: T - 5, since: T - 60, value: 3, expected: 17, low: 12, high: 22, score: -4.5 };
+
+test('a frame asks for now, its call-outs, yesterday and last week, and carries them', async () => {
   const asked = [];
   const get = async (url) => {
     asked.push(url);
     const t = Number(new URL(url, 'http://wall').searchParams.get('t'));
+    if (url.startsWith('/api/history/callouts')) return { session: 'live', t, callouts: [CALLOUT] };
     return { session: 'live', t, values: { 'shipments_1m|520000': t === T ? 20 : 10 } };
   };
   const frame = await loadFrame(get, 'live', T, { from: T - 86400, to: T });
-  assert.deepEqual(asked, [stateUrl('live', T), stateUrl('live', T - 86400)]);
+  assert.deepEqual(asked, [stateUrl('live', T), calloutsUrl('live', T), stateUrl('live', T - 86400)]);
+  assert.equal(calloutsUrl('live', T), `/api/history/callouts?session=live&t=${T}`);
   assert.deepEqual(frame, {
     session: 'live',
     t: T,
     now: { 'shipments_1m|520000': 20 },
+    callouts: [CALLOUT],
     day: { 'shipments_1m|520000': 10 },
     week: null,
   });
+});
+
+test('a server without call-outs in its history: the frame has none, and still shows', async () => {
+  const get = async (url) => {
+    if (url.startsWith('/api/history/callouts')) throw new Error('no such history request');
+    return { session: 'live', t: T, values: { 'shipments_1m|520000': 20 } };
+  };
+  const frame = await loadFrame(get, 'live', T, { from: T, to: T });
+  assert.deepEqual(frame.callouts, []);
+  assert.deepEqual(frame.now, { 'shipments_1m|520000': 20 });
 });
 
 test('an API error fails the frame with its message', async () => {
@@ -63,10 +78,12 @@ test('a seek asks for its second alone first and hands it over before the compar
   const events = [];
   const get = async (url) => {
     const t = Number(new URL(url, 'http://wall').searchParams.get('t'));
-    events.push(`get ${t}`);
-    return { session: 'live', t, values: { 'shipments_1m|520000': t } };
+    const callouts = url.startsWith('/api/history/callouts');
+    events.push(`get ${callouts ? 'callouts ' : ''}${t}`);
+    return callouts ? { callouts: [CALLOUT] } : { session: 'live', t, values: { 'shipments_1m|520000': t } };
   };
-  const frame = await loadFrame(get, 'live', T, { from: T - 86400, to: T }, (now) => events.push(`now ${now['shipments_1m|520000']}`));
-  assert.deepEqual(events, [`get ${T}`, `now ${T}`, `get ${T - 86400}`]);
+  const onNow = (now, callouts) => events.push(`now ${now['shipments_1m|520000']} ${callouts.length}`);
+  const frame = await loadFrame(get, 'live', T, { from: T - 86400, to: T }, onNow);
+  assert.deepEqual(events, [`get ${T}`, `get callouts ${T}`, `now ${T} 1`, `get ${T - 86400}`]);
   assert.deepEqual(frame.day, { 'shipments_1m|520000': T - 86400 });
 });
