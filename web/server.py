@@ -23,8 +23,8 @@ from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 
 from pulseboard import packs
-from pulseboard.packs import RegionPack
 from pulseboard.anomalies import Anomaly
+from pulseboard.packs import RegionPack
 from web.assets import STATIC_DIR, StaticAssets
 from web.history_api import PREFIX as HISTORY_PREFIX
 from web.history_api import HistoryApi
