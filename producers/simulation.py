@@ -29,6 +29,7 @@ from operator import itemgetter
 from producers.emitter import Emitter, FaultRates, Pending, as_records
 from producers.fleet import Fleet, FleetPlan
 from producers.freight_mix import TripMix
+from producers.incidents import Incident, Schedule
 from producers.records import SimRecord, Tally, TallyCounter
 from producers.rhythm import datacentre_curve, freight_curve
 from producers.sectors import DATA_CENTRES, SectorStreams
@@ -59,6 +60,7 @@ class SimConfig:
     max_trucks: int = 100_000
     dc_report_s: float | None = None  # each data centre's report period; None: automatic
     gdp_cny_per_day: float = 6.2e9  # provincial value added per day (~2.27 trillion CNY/yr)
+    incidents: tuple[Incident, ...] = ()  # labelled incidents (producers/incidents.py)
 
     def __post_init__(self) -> None:
         _require_int("seed", self.seed, 0, 2**63 - 1)
@@ -222,6 +224,7 @@ class Simulation:
         faults = FaultRates(config.invalid_fraction, config.late_fraction, config.future_fraction)
         self._em = Emitter(config.seed, faults, rng_emit)
         curve = freight_curve()
+        incidents = Schedule(config.incidents) if config.incidents else None
         self._fleet = Fleet(
             mix=mix,
             plan=self.rates.fleet,
@@ -230,6 +233,7 @@ class Simulation:
             rng=rng_fleet,
             seed=config.seed,
             start_ms=config.start_ms,
+            incidents=incidents,
         )
         self._sectors = SectorStreams(
             outputs_per_s=self.rates.outputs,
@@ -240,6 +244,7 @@ class Simulation:
             emitter=self._em,
             rng=rng_sectors,
             start_ms=config.start_ms,
+            incidents=incidents,
         )
         self._second = config.start_ms // 1000  # next simulated second to generate
         # Released records not yet handed out, as plain tuples (see Emitter); _pos is the
