@@ -24,6 +24,7 @@ LOG_FORMATS = ("text", "json")
 TOPIC_BUCKETS = "indicators.buckets"
 # Every final indicator record, per session (docs/history.md): time-retained, not compacted.
 TOPIC_HISTORY = "indicators.history"
+TOPIC_ANOMALIES = "anomalies"
 DEFAULT_HISTORY_RETENTION_DAYS = 30.0
 # The aggregator's consumer groups (after the topic prefix): stage 1 on the events topics,
 # stage 2 on the internal topic. A replay asks the first one who is consuming.
@@ -87,6 +88,7 @@ class KafkaSettings:
             spec.TOPIC_DLQ: self.dlq_partitions,
             TOPIC_BUCKETS: 1,
             TOPIC_HISTORY: 1,
+            TOPIC_ANOMALIES: 1,
         }
 
 
