@@ -88,19 +88,19 @@ class Incident:
                 "end": self.end_ms}  # fmt: skip
 
 
-def parse_duration_ms(text: str, what: str) -> int:
+def parse_duration_ms(text: str, what: str, *, zero: bool = False) -> int:
     m = _DURATION.match(text)
     if not text or m is None or not any(m.groups()):
         raise IncidentError(f"{what} {text!r} is not a duration; write e.g. 45m, 2h, 1h30m, 1d")
     ms = sum(int(g or 0) * unit for g, unit in zip(m.groups(), _UNIT_MS, strict=True))
-    if ms <= 0:
+    if ms <= 0 and not zero:
         raise IncidentError(f"{what} {text!r} must be longer than 0")
     return ms
 
 
 def parse_start_ms(text: str, sim_start_ms: int) -> int:
     if text.startswith("+"):
-        return sim_start_ms + parse_duration_ms(text[1:], "START")
+        return sim_start_ms + parse_duration_ms(text[1:], "START", zero=True)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
