@@ -138,7 +138,8 @@ def test_produce_writes_the_ground_truth_and_refuses_unknown_targets(tmp_path):
          "end": START + H + 30 * 60_000},
         {"kind": "export_slump", "target": "US", "start": START + 9 * H, "end": START + 11 * H},
     ]  # fmt: skip
-    bad = run_cli({"PULSEBOARD_STATE_DIR": str(tmp_path)}, "produce", "--count", "10", "--to-file", str(tmp_path / "x.jsonl"),
+    env = {"PULSEBOARD_STATE_DIR": str(tmp_path)}
+    bad = run_cli(env, "produce", "--count", "10", "--to-file", str(tmp_path / "x.jsonl"),
                   "--incident", "dc_outage@+1h/1h:dc-nowhere-01")  # fmt: skip
     assert bad.returncode == 2
     assert "no such target" in bad.stderr and "dc-guian-01" in bad.stderr
