@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Final
 
-from consumers.anomalies.offline import AnomalyFile
+from consumers.anomalies.offline import AnomalyFile, detector_config
 from consumers.anomalies.offline import add_argument as add_anomalies_argument
 from consumers.changelog import Record, encode_records
 from consumers.engine import Engine, EngineConfig, EngineStats
@@ -255,8 +255,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"replay: no such file: {args.log}", file=sys.stderr)
         return 2
     try:
+        anomaly_config = detector_config(args) if anomalies_path else None
+    except ValueError as exc:  # a ConfigError: a bad --anomaly-period
+        print(f"replay: {exc}", file=sys.stderr)
+        return 2
+    try:
         out = _RecordFile(args.out) if args.out is not None else None
-        anomalies = AnomalyFile(anomalies_path) if anomalies_path is not None else None
+        anomalies = AnomalyFile(anomalies_path, anomaly_config) if anomalies_path else None
     except OSError as exc:
         print(f"replay: cannot write: {exc}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ disk. ``Follower`` turns them into detector calls:
 * ``begin`` (a replayed session written again): the session starts over, so does the detector.
 * ``cut``: no value carries across it (backfilled days end and start with one).
 * ``drop``: the session is gone; the detector starts over.
+* ``end`` (a replayed session complete): judged up to its last record, as offline.
 
 Call-outs at or before ``published_until`` were published by an earlier run of the service
 (the same input gives the same call-outs), so they are not handed out again.
@@ -17,7 +18,7 @@ Call-outs at or before ``published_until`` were published by an earlier run of t
 from __future__ import annotations
 
 from consumers.anomalies.detector import Callout, Detector, DetectorConfig
-from pulseboard.history.codec import Begin, Cut, Data, Drop, Message
+from pulseboard.history.codec import Begin, Cut, Data, Drop, End, Message
 from pulseboard.indicators import Record
 
 
@@ -43,7 +44,11 @@ class Follower:
         elif isinstance(message, Drop):
             self.generation = None
             self.detector = Detector(self._config)
-        return []  # End: nothing to do, the data before it was judged as it came
+        elif isinstance(message, End) and message.g == self.generation:
+            # A replayed session is complete: judge up to its last record, as the offline
+            # replay does at the end of the log.
+            return self._new(self.detector.flush())
+        return []
 
     def _new(self, callouts: list[Callout]) -> list[Callout]:
         return [c for c in callouts if int(c["t"]) > self.published_until]  # type: ignore[call-overload]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from consumers.anomalies.detector import Detector, DetectorConfig
 from consumers.anomalies.records import encode_lines
+from pulseboard.config import ConfigError
 from pulseboard.indicators import Record
 
 
@@ -24,6 +25,27 @@ def add_argument(parser: argparse.ArgumentParser) -> None:
         help="also write the anomaly call-outs of the final records to FILE (JSON Lines); "
         "baselines come from the log's own earlier days (docs/anomalies.md)",
     )
+    add_period_argument(parser)
+
+
+def add_period_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--anomaly-period",
+        type=int,
+        default=DetectorConfig().period_s,
+        metavar="SECONDS",
+        help="length of the daily rhythm the usual level repeats with (default 86400: a day; "
+        "shorter only to try the detector on short logs)",
+    )
+
+
+def detector_config(args: argparse.Namespace) -> DetectorConfig:
+    """The detector's configuration from the command line (wrong values fail fast)."""
+    period = args.anomaly_period
+    try:
+        return DetectorConfig(period_s=period, offset_s=DetectorConfig().offset_s % period)
+    except ValueError as exc:
+        raise ConfigError(f"--anomaly-period: {exc}") from None
 
 
 class AnomalyFile:

@@ -25,8 +25,9 @@ import orjson
 from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from consumers.anomalies.detector import Callout
+from consumers.anomalies.detector import Callout, DetectorConfig
 from consumers.anomalies.follow import Follower
+from consumers.anomalies.offline import add_period_argument, detector_config
 from consumers.anomalies.records import callout_key, encode_callout
 from pulseboard.config import TOPIC_ANOMALIES, TOPIC_HISTORY, Config
 from pulseboard.connect import wait_for_cluster
@@ -47,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=9103,
         help="Prometheus metrics port on 127.0.0.1 (0 disables; default 9103)",
     )
+    add_period_argument(parser)
 
 
 class AnomalyMetrics:
@@ -99,12 +101,14 @@ async def last_published_t(config: Config, topic: str) -> int:
         await reader.stop()
 
 
-async def follow(config: Config, metrics: AnomalyMetrics, stop: asyncio.Event) -> None:
+async def follow(
+    config: Config, detector: DetectorConfig, metrics: AnomalyMetrics, stop: asyncio.Event
+) -> None:
     history = config.kafka.topic(TOPIC_HISTORY)
     out = config.kafka.topic(TOPIC_ANOMALIES)
     if await wait_for_cluster(config, [history, out], "anomalies", log, stop) is None:
         return
-    follower = Follower(published_until=await last_published_t(config, out))
+    follower = Follower(detector, published_until=await last_published_t(config, out))
     session = config.kafka.session.encode()
     tp = TopicPartition(history, 0)
     consumer = kafka_consumer(
@@ -142,8 +146,9 @@ async def follow(config: Config, metrics: AnomalyMetrics, stop: asyncio.Event) -
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
+    detector = detector_config(args)
     configure_logging(config)
-    log_start(log, "anomalies", config, metrics_port=args.metrics_port)
+    log_start(log, "anomalies", config, metrics_port=args.metrics_port, period_s=detector.period_s)
     metrics = AnomalyMetrics()
     server = serve_metrics(metrics.registry, args.metrics_port, config.metrics_host)
 
@@ -152,7 +157,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await follow(config, metrics, stop)
+        await follow(config, detector, metrics, stop)
 
     try:
         with contextlib.suppress(KeyboardInterrupt):
