@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import math
 import multiprocessing
+import pickle
 import random
 import statistics
 import sys
@@ -216,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--days", type=int, default=10)
+    p.add_argument("--cache", metavar="FILE", help="keep the simulated days here and reuse them")
     p.add_argument("--workers", type=int, default=2, help="processes simulating days")
     p.add_argument("--river", action="store_true", help="also measure River (slow)")
     p.add_argument("--curve", default="3,4,5,6,7,8,10", help="k_open values of the curve")
@@ -224,7 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.days <= product.min_days:
         p.error(f"--days must be > {product.min_days} (the learning days)")
     t0 = time.perf_counter()
-    minutes, incidents = simulate(args.seed, args.days, product.min_days, args.workers)
+    cache = Path(args.cache) if args.cache else None
+    if cache is not None and cache.exists():
+        minutes, incidents = pickle.loads(cache.read_bytes())
+    else:
+        minutes, incidents = simulate(args.seed, args.days, product.min_days, args.workers)
+        if cache is not None:
+            cache.write_bytes(pickle.dumps((minutes, incidents)))
     sim_s = time.perf_counter() - t0
     judged_days = args.days - product.min_days
     print(

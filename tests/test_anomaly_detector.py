@@ -3,7 +3,8 @@
 A small "day" keeps the tables readable: period 600 s, one judgement a minute, so a day has
 10 slots; the usual level is taken at the same slot only (offsets (0,)) on the 3 previous
 days. Expected values are worked out by hand from docs/anomalies.md's definitions:
-expected = median, spread = max(1.4826 x MAD, 5% of expected, sqrt(expected + 1) for counts).
+expected = median, spread = max(1.4826 x MAD, 5% of expected, sqrt(expected + 1) for counts,
+sqrt(W/2 x mean square minute step) of the past days: 0 for the flat past days used here).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ SMALL = DetectorConfig(
     k_close=1.5,
     open_after=2,
     close_after=2,
+    rel_floor=0.05,
 )
 NAME, KEY = "shipments_1m", "520100"
 
@@ -185,3 +187,14 @@ def test_follower_applies_the_current_generation_cuts_and_skips_what_was_publish
     g = Follower(SMALL)
     assert g.apply(Begin("g1")) == [] and g.apply(Data("g0", drop)) == []
     assert g.skipped_messages == 1
+
+
+def test_lumpiness_widens_the_band_from_how_the_past_days_moved_minute_to_minute():
+    # Past days alternate 90, 110, ...: every minute step is +-20, mean square 400. For a
+    # one-minute window (W = 1 judgement) the spread is sqrt(1/2 x 400) = 14.14, above the
+    # Poisson floor sqrt(110 + 1) = 10.54 and 5% of 110 = 5.5 (MAD is 0: same every day).
+    alternating = [90, 110] * 5
+    out = run([alternating] * 3 + [[90, 110, 90, 110, 40, 40, 90, 110, 90, 110]])
+    assert [(c["t"] - 1800, c["state"]) for c in out][:1] == [(300, "opened")]
+    assert out[0]["expected"] == 110
+    assert out[0]["high"] == pytest.approx(110 + 3 * math.sqrt(200), abs=1e-6)

@@ -45,6 +45,18 @@ WATCHED: Final = (
 STATES: Final = ("opened", "ongoing", "closed")
 MAD_TO_SD: Final = 1.4826  # a normal distribution's stddev per median absolute deviation
 CST_OFFSET_S: Final = 8 * 3600
+# The windows of the summed indicators (SPEC section 7), for ``Detector.lumpiness``.
+WINDOW_S: Final = {
+    "corridor_shipments_15m": 900,
+    "shipments_1m": 60,
+    "export_value_by_country_1h": 3600,
+    "sector_value_1h": 3600,
+    "tonnage_1h": 3600,
+    "freight_value_1h": 3600,
+    "export_value_1h": 3600,
+    "deliveries_1h": 3600,
+    "output_value_1h": 3600,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +71,19 @@ class DetectorConfig:
     k_open: float = 6.0
     k_close: float = 3.0
     min_rel: float = 0.3
-    rel_floor: float = 0.05
+    rel_floor: float = 0.1
+    # Per indicator where the defaults do not fit: data-centre power is a smooth sum of a
+    # few big loads (an outage of one of several is a 15-25% drop, and 2% is its noise).
+    rel_floors: tuple[tuple[str, float], ...] = (("dc_power_mw_5m", 0.02),)
+    min_rels: tuple[tuple[str, float], ...] = (("dc_power_mw_5m", 0.1),)
+    # A key is judged only while its usual level is at least this share of its indicator's
+    # total over all keys: a partner or corridor that sees a consignment now and then is
+    # all bursts, no level.
+    min_share: float = 0.01
+    # Counts: the spread is at least sqrt(count_floor x (expected + 1)), a Poisson count's.
+    count_floor: float = 1.0
+    # Lumpiness (see ``lumpiness``) is measured over blocks of this many judgements.
+    lump_block: int = 60
     open_after: int = 2
     close_after: int = 3
     max_gap_s: int = 3_600
@@ -113,24 +137,24 @@ def median(xs: list[float]) -> float:
     return s[mid] if n % 2 else (s[mid - 1] + s[mid]) / 2
 
 
-def mean_std_band(samples: list[float], *, count: bool, rel_floor: float, days: int) -> Band:
+def mean_std_band(samples: list[float], *, count: float, rel_floor: float, days: int) -> Band:
     """Mean and standard deviation of ``samples``, with the same floors as ``robust_band``."""
     n = len(samples)
     m = sum(samples) / n
     sd = math.sqrt(sum((x - m) ** 2 for x in samples) / max(1, n - 1))
     spread = max(sd, rel_floor * abs(m), 1e-9)
     if count:
-        spread = max(spread, math.sqrt(m + 1.0))
+        spread = max(spread, math.sqrt(count * (m + 1.0)))
     return Band(m, spread, days)
 
 
-def robust_band(samples: list[float], *, count: bool, rel_floor: float, days: int) -> Band:
+def robust_band(samples: list[float], *, count: float, rel_floor: float, days: int) -> Band:
     """Median and MAD-based spread of ``samples``, with the floors described above."""
     m = median(samples)
     mad = median([abs(x - m) for x in samples])
     spread = max(MAD_TO_SD * mad, rel_floor * abs(m), 1e-9)
     if count:
-        spread = max(spread, math.sqrt(m + 1.0))
+        spread = max(spread, math.sqrt(count * (m + 1.0)))
     return Band(m, spread, days)
 
 
@@ -152,6 +176,8 @@ class Detector:
         self._history: dict[tuple[str, str], dict[int, array]] = {}
         self._judged_slots: dict[int, bytearray] = {}  # day -> 1 where the slot was judged
         self._tracks: dict[tuple[str, str], _Track] = {}
+        # (name, key, day, block) -> mean square step (see ``lumpiness``).
+        self._steps: dict[tuple[tuple[str, str], int, int], float | None] = {}
         self._last_t: int | None = None  # greatest record t seen
         self._next: int | None = None  # next judgement T
         self.stats = DetectorStats()
@@ -219,13 +245,22 @@ class Detector:
             judged = self._judged_slots[day] = bytearray(self._slots)
             self._forget_before(day - c.max_days - 1)
         judged[slot] = 1
+        bands: list[tuple[tuple[str, str], float, Band | None]] = []
+        totals: dict[str, float] = {}
         for nk, value in self.values.items():
             v = float(value or 0)
             band = self.band(nk, day, slot)
             self._remember(nk, day, slot, v)
+            bands.append((nk, v, band))
+            if band is not None:
+                totals[nk[0]] = totals.get(nk[0], 0.0) + abs(band.expected)
+        for nk, v, band in bands:
             if band is None:
                 self.stats.learning += 1
                 continue
+            track = self._tracks.get(nk)
+            if abs(band.expected) < c.min_share * totals[nk[0]] and not (track and track.open):
+                continue  # too small to have a level (an open call-out still closes)
             self.stats.judged += 1
             self._step(t, nk, v, band, out)
 
@@ -251,7 +286,53 @@ class Detector:
         if days < c.min_days:
             return None
         fit = robust_band if c.method == "mad" else mean_std_band
-        return fit(samples, count=KINDS[nk[0]] is Kind.COUNT, rel_floor=c.rel_floor, days=days)
+        count = c.count_floor if KINDS[nk[0]] is Kind.COUNT else 0.0
+        rel_floor = dict(c.rel_floors).get(nk[0], c.rel_floor)
+        band = fit(samples, count=count, rel_floor=rel_floor, days=days)
+        lump = self.lumpiness(nk, day, slot)
+        if lump > band.spread:
+            band = Band(band.expected, lump, days)
+        return band
+
+    def lumpiness(self, nk: tuple[str, str], day: int, slot: int) -> float:
+        """The noise of a windowed sum from how its value moves from one judgement to the
+        next. A sum over a window of W judgements, of items arriving independently, changes
+        each step by (what arrived) - (what left), so Var(step) = 2 Var(one step's arrivals)
+        and Var(sum) = W Var(one step's arrivals) = W/2 Var(step), whatever the items' sizes:
+        bursts of shipments and containers worth millions included. Var(step) is the mean
+        square step in the same hour of each past day; the median over days is taken."""
+        steps = WINDOW_S.get(nk[0], 0) // self.config.cadence_s
+        if steps == 0:
+            return 0.0
+        block = slot // self.config.lump_block
+        per_day = []
+        for d in range(day - 1, day - self.config.max_days - 1, -1):
+            ms = self._mean_square_step(nk, d, block)
+            if ms is not None:
+                per_day.append(ms)
+        if not per_day:
+            return 0.0
+        return math.sqrt(steps / 2 * median(per_day))
+
+    def _mean_square_step(self, nk: tuple[str, str], day: int, block: int) -> float | None:
+        key = (nk, day, block)
+        if key in self._steps:
+            return self._steps[key]
+        judged = self._judged_slots.get(day)
+        if judged is None:
+            return None
+        row = self._history.get(nk, {}).get(day)
+        lo = max(1, block * self.config.lump_block)
+        hi = min(self._slots, block * self.config.lump_block + self.config.lump_block)
+        total, n = 0.0, 0
+        for s in range(lo, hi):
+            if judged[s] and judged[s - 1]:
+                if row is not None:
+                    total += (row[s] - row[s - 1]) ** 2
+                n += 1
+        ms = total / n if n else None
+        self._steps[key] = ms
+        return ms
 
     def _remember(self, nk: tuple[str, str], day: int, slot: int, v: float) -> None:
         if v == 0.0 and nk not in self._history:
@@ -263,6 +344,8 @@ class Detector:
         row[slot] = v
 
     def _forget_before(self, day: int) -> None:
+        for k in [k for k in self._steps if k[1] < day]:
+            del self._steps[k]
         for d in [d for d in self._judged_slots if d < day]:
             del self._judged_slots[d]
         for days in self._history.values():
@@ -276,7 +359,8 @@ class Detector:
             track = self._tracks[nk] = _Track()
         score = (v - band.expected) / band.spread
         if not track.open:
-            big = abs(v - band.expected) >= c.min_rel * max(abs(band.expected), 1e-9)
+            min_rel = dict(c.min_rels).get(nk[0], c.min_rel)
+            big = abs(v - band.expected) >= min_rel * max(abs(band.expected), 1e-9)
             if abs(score) >= c.k_open and big:
                 track.hits += 1
                 if track.hits >= c.open_after:
