@@ -276,6 +276,8 @@ class Detector:
             used = False
             for o in c.offsets:
                 dd, s = divmod(d * n + slot + o, n)
+                if dd >= day:  # only what was before today: never the anomaly itself
+                    continue
                 judged = self._judged_slots.get(dd)
                 if judged is None or not judged[s]:
                     continue
