@@ -105,8 +105,11 @@ def river_callouts(
     """River's PredictiveAnomalyDetection around a Holt-Winters forecaster with a daily
     season (1,440 minutes), one per (name, key), scored every minute after its warm-up;
     a call-out opens after ``open_after`` scores of 1.0 in a row (the error beyond the
-    model's own threshold) and closes after ``close_after`` below 0.5."""
+    model's own threshold) and closes after ``close_after`` below 0.5. Only keys with at
+    least 1% of their indicator's mean total are followed (as the detector judges)."""
     from river import anomaly, time_series
+
+    followed = _keys_with_a_level(minutes)
 
     models: dict[tuple[str, str], anomaly.PredictiveAnomalyDetection] = {}
     tracks: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -120,6 +123,8 @@ def river_callouts(
         for r in recs:
             values[(r.name, r.key)] = float(r.value or 0)
         for nk, v in values.items():
+            if nk not in followed:
+                continue
             m = models.get(nk)
             if m is None:
                 m = models[nk] = anomaly.PredictiveAnomalyDetection(
@@ -142,6 +147,20 @@ def river_callouts(
                     tr[0], tr[2] = 0, 0
                     out.append({"t": t, "name": nk[0], "key": nk[1], "state": "closed"})
     return out
+
+
+def _keys_with_a_level(minutes: list[list[Record]], share: float = 0.01) -> set[tuple[str, str]]:
+    sums: dict[tuple[str, str], float] = defaultdict(float)
+    values: dict[tuple[str, str], float] = {}
+    for recs in minutes:
+        for r in recs:
+            values[(r.name, r.key)] = float(r.value or 0)
+        for nk, v in values.items():
+            sums[nk] += v
+    totals: dict[str, float] = defaultdict(float)
+    for (name, _), v in sums.items():
+        totals[name] += v
+    return {nk for nk, v in sums.items() if v >= share * totals[nk[0]]}
 
 
 @dataclass
