@@ -39,7 +39,7 @@ def records(keys: int, days: int, every: int, rng: random.Random) -> list[Anomal
     out: list[Anomaly] = []
     end = T0 + days * 86_400
     for k in range(keys):
-        name, key = "corridor_shipments_15m", f"{520100 + k}>520300"
+        name, key = "corridor_shipments_15m", f"R{k}>R0"
         t = T0 + rng.randrange(0, 86_400)
         while t + HOUR < end:
             score = rng.uniform(3, 9) * rng.choice((-1, 1))
@@ -64,7 +64,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         w = HistoryWriter(Path(tmp), "h")
         started = time.perf_counter()
-        live = [("live", Data(None, [(T0, "shipments_1m", "520000", 1)]), 0)]
+        live = [("live", Data(None, [(T0, "shipments_1m", "P", 1)]), 0)]
         w.apply(live, {0: 1})
         for i in range(0, len(recs), 8000):
             w.apply([], {0: 1}, recs[i : i + 8000], {0: i + 8000})
@@ -88,7 +88,7 @@ def main() -> int:
     for n in (3, 20):
         board = CalloutBoard()
         for k in range(n):
-            board.apply(Anomaly(T0, "corridor_shipments_15m", f"{520100 + k}>520300",
+            board.apply(Anomaly(T0, "corridor_shipments_15m", f"R{k}>R0",
                                 3, 17, 11.9, 22.1, -4.567, "opened"))  # fmt: skip
         sizes[f"callouts_bytes_{n}_active"] = len(orjson.dumps(board.wire()))
     ms.sort()

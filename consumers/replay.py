@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Final
 
+from consumers.anomalies.offline import AnomalyFile, detector_config
+from consumers.anomalies.offline import add_argument as add_anomalies_argument
 from consumers.changelog import Record, encode_records
 from consumers.engine import Engine, EngineConfig, EngineStats
 from consumers.events import LineEvent
@@ -163,10 +165,15 @@ class _RecordFile:
             self._tmp.unlink(missing_ok=True)
 
 
+def _discard(records: list[Record]) -> None:
+    """Where final records go when only the call-outs are asked for."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("log", metavar="LOG", help="event log (.jsonl or .jsonl.gz; - = stdin)")
     # Not required=True at the parser level, so a `--to-kafka` mode can do without it.
     parser.add_argument("--out", metavar="FILE", help="final records output (- = stdout)")
+    add_anomalies_argument(parser)
     parser.add_argument(
         "--every",
         type=int,
@@ -231,8 +238,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, pack: RegionPack) -> int:
-    if args.out is None:
-        print("replay: --out FILE is required (or --to-kafka)", file=sys.stderr)
+    anomalies_path = getattr(args, "anomalies", None)
+    if args.out is None and anomalies_path is None:
+        print("replay: --out FILE is required (or --anomalies, or --to-kafka)", file=sys.stderr)
         return 2
     try:
         config = EngineConfig(
@@ -248,23 +256,42 @@ def run(args: argparse.Namespace, pack: RegionPack) -> int:
         print(f"replay: no such file: {args.log}", file=sys.stderr)
         return 2
     try:
-        out = _RecordFile(args.out)
-    except OSError as exc:
-        print(f"replay: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        anomaly_config = detector_config(args) if anomalies_path else None
+    except ValueError as exc:  # a ConfigError: a bad --anomaly-period
+        print(f"replay: {exc}", file=sys.stderr)
         return 2
+    try:
+        out = _RecordFile(args.out) if args.out is not None else None
+        anomalies = AnomalyFile(anomalies_path, anomaly_config) if anomalies_path else None
+    except OSError as exc:
+        print(f"replay: cannot write: {exc}", file=sys.stderr)
+        return 2
+    write = out.write if out is not None else _discard
+    if anomalies is not None:
+        write = anomalies.tee(write)
     on_line: LineHook | None = None  # --to-kafka: the Kafka event sink goes here
     try:
         report = replay_lines(
-            read_lines(args.log), config, out.write, reorder_ms=args.reorder_ms, on_line=on_line
+            read_lines(args.log), config, write, reorder_ms=args.reorder_ms, on_line=on_line
         )
     except (OSError, EOFError) as exc:  # unreadable or truncated log (e.g. a cut .gz)
-        out.abort()
+        if out is not None:
+            out.abort()
+        if anomalies is not None:
+            anomalies.abort()
         print(f"replay: cannot read {args.log}: {exc}; no output written", file=sys.stderr)
         return 1
     except BaseException:
-        out.abort()
+        if out is not None:
+            out.abort()
+        if anomalies is not None:
+            anomalies.abort()
         raise
-    out.close()
+    if out is not None:
+        out.close()
+    if anomalies is not None:
+        anomalies.close()
+        print(f"anomalies      {anomalies.callouts} call-out records", file=sys.stderr)
     print(report.summary(), file=sys.stderr)
     return 0
 

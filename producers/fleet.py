@@ -29,8 +29,9 @@ from typing import Final
 import orjson
 
 from producers.emitter import INGEST_RING, Emitter
-from producers.freight_mix import Trip, TripMix
+from producers.freight_mix import Consignment, Trip, TripMix
 from producers.geography import Route
+from producers.incidents import Schedule, copies
 from producers.rhythm import DailyCurve
 from pulseboard import spec
 
@@ -176,8 +177,11 @@ class Fleet:
         rng: random.Random,
         seed: int,
         start_ms: int,
+        incidents: Schedule | None = None,
     ) -> None:
         self._mix = mix
+        self._incidents = incidents
+        self._held: set[bytes] = set()  # trucks that already waited out a closure
         self._plan = plan
         self._curve = curve
         self._em = emitter
@@ -268,13 +272,18 @@ class Fleet:
         """A truck at the trip's origin takes the consignments and sets off."""
         rng, em = self._rng, self._em
         trip = self._mix.sample(rng)
+        if self._incidents is not None:
+            trip = self._open_trip(trip, t)
         idle = self._idle[trip.origin]
         tr = idle.pop() if idle else self._new_truck(trip.origin)
         self._assign(tr, trip)
         shipments = []
         ts = t
         lo, hi = LOADING_GAP_MS
-        for c in self._mix.consignments(rng, trip):
+        consignments = self._mix.consignments(rng, trip)
+        if self._incidents is not None:
+            consignments = self._ordered(consignments, t)
+        for c in consignments:
             sid = self._next_shipment_id()
             em.emit(
                 ts,
@@ -322,6 +331,8 @@ class Fleet:
                 tr.in_bucket = True
                 self._buckets[(t // 1000) % self._ping_s].append(tr)
         elif state == LOADED:
+            if self._incidents is not None and self._held_at_closure(tr, t):
+                return
             self._deliver(tr, t)
         elif state == UNLOADING:  # unloaded: drive home empty
             assert tr.inbound is not None
@@ -548,3 +559,46 @@ class Fleet:
         # The break began with a report (speed 0); the next comes at a random phase, as
         # after any departure, so breaks do not add reports on average.
         self._report_from(tr, t)
+
+    # ----------------------------------------------------------------- incidents
+
+    def _open_trip(self, trip: Trip, t: int) -> Trip:
+        """A trip that does not set off on a closed corridor: shippers on it hold their
+        loads, and the truck takes the next load on offer instead."""
+        assert self._incidents is not None
+        for _ in range(100):
+            if not self._incidents.closed(trip.origin, trip.dest, t):
+                break
+            trip = self._mix.sample(self._rng)
+        return trip
+
+    def _ordered(self, consignments: tuple[Consignment, ...], t: int) -> list[Consignment]:
+        """The consignments actually ordered when a country's demand is off its usual."""
+        assert self._incidents is not None
+        out: list[Consignment] = []
+        for c in consignments:
+            if c.export_country is None:
+                out.append(c)
+                continue
+            factor = self._incidents.export_factor(c.export_country, t)
+            n = 1 if factor == 1.0 else copies(factor, self._rng.random())
+            out.extend([c] * n)
+        return out
+
+    def _held_at_closure(self, tr: _Truck, t: int) -> bool:
+        """A loaded truck whose corridor closed under it waits, engine off, until it opens:
+        its arrival moves by the wait, which counts as a break (late more often)."""
+        assert self._incidents is not None
+        if tr.key in self._held:  # the road is open again: on to the delivery
+            self._held.discard(tr.key)
+            self.moving += 1
+            return False
+        held = self._incidents.held_ms(tr.home, tr.dest, tr.leg_start, t)
+        if held <= 0:
+            return False
+        self._held.add(tr.key)
+        self.moving -= 1  # the dispatcher counts it off the road while it waits
+        tr.arrive = t + held
+        tr.rested_ms += held
+        self._at(tr, tr.arrive)
+        return True

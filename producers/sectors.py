@@ -16,6 +16,7 @@ from statistics import NormalDist
 from typing import Final
 
 from producers.emitter import Emitter
+from producers.incidents import Schedule
 from producers.rhythm import DailyCurve
 from producers.sampling import quantile_table
 from pulseboard import spec
@@ -91,9 +92,16 @@ class SectorStreams:
         rng: random.Random,
         start_ms: int,
         economy: Economy,
+        incidents: Schedule | None = None,
     ) -> None:
         self._em = emitter
         self._data_centres = economy.data_centres
+        self._incidents = incidents
+        self._dc_factor = (
+            incidents.dc_factor({dc.dc_id: dc.region for dc in self._data_centres})
+            if incidents
+            else None
+        )
         self._rng = rng
         self._curve = curve
         self._dc_curve = dc_curve
@@ -134,6 +142,8 @@ class SectorStreams:
             t = int(t_next)
             key, members = choices[getrandbits(CHOICE_BITS)]
             cents = round(mean_value * noise[getrandbits(12)] * 100)
+            if self._incidents is not None:  # what an incident makes each output worth
+                cents = round(cents * self._incidents.output_factor(key.decode(), t))
             emit(t, TOPIC, key, "output", fmt % (next(ids), t, members, cents / 100))
             t_next += expovariate(rate)
         self._next_output = t_next
@@ -149,6 +159,8 @@ class SectorStreams:
                 # Load follows the internet's day (trough before dawn, evening peak) with a
                 # little noise from batch jobs.
                 u = dc.utilization * (0.7 + 0.3 * shape) * (0.97 + 0.06 * rng.random())
+                if self._dc_factor is not None:
+                    u *= self._dc_factor(dc.dc_id, t)
                 milli = min(990, max(20, round(u * 1000)))
                 em.emit(
                     t,

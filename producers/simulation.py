@@ -30,6 +30,7 @@ from operator import itemgetter
 from producers.emitter import Emitter, FaultRates, Pending, as_records
 from producers.fleet import Fleet, FleetPlan
 from producers.freight_mix import TripMix
+from producers.incidents import Incident, Schedule
 from producers.records import SimRecord, Tally, TallyCounter
 from producers.rhythm import datacentre_curve, freight_curve
 from producers.sectors import SectorStreams
@@ -64,6 +65,7 @@ class SimConfig:
     # The area's value added per day, in its currency; None: the pack's.
     gdp_cny_per_day: float | None = None
     pack: RegionPack = field(default_factory=lambda: packs.load(packs.DEFAULT_PACK))
+    incidents: tuple[Incident, ...] = ()  # labelled incidents (producers/incidents.py)
 
     def __post_init__(self) -> None:
         _require_int("seed", self.seed, 0, 2**63 - 1)
@@ -228,6 +230,7 @@ class Simulation:
         faults = FaultRates(config.invalid_fraction, config.late_fraction, config.future_fraction)
         self._em = Emitter(config.seed, faults, rng_emit)
         curve = freight_curve(config.pack.time_zone)
+        incidents = Schedule(config.incidents) if config.incidents else None
         self._fleet = Fleet(
             mix=mix,
             plan=self.rates.fleet,
@@ -236,6 +239,7 @@ class Simulation:
             rng=rng_fleet,
             seed=config.seed,
             start_ms=config.start_ms,
+            incidents=incidents,
         )
         self._sectors = SectorStreams(
             outputs_per_s=self.rates.outputs,
@@ -247,6 +251,7 @@ class Simulation:
             rng=rng_sectors,
             start_ms=config.start_ms,
             economy=config.pack.sim,
+            incidents=incidents,
         )
         self._second = config.start_ms // 1000  # next simulated second to generate
         # Released records not yet handed out, as plain tuples (see Emitter); _pos is the

@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from consumers import record, replay
 from consumers.aggregate import command as aggregate
+from consumers.anomalies import service as anomalies
 from producers import command as produce
 from producers.replay_to_kafka import ReplayOptions, replay_to_kafka
 from pulseboard import localbroker, spec, supervisor
@@ -69,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     aggregate.add_arguments(
         sub.add_parser("aggregate", parents=[common], help="the live indicator aggregator")
+    )
+    anomalies.add_arguments(
+        sub.add_parser("anomalies", parents=[common], help="the live anomaly call-out service")
     )
     serve.add_arguments(sub.add_parser("serve", parents=[common], help="push server and wall page"))
     up = sub.add_parser("up", parents=[common], help="run the whole system")
@@ -195,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return aggregate.run(args, config)
         if args.command == "serve":
             return serve.run(args, config)
+        if args.command == "anomalies":
+            return anomalies.run(args, config)
         if args.command == "record":
             return record.run(args, config)
         if args.command == "produce":

@@ -88,6 +88,7 @@ class KafkaSettings:
             spec.TOPIC_DLQ: self.dlq_partitions,
             TOPIC_BUCKETS: 1,
             TOPIC_HISTORY: 1,
+            TOPIC_ANOMALIES: 1,
         }
 
 

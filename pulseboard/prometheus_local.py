@@ -23,6 +23,7 @@ class Targets:
     producer_port: int = 9101
     aggregator_port: int = 9102
     web_port: int = 8080
+    anomalies_port: int = 9103
 
 
 def find_binary() -> Path:
@@ -65,6 +66,7 @@ def scrape_config(
             job("pulseboard-producer", targets.producer_port),
             job("pulseboard-aggregator", targets.aggregator_port),
             job("pulseboard-web", targets.web_port),
+            job("pulseboard-anomalies", targets.anomalies_port),
             job("prometheus", port),
         ],
     }

@@ -18,7 +18,7 @@ from prometheus_client import (
 
 from pulseboard import __version__
 
-SERVICES = ("producer", "aggregator", "web")
+SERVICES = ("producer", "aggregator", "web", "anomalies")
 
 
 def add_service_metrics(registry: CollectorRegistry, service: str) -> Gauge:

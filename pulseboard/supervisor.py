@@ -57,7 +57,12 @@ def _prometheus(args: argparse.Namespace, config: Config) -> Child:
     home = config.broker.state_dir / "prometheus"
     argv = prometheus_local.prepare(
         home,
-        prometheus_local.Targets(args.metrics_port, args.aggregator_metrics_port, args.web_port),
+        prometheus_local.Targets(
+            args.metrics_port,
+            args.aggregator_metrics_port,
+            args.web_port,
+            args.aggregator_metrics_port + 1,  # the anomaly service's (see _services)
+        ),
         port=args.prometheus_port,
     )
     return Child("prometheus", argv, log_path=home / "prometheus.log")
@@ -95,7 +100,11 @@ def _services(args: argparse.Namespace, config: Config) -> list[Child]:
         str(args.aggregator_metrics_port),
     ]
     serve = [*exe, "serve", *cluster, "--port", str(args.web_port)]
-    services = [Child("aggregator", aggregate), Child("server", serve)]
+    # Anomaly call-outs beside the aggregator, from the history it writes (docs/anomalies.md).
+    # Its metrics port is the aggregator's plus one (0 disables both).
+    detect_port = args.aggregator_metrics_port + 1 if args.aggregator_metrics_port else 0
+    detect = [*exe, "anomalies", *cluster, "--metrics-port", str(detect_port)]
+    services = [Child("aggregator", aggregate), Child("server", serve), Child("anomalies", detect)]
     if config.kafka.session != LIVE_SESSION:
         return services  # a replay session's events come from `pulseboard replay --to-kafka`
     return [Child("producer", produce), *services]

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from aiokafka.admin import NewTopic
 
 from pulseboard import spec
-from pulseboard.config import LIVE_SESSION, TOPIC_BUCKETS, TOPIC_HISTORY, Config, ConfigError
+from pulseboard.config import (
+    LIVE_SESSION,
+    TOPIC_ANOMALIES,
+    TOPIC_BUCKETS,
+    TOPIC_HISTORY,
+    Config,
+    ConfigError,
+)
 from pulseboard.kafka_client import kafka_admin
 
 # Per-topic settings that are part of the design, not tuning: record timestamps are the
@@ -49,6 +56,12 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
         "message.timestamp.type": "CreateTime",
         "segment.ms": str(6 * 3600 * 1000),
         "max.message.bytes": "10485760",
+    },
+    # Anomaly call-outs (docs/anomalies.md): a few per hour, kept like the history they
+    # point into; one partition keeps them in time order for a reader.
+    TOPIC_ANOMALIES: {
+        "cleanup.policy": "delete",
+        "retention.ms": str(30 * 86400 * 1000),
     },
 }
 

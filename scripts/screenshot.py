@@ -40,7 +40,7 @@ async def take(
     await ensure_topics(config)
     if callouts:
         await ensure_anomalies_topic(config)
-        await publish_anomalies(config, sample(int(time.time())))
+        await publish_anomalies(config, sample(config.pack, int(time.time())))
     build_frontend()
     stop = asyncio.Event()
     feed = asyncio.create_task(run_feed(config, rate_hz=4, stop=stop))

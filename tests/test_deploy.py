@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from consumers.aggregate import command as aggregate_command
 from consumers.aggregate.metrics import AggregatorMetrics
+from consumers.anomalies.service import AnomalyMetrics
 from producers import command as produce_command
 from producers.metrics import ProducerMetrics
 from pulseboard.cli import build_parser
@@ -99,6 +100,7 @@ def code_metrics() -> dict[str, set[str]]:
         ProducerMetrics.create(CollectorRegistry()).registry,
         AggregatorMetrics.create(CollectorRegistry()).registry,
         WebMetrics().registry,
+        AnomalyMetrics().registry,
     ]
     suffixes = {
         "counter": ["_total"],

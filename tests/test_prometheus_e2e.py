@@ -36,7 +36,13 @@ RULES = prometheus_local.RULES_DIR
 DASHBOARD = (
     Path(__file__).resolve().parent.parent / "deploy" / "grafana" / "dashboards" / "pulseboard.json"
 )
-JOBS = {"pulseboard-producer", "pulseboard-aggregator", "pulseboard-web", "prometheus"}
+JOBS = {
+    "pulseboard-producer",
+    "pulseboard-aggregator",
+    "pulseboard-web",
+    "pulseboard-anomalies",
+    "prometheus",
+}
 T = TypeVar("T")
 
 
@@ -91,7 +97,8 @@ def _until(what: str, probe: Callable[[], T | None], timeout: float, procs: list
 @pytest.fixture
 def stack(isolated, tmp_path: Path) -> Iterator[tuple[Prom, dict[str, subprocess.Popen[bytes]]]]:
     config, env = isolated
-    ports = {name: free_port() for name in ("producer", "aggregator", "web", "prometheus")}
+    names = ("producer", "aggregator", "web", "anomalies", "prometheus")
+    ports = {name: free_port() for name in names}
     cluster = ["--topic-prefix", config.kafka.topic_prefix, "--kafka-port", str(config.broker.port)]
     argvs = {
         "producer": [
@@ -117,12 +124,15 @@ def stack(isolated, tmp_path: Path) -> Iterator[tuple[Prom, dict[str, subprocess
             str(ports["aggregator"]),
         ],
         "web": [*CLI, "serve", *cluster, "--port", str(ports["web"])],
+        "anomalies": [*CLI, "anomalies", *cluster, "--metrics-port", str(ports["anomalies"])],
     }
     rules = tmp_path / "alerts-fast.yml"
     _fast_alert_rules(rules)
     prom_argv = prometheus_local.prepare(
         tmp_path / "prometheus",
-        prometheus_local.Targets(ports["producer"], ports["aggregator"], ports["web"]),
+        prometheus_local.Targets(
+            ports["producer"], ports["aggregator"], ports["web"], ports["anomalies"]
+        ),
         port=ports["prometheus"],
         rule_files=[str(rules), str(RULES / "recording.yml")],
         scrape_interval="1s",
@@ -170,7 +180,7 @@ def test_prometheus_scrapes_every_service_and_fires_service_down(stack):
         return health if set(health) == JOBS and set(health.values()) == {"up"} else None
 
     _until("every target is up", targets_up, 45, running)
-    assert prom.scalar('sum(up{job=~"pulseboard-.*"})') == 3
+    assert prom.scalar('sum(up{job=~"pulseboard-.*"})') == 4
 
     # Conventions: build info per service, process metrics from every job.
     info = prom.query("pulseboard_build_info")
@@ -178,9 +188,10 @@ def test_prometheus_scrapes_every_service_and_fires_service_down(stack):
         ("pulseboard-producer", "producer"),
         ("pulseboard-aggregator", "aggregator"),
         ("pulseboard-web", "web"),
+        ("pulseboard-anomalies", "anomalies"),
     }
     memory = prom.query('process_resident_memory_bytes{job=~"pulseboard-.*"}')
-    assert len(memory) == 3 and all(float(r["value"][1]) > 0 for r in memory)
+    assert len(memory) == 4 and all(float(r["value"][1]) > 0 for r in memory)
 
     # Counters move between scrapes: events produced and consumed, indicator records
     # published by the aggregator and read by the push server.
@@ -260,6 +271,7 @@ def test_generated_config_is_valid_and_loads_the_real_rules(tmp_path):
         "pulseboard-producer": ["127.0.0.1:9101"],
         "pulseboard-aggregator": ["127.0.0.1:9102"],
         "pulseboard-web": ["127.0.0.1:8080"],
+        "pulseboard-anomalies": ["127.0.0.1:9103"],
         "prometheus": ["127.0.0.1:9090"],
     }
     assert f"--storage.tsdb.path={tmp_path / 'data'}" in argv

@@ -20,6 +20,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from pulseboard.config import TOPIC_ANOMALIES, Config, config_from_env
 from pulseboard.kafka_client import kafka_admin, kafka_producer
+from pulseboard.packs import RegionPack
 
 
 def anomalies_topic(config: Config) -> str:
@@ -58,8 +59,11 @@ async def publish_anomalies(config: Config, records: list[dict[str, Any]]) -> No
         await producer.stop()
 
 
-def sample(t: int, state: str = "opened") -> list[dict[str, Any]]:
-    """A closed corridor, a quiet prefecture and a busy province: one of each kind of place."""
+def sample(pack: RegionPack, t: int, state: str = "opened") -> list[dict[str, Any]]:
+    """A closed corridor, a quiet region and a busy area: one of each kind of place, on the
+    pack's own codes (its default closure target, or its first two regions)."""
+    regions = [r.code for r in pack.regions]
+    corridor = pack.incident_targets.get("corridor_closure", f"{regions[0]}>{regions[-1]}")
 
     def rec(name: str, key: str, value: float, expected: float, score: float) -> dict[str, Any]:
         return {
@@ -68,9 +72,9 @@ def sample(t: int, state: str = "opened") -> list[dict[str, Any]]:
         }  # fmt: skip
 
     return [
-        rec("corridor_shipments_15m", "520300>520100", 3, 17, -4.5),
-        rec("freight_value_1h", "522600", 9_000_000, 30_000_000, -3.2),
-        rec("shipments_1m", "520000", 380, 260, 2.6),
+        rec("corridor_shipments_15m", corridor, 3, 17, -4.5),
+        rec("freight_value_1h", regions[len(regions) // 2], 9_000_000, 30_000_000, -3.2),
+        rec("shipments_1m", pack.province.code, 380, 260, 2.6),
     ]
 
 
@@ -83,11 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     async def run() -> None:
         await ensure_anomalies_topic(config)
         await publish_anomalies(
-            config, sample(int(time.time()), "closed" if args.close else "opened")
+            config, sample(config.pack, int(time.time()), "closed" if args.close else "opened")
         )
 
     asyncio.run(run())
-    print(f"wrote {len(sample(0))} call-outs to {anomalies_topic(config)}")
+    print(f"wrote {len(sample(config.pack, 0))} call-outs to {anomalies_topic(config)}")
     return 0
 
 

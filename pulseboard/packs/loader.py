@@ -93,6 +93,13 @@ class _Reader:
             raise self.fail(where, f"lon/lat {lon}, {lat} is not a point on Earth")
         return Place(code, self.names(table, where, languages), lon, lat)
 
+    def incident_targets(self, table: Any) -> dict[str, str]:
+        if not isinstance(table, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+        ):
+            raise self.fail("incident_targets", 'must be a table of kind = "target"')
+        return dict(table)
+
     def pack(self) -> RegionPack:
         raw = self.raw
         name = self.pattern(self.field(raw, "pack", "name", str), "name", _WORD, "a pack name")
@@ -158,6 +165,7 @@ class _Reader:
             map_name=self.pattern(self.field(raw, "pack", "map", str), "map", _WORD, "a word"),
             map_attribution=str(raw.get("map_attribution", "")),
             topic_prefix=str(raw.get("topic_prefix", "")),
+            incident_targets=self.incident_targets(raw.get("incident_targets", {})),
             exit_pattern=exit_pattern,
             economy=economy,
         )

@@ -4,7 +4,7 @@ one area, as plain immutable data that every stage reads instead of constants of
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 # Languages a pack may name things in; the page has its wording for exactly these.
@@ -127,6 +127,8 @@ class RegionPack:
     # contract allows any code of a family of places); "" for none.
     exit_pattern: str = ""
     economy: Economy | None = None  # None only for a pack that is never simulated
+    # `produce --incident` targets when TARGET is left out, per kind (producers/incidents.py).
+    incident_targets: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def sim(self) -> Economy:

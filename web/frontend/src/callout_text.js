@@ -1,5 +1,5 @@
-// The sentence of a call-out, in the wall's language: "遵义→贵阳 发运量 较平时低 82%",
-// "Zunyi → Guiyang shipments 82% below usual". Pure: the call-out, the snapshot's metadata
+// The sentence of a call-out, in the wall's language: "A→B 发运量 较平时低 82%",
+// "A → B shipments 82% below usual". Pure: the call-out, the snapshot's metadata
 // (place and sector names) and a language in, text out. The wording is data, one table per
 // language, so another language is a new table (and its place names come with the metadata).
 import { countryName, shortName } from './i18n.js';

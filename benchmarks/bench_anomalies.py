@@ -1,0 +1,306 @@
+"""How well the anomaly detector finds labelled incidents.
+
+    .venv/bin/python benchmarks/bench_anomalies.py --seed 1 --days 10 [--river]
+
+Simulates ``--days`` days (CST calendar days, from an hour before the first midnight) with
+incidents at seeded random times: the first ``min_days`` days are quiet (the detector is
+learning), then each day is quiet with probability 1/3, else holds one or two incidents of a
+random kind on a random target over the visibility threshold (benchmarks/anomaly_days.py),
+starting 06:00-20:00 CST and lasting 40-120 minutes. The watched indicators are computed
+once per minute (benchmarks/anomaly_days.py states the simulation's conditions) and fed to
+the detector, once per method and threshold compared.
+
+Scoring, per incident: detected when a call-out on its indicator and key *opens* between its
+start and its end plus the indicator's window (its effect lingers that long); the delay is
+open time minus start. Every other opened call-out is *false*, except those that open while
+an incident is in progress (or within its window after it) on another key, which are counted
+as *side effects* (a closed corridor's trucks take other trips; an export surge fills other
+corridors). False call-outs per wall-day = false / days judged (days after learning).
+
+Prints the conditions, a method comparison, the threshold curve, the per-kind table and, as
+its last line, ``recall=R false_per_day=F median_delay_s=S`` for the product's configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing
+import pickle
+import random
+import statistics
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.anomaly_days import (  # noqa: E402
+    WATCH_OF_KIND,
+    WINDOWS,
+    random_incidents,
+    visible_targets,
+    watched_key,
+    watched_records,
+)
+from consumers.anomalies.detector import Callout, Detector, DetectorConfig  # noqa: E402
+from producers.incidents import Incident  # noqa: E402
+from pulseboard.indicators import Record  # noqa: E402
+
+MIDNIGHT_CST_MS = 1_796_227_200_000  # 2026-12-03 00:00 CST
+DAY_MS = 86_400_000
+QUIET_SHARE = 1 / 3
+WINDOW_S = {**WINDOWS, "dc_power_mw_5m": 300}
+
+
+def simulate(
+    seed: int, days: int, learning_days: int, workers: int
+) -> tuple[list[list[list[Record]]], list[Incident]]:
+    # Visibility is measured on a quiet probe (another seed): 10:00-13:00, after an hour of
+    # warm-up so the hour windows are full.
+    probe_start = MIDNIGHT_CST_MS + 9 * 3_600_000
+    probe_end = probe_start // 1000 + 4 * 3600
+    probe = list(watched_records(seed + 1, probe_start, probe_end, from_s=probe_end - 3 * 3600))
+    targets = visible_targets(probe, 180)
+    rng = random.Random(seed)
+    incidents: list[Incident] = []
+    for day in range(learning_days, days):
+        if rng.random() >= QUIET_SHARE:
+            incidents += random_incidents(rng, MIDNIGHT_CST_MS + day * DAY_MS, targets)
+    jobs = [(seed * 1_000_003 + day, day, tuple(incidents)) for day in range(days)]
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        per_day = pool.map(_day, jobs)
+    return per_day, incidents
+
+
+def _day(job: tuple[int, int, tuple[Incident, ...]]) -> list[list[Record]]:
+    """One CST day, simulated on its own (as the backfill does: seed per day, from an hour
+    before its midnight so the hour windows are full), its first hour dropped."""
+    seed, day, incidents = job
+    midnight = MIDNIGHT_CST_MS + day * DAY_MS
+    mine = tuple(i for i in incidents if i.start_ms < midnight + DAY_MS and i.end_ms > midnight)
+    end_s = (midnight + DAY_MS) // 1000 - 1
+    return list(watched_records(seed, midnight - 3_600_000, end_s, mine, from_s=midnight // 1000))
+
+
+def run_detector(days: list[list[list[Record]]], config: DetectorConfig) -> list[Callout]:
+    """Days one after the other, with a cut at each midnight (as the history of backfilled
+    days has): each day's first minute carries all its values."""
+    det = Detector(config)
+    out: list[Callout] = []
+    for minutes in days:
+        out += det.cut(minutes[0][0].t)
+        for recs in minutes:
+            out += det.feed(recs)
+    out += det.flush()
+    return out
+
+
+def river_callouts(
+    minutes: list[list[Record]], learning_days: int, open_after: int, close_after: int
+) -> list[Callout]:
+    """River's PredictiveAnomalyDetection around a Holt-Winters forecaster with a daily
+    season (1,440 minutes), one per (name, key), scored every minute after its warm-up;
+    a call-out opens after ``open_after`` scores of 1.0 in a row (the error beyond the
+    model's own threshold) and closes after ``close_after`` below 0.5. Only keys with at
+    least 1% of their indicator's mean total are followed (as the detector judges)."""
+    from river import anomaly, time_series
+
+    followed = _keys_with_a_level(minutes)
+
+    models: dict[tuple[str, str], anomaly.PredictiveAnomalyDetection] = {}
+    tracks: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    values: dict[tuple[str, str], float] = {}
+    out: list[Callout] = []
+    warm = learning_days * 1440
+    for recs in minutes:
+        if not recs:
+            continue
+        t = recs[0].t
+        for r in recs:
+            values[(r.name, r.key)] = float(r.value or 0)
+        for nk, v in values.items():
+            if nk not in followed:
+                continue
+            m = models.get(nk)
+            if m is None:
+                m = models[nk] = anomaly.PredictiveAnomalyDetection(
+                    time_series.HoltWinters(alpha=0.3, beta=0.01, gamma=0.3, seasonality=1440),
+                    horizon=1,
+                    n_std=6.0,
+                    warmup_period=warm,
+                )
+            score = m.score_one(None, v)
+            m.learn_one(None, v)
+            tr = tracks[nk]  # open, hits, calm
+            if not tr[0]:
+                tr[1] = tr[1] + 1 if score >= 1.0 else 0
+                if tr[1] >= open_after:
+                    tr[0], tr[1] = 1, 0
+                    out.append({"t": t, "name": nk[0], "key": nk[1], "state": "opened"})
+            else:
+                tr[2] = tr[2] + 1 if score < 0.5 else 0
+                if tr[2] >= close_after:
+                    tr[0], tr[2] = 0, 0
+                    out.append({"t": t, "name": nk[0], "key": nk[1], "state": "closed"})
+    return out
+
+
+def _keys_with_a_level(minutes: list[list[Record]], share: float = 0.01) -> set[tuple[str, str]]:
+    sums: dict[tuple[str, str], float] = defaultdict(float)
+    values: dict[tuple[str, str], float] = {}
+    for recs in minutes:
+        for r in recs:
+            values[(r.name, r.key)] = float(r.value or 0)
+        for nk, v in values.items():
+            sums[nk] += v
+    totals: dict[str, float] = defaultdict(float)
+    for (name, _), v in sums.items():
+        totals[name] += v
+    return {nk for nk, v in sums.items() if v >= share * totals[nk[0]]}
+
+
+@dataclass
+class Score:
+    recall: float
+    false_per_day: float
+    median_delay_s: float
+    closure_median_delay_s: float
+    false: int
+    side: int
+    by_kind: dict[str, tuple[int, int, list[int]]]  # kind -> (incidents, detected, delays)
+
+
+def score(callouts: list[Callout], incidents: list[Incident], judged_days: int) -> Score:
+    opened = [c for c in callouts if c["state"] == "opened"]
+    by_kind: dict[str, tuple[int, int, list[int]]] = {k: (0, 0, []) for k in WATCH_OF_KIND}
+    matched: set[int] = set()
+    delays: list[int] = []
+    closure_delays: list[int] = []
+    for inc in incidents:
+        nk = watched_key(inc)
+        lag_ms = WINDOW_S[nk[0]] * 1000
+        hits = [
+            i
+            for i, c in enumerate(opened)
+            if (c["name"], c["key"]) == nk
+            and inc.start_ms <= int(c["t"]) * 1000 <= inc.end_ms + lag_ms
+        ]
+        n, d, ds = by_kind[inc.kind]
+        if hits:
+            matched.update(hits)
+            delay = int(opened[hits[0]]["t"]) - inc.start_ms // 1000
+            ds.append(delay)
+            delays.append(delay)
+            if inc.kind == "corridor_closure":
+                closure_delays.append(delay)
+            by_kind[inc.kind] = (n + 1, d + 1, ds)
+        else:
+            by_kind[inc.kind] = (n + 1, d, ds)
+    false = side = 0
+    for i, c in enumerate(opened):
+        if i in matched:
+            continue
+        t_ms = int(c["t"]) * 1000
+        during = any(
+            inc.start_ms <= t_ms <= inc.end_ms + 3_600_000 for inc in incidents
+        )  # within an hour (the longest window) after an incident
+        if during:
+            side += 1
+        else:
+            false += 1
+    detected = sum(d for _, d, _ in by_kind.values())
+    return Score(
+        recall=detected / len(incidents) if incidents else math.nan,
+        false_per_day=false / judged_days if judged_days else math.nan,
+        median_delay_s=statistics.median(delays) if delays else math.nan,
+        closure_median_delay_s=statistics.median(closure_delays) if closure_delays else math.nan,
+        false=false,
+        side=side,
+        by_kind=by_kind,
+    )
+
+
+def line(label: str, s: Score) -> str:
+    return (
+        f"{label:<28} recall {s.recall:5.2f}  false/day {s.false_per_day:5.2f}"
+        f"  (false {s.false:3d}, side {s.side:3d})  median delay {s.median_delay_s:7.0f} s"
+        f"  closure median delay {s.closure_median_delay_s:6.0f} s"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--days", type=int, default=10)
+    p.add_argument("--cache", metavar="FILE", help="keep the simulated days here and reuse them")
+    p.add_argument("--workers", type=int, default=2, help="processes simulating days")
+    p.add_argument("--river", action="store_true", help="also measure River (slow)")
+    p.add_argument("--curve", default="3,4,5,6,7,8,10", help="k_open values of the curve")
+    args = p.parse_args(argv)
+    product = DetectorConfig()
+    if args.days <= product.min_days:
+        p.error(f"--days must be > {product.min_days} (the learning days)")
+    t0 = time.perf_counter()
+    cache = Path(args.cache) if args.cache else None
+    if cache is not None and cache.exists():
+        minutes, incidents = pickle.loads(cache.read_bytes())
+    else:
+        minutes, incidents = simulate(args.seed, args.days, product.min_days, args.workers)
+        if cache is not None:
+            cache.write_bytes(pickle.dumps((minutes, incidents)))
+    sim_s = time.perf_counter() - t0
+    judged_days = args.days - product.min_days
+    print(
+        f"seed {args.seed}: {args.days} days ({product.min_days} learning, {judged_days} judged),"
+        f" {len(incidents)} incidents, simulated in {sim_s:.0f} s"
+    )
+    for inc in incidents:
+        print(
+            f"  {inc.kind:<17} {inc.target:<22} {inc.start_ms}"
+            f" +{(inc.end_ms - inc.start_ms) // 60000} min"
+        )
+
+    def measure(config: DetectorConfig) -> tuple[Score, float]:
+        t = time.perf_counter()
+        callouts = run_detector(minutes, config)
+        return score(callouts, incidents, judged_days), time.perf_counter() - t
+
+    print("\nmethods (same hysteresis: open after 2, close after 3 judgements):")
+    chosen, det_s = measure(product)
+    print(line(f"median/MAD k={product.k_open:g}", chosen) + f"  [{det_s:.1f} s]")
+    for k in (product.k_open, 4.0, 3.0):
+        z, zs = measure(replace(product, method="zscore", k_open=k, k_close=min(k / 2, 3.0)))
+        print(line(f"mean/stddev k={k:g}", z) + f"  [{zs:.1f} s]")
+    if args.river:
+        t = time.perf_counter()
+        flat = [m for day in minutes for m in day]
+        rc = river_callouts(flat, product.min_days, product.open_after, product.close_after)
+        rs = score(rc, incidents, judged_days)
+        print(line("River PAD + HoltWinters", rs) + f"  [{time.perf_counter() - t:.1f} s]")
+
+    print("\nthreshold curve (median/MAD, k_close = k_open / 2):")
+    curve: list[tuple[float, Score]] = []
+    for text in args.curve.split(","):
+        k = float(text)
+        s, _ = measure(replace(product, k_open=k, k_close=k / 2))
+        curve.append((k, s))
+        print(line(f"k_open={k:g}", s))
+
+    print("\nper kind (product configuration):")
+    print(f"{'kind':<18} {'incidents':>9} {'detected':>8} {'median delay s':>15}")
+    for kind, (n, d, ds) in chosen.by_kind.items():
+        med = f"{statistics.median(ds):.0f}" if ds else "-"
+        print(f"{kind:<18} {n:>9} {d:>8} {med:>15}")
+    print(
+        f"recall={chosen.recall:.3f} false_per_day={chosen.false_per_day:.2f}"
+        f" median_delay_s={chosen.closure_median_delay_s:.0f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,417 @@
+"""Anomaly call-outs from final indicator records (no I/O, no clock).
+
+``Detector.feed(records)`` takes the SPEC section 8 changelog in ``t`` order (one record at a
+time or in batches; the slicing never matters) and returns the call-outs it decides, so the
+same records always give the same call-outs, live or offline.
+
+* **Cadence.** The watched (name, key)s are judged at every ``t`` divisible by ``cadence_s``
+  (60: once per minute of event time), on their value as of that ``t`` (the changelog carried
+  forward). A judgement at ``T`` is made once a record with ``t > T`` arrives (all of ``T``'s
+  records are then in), or at ``flush``.
+* **Usual level.** For the slot of the day (``T`` modulo ``period_s``, days starting at local
+  midnight), the values seen at the same slot +- ``offsets`` on each of the last ``max_days``
+  days. ``expected`` = their median; the spread = 1.4826 x their median absolute deviation,
+  floored by ``rel_floor`` x expected and, for counts, by ``sqrt(expected + 1)`` (a Poisson
+  count's own noise, which a few quiet days can under-state).
+* **Score** = (value - expected) / spread; ``low``/``high`` = expected -+ ``k_open`` x spread.
+* **Learning.** A (name, key) is not judged until ``min_days`` past days hold values at its
+  slot: no call-out can come from a baseline of one or two days.
+* **Hysteresis.** A call-out opens after ``open_after`` judgements in a row with
+  ``|score| >= k_open`` and a relative change of at least ``min_rel``; it is ``ongoing`` at
+  every judgement after that, and closes after ``close_after`` judgements in a row with
+  ``|score| < k_close``.
+* **Gaps.** Judgements inside a gap of more than ``max_gap_s`` between two records are
+  skipped (nothing was running); a record behind the position already judged is counted in
+  ``behind`` and not used (the input must be in ``t`` order).
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from pulseboard.indicators import KINDS, Kind, Record, Value
+
+WATCHED: Final = (
+    "corridor_shipments_15m",
+    "dc_power_mw_5m",
+    "export_value_by_country_1h",
+    "sector_value_1h",
+    "shipments_1m",
+)
+STATES: Final = ("opened", "ongoing", "closed")
+MAD_TO_SD: Final = 1.4826  # a normal distribution's stddev per median absolute deviation
+CST_OFFSET_S: Final = 8 * 3600
+# The windows of the summed indicators (SPEC section 7), for ``Detector.lumpiness``.
+WINDOW_S: Final = {
+    "corridor_shipments_15m": 900,
+    "shipments_1m": 60,
+    "export_value_by_country_1h": 3600,
+    "sector_value_1h": 3600,
+    "tonnage_1h": 3600,
+    "freight_value_1h": 3600,
+    "export_value_1h": 3600,
+    "deliveries_1h": 3600,
+    "output_value_1h": 3600,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorConfig:
+    watched: tuple[str, ...] = WATCHED
+    cadence_s: int = 60
+    period_s: int = 86_400  # one "day" of the daily rhythm
+    offset_s: int = CST_OFFSET_S  # days start at local (CST) midnight
+    min_days: int = 3
+    max_days: int = 7
+    offsets: tuple[int, ...] = (-10, -5, 0, 5, 10)  # slots around the time of day
+    k_open: float = 6.0
+    k_close: float = 3.0
+    min_rel: float = 0.3
+    rel_floor: float = 0.1
+    # Per indicator where the defaults do not fit: data-centre power is a smooth sum of a
+    # few big loads (an outage of one of several is a 15-25% drop, and 2% is its noise).
+    rel_floors: tuple[tuple[str, float], ...] = (("dc_power_mw_5m", 0.02),)
+    min_rels: tuple[tuple[str, float], ...] = (("dc_power_mw_5m", 0.1),)
+    # A key is judged only while its usual level is at least this share of its indicator's
+    # total over all keys: a partner or corridor that sees a consignment now and then is
+    # all bursts, no level.
+    min_share: float = 0.01
+    # Counts: the spread is at least sqrt(count_floor x (expected + 1)), a Poisson count's.
+    count_floor: float = 1.0
+    # Lumpiness (see ``lumpiness``) is measured over blocks of this many judgements.
+    lump_block: int = 60
+    open_after: int = 2
+    close_after: int = 3
+    max_gap_s: int = 3_600
+    # "mad": median and MAD (the product's choice); "zscore": mean and standard deviation,
+    # kept for the measured comparison (docs/anomalies.md).
+    method: str = "mad"
+
+    def __post_init__(self) -> None:
+        for name in self.watched:
+            if KINDS.get(name) not in (Kind.COUNT, Kind.SUM):
+                raise ValueError(f"watched indicator {name!r} is not a count or a sum")
+        if self.cadence_s < 1 or self.period_s % self.cadence_s:
+            raise ValueError(
+                f"cadence_s ({self.cadence_s}) must be >= 1 and divide period_s ({self.period_s})"
+            )
+        if not 1 <= self.min_days <= self.max_days:
+            raise ValueError(f"need 1 <= min_days ({self.min_days}) <= max_days ({self.max_days})")
+        if not 0 < self.k_close <= self.k_open:
+            raise ValueError(f"need 0 < k_close ({self.k_close}) <= k_open ({self.k_open})")
+        if self.method not in ("mad", "zscore"):
+            raise ValueError(f"method must be mad or zscore (got {self.method!r})")
+        if self.open_after < 1 or self.close_after < 1:
+            raise ValueError("open_after and close_after must be >= 1")
+
+
+# One output record: {"t","name","key","value","expected","low","high","score","state"},
+# built in that key order, so it encodes as JSON in that order.
+Callout = dict[str, object]
+
+
+@dataclass(slots=True)
+class _Track:
+    """Where one (name, key) stands: hysteresis counters and whether it is called out."""
+
+    open: bool = False
+    hits: int = 0
+    calm: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    expected: float
+    spread: float
+    days: int
+
+
+def median(xs: list[float]) -> float:
+    s = sorted(xs)
+    n = len(s)
+    mid = n // 2
+    return s[mid] if n % 2 else (s[mid - 1] + s[mid]) / 2
+
+
+def mean_std_band(samples: list[float], *, count: float, rel_floor: float, days: int) -> Band:
+    """Mean and standard deviation of ``samples``, with the same floors as ``robust_band``."""
+    n = len(samples)
+    m = sum(samples) / n
+    sd = math.sqrt(sum((x - m) ** 2 for x in samples) / max(1, n - 1))
+    spread = max(sd, rel_floor * abs(m), 1e-9)
+    if count:
+        spread = max(spread, math.sqrt(count * (m + 1.0)))
+    return Band(m, spread, days)
+
+
+def robust_band(samples: list[float], *, count: float, rel_floor: float, days: int) -> Band:
+    """Median and MAD-based spread of ``samples``, with the floors described above."""
+    m = median(samples)
+    mad = median([abs(x - m) for x in samples])
+    spread = max(MAD_TO_SD * mad, rel_floor * abs(m), 1e-9)
+    if count:
+        spread = max(spread, math.sqrt(count * (m + 1.0)))
+    return Band(m, spread, days)
+
+
+@dataclass(slots=True)
+class DetectorStats:
+    judged: int = 0
+    learning: int = 0
+    behind: int = 0
+    skipped_gaps: int = 0
+
+
+class Detector:
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        self.config = c = config or DetectorConfig()
+        self._watched = frozenset(c.watched)
+        self._slots = c.period_s // c.cadence_s
+        self.values: dict[tuple[str, str], Value] = {}  # carried forward, watched only
+        # (name, key) -> day -> value at each slot of that day (0 where absent).
+        self._history: dict[tuple[str, str], dict[int, array]] = {}
+        self._judged_slots: dict[int, bytearray] = {}  # day -> 1 where the slot was judged
+        self._tracks: dict[tuple[str, str], _Track] = {}
+        # (name, key, day, block) -> mean square step (see ``lumpiness``).
+        self._steps: dict[tuple[tuple[str, str], int, int], float | None] = {}
+        self._last_t: int | None = None  # greatest record t seen
+        self._next: int | None = None  # next judgement T
+        self.stats = DetectorStats()
+
+    # ----------------------------------------------------------------- input
+
+    def feed(self, records: Iterable[Record]) -> list[Callout]:
+        out: list[Callout] = []
+        watched = self._watched
+        for rec in records:
+            t = rec.t
+            if self._last_t is not None and t < self._last_t:
+                self.stats.behind += 1
+                continue
+            self._judge_before(t, out)
+            self._last_t = t
+            if rec.name in watched:
+                self.values[(rec.name, rec.key)] = rec.value
+        return out
+
+    def cut(self, t: int) -> list[Callout]:
+        """A history ``cut`` at t: no value carries across it."""
+        out: list[Callout] = []
+        self._judge_before(t, out)
+        self.values = dict.fromkeys(self.values, 0)
+        return out
+
+    def flush(self, t: int | None = None) -> list[Callout]:
+        """Judge every T up to ``t`` (default: the last record's t): the input has ended."""
+        out: list[Callout] = []
+        end = self._last_t if t is None else t
+        if end is not None:
+            self._judge_before(end + 1, out)
+        return out
+
+    # ----------------------------------------------------------------- judging
+
+    def _judge_before(self, t: int, out: list[Callout]) -> None:
+        """Judge every cadence T < t not judged yet (all records of T are in)."""
+        cad = self.config.cadence_s
+        if self._next is None:
+            self._next = -(-t // cad) * cad  # first multiple at or after the first record
+        if self._last_t is not None and t - self._last_t > self.config.max_gap_s:
+            while self._next <= self._last_t:  # what the records before the gap decided
+                self._judge(self._next, out)
+                self._next += cad
+            skipped = max(0, (t - self._next + cad - 1) // cad)
+            self.stats.skipped_gaps += skipped
+            self._next = -(-t // cad) * cad
+            return
+        while self._next < t:
+            self._judge(self._next, out)
+            self._next += cad
+
+    def _day_slot(self, t: int) -> tuple[int, int]:
+        c = self.config
+        day, within = divmod(t + c.offset_s, c.period_s)
+        return day, within // c.cadence_s
+
+    def _judge(self, t: int, out: list[Callout]) -> None:
+        c = self.config
+        day, slot = self._day_slot(t)
+        judged = self._judged_slots.get(day)
+        if judged is None:
+            judged = self._judged_slots[day] = bytearray(self._slots)
+            self._forget_before(day - c.max_days - 1)
+        judged[slot] = 1
+        bands: list[tuple[tuple[str, str], float, Band | None]] = []
+        totals: dict[str, float] = {}
+        for nk, value in self.values.items():
+            v = float(value or 0)
+            band = self.band(nk, day, slot)
+            self._remember(nk, day, slot, v)
+            bands.append((nk, v, band))
+            if band is not None:
+                totals[nk[0]] = totals.get(nk[0], 0.0) + abs(band.expected)
+        for nk, v, band in bands:
+            if band is None:
+                self.stats.learning += 1
+                continue
+            track = self._tracks.get(nk)
+            if abs(band.expected) < c.min_share * totals[nk[0]] and not (track and track.open):
+                continue  # too small to have a level (an open call-out still closes)
+            self.stats.judged += 1
+            self._step(t, nk, v, band, out)
+
+    def band(self, nk: tuple[str, str], day: int, slot: int) -> Band | None:
+        """The usual level of ``nk`` at (day, slot) from the days before ``day``, or None
+        while learning."""
+        c = self.config
+        hist = self._history.get(nk, {})
+        samples: list[float] = []
+        days = 0
+        n = self._slots
+        for d in range(day - 1, day - c.max_days - 1, -1):
+            used = False
+            for o in c.offsets:
+                dd, s = divmod(d * n + slot + o, n)
+                if dd >= day:  # only what was before today: never the anomaly itself
+                    continue
+                judged = self._judged_slots.get(dd)
+                if judged is None or not judged[s]:
+                    continue
+                row = hist.get(dd)
+                samples.append(row[s] if row is not None else 0.0)
+                used = True
+            days += used
+        if days < c.min_days:
+            return None
+        fit = robust_band if c.method == "mad" else mean_std_band
+        count = c.count_floor if KINDS[nk[0]] is Kind.COUNT else 0.0
+        rel_floor = dict(c.rel_floors).get(nk[0], c.rel_floor)
+        band = fit(samples, count=count, rel_floor=rel_floor, days=days)
+        lump = self.lumpiness(nk, day, slot)
+        if lump > band.spread:
+            band = Band(band.expected, lump, days)
+        return band
+
+    def lumpiness(self, nk: tuple[str, str], day: int, slot: int) -> float:
+        """The noise of a windowed sum from how its value moves from one judgement to the
+        next. A sum over a window of W judgements, of items arriving independently, changes
+        each step by (what arrived) - (what left), so Var(step) = 2 Var(one step's arrivals)
+        and Var(sum) = W Var(one step's arrivals) = W/2 Var(step), whatever the items' sizes:
+        bursts of shipments and containers worth millions included. Var(step) is the mean
+        square step in the same hour of each past day; the median over days is taken."""
+        steps = WINDOW_S.get(nk[0], 0) // self.config.cadence_s
+        if steps == 0:
+            return 0.0
+        block = slot // self.config.lump_block
+        per_day = []
+        for d in range(day - 1, day - self.config.max_days - 1, -1):
+            ms = self._mean_square_step(nk, d, block)
+            if ms is not None:
+                per_day.append(ms)
+        if not per_day:
+            return 0.0
+        return math.sqrt(steps / 2 * median(per_day))
+
+    def _mean_square_step(self, nk: tuple[str, str], day: int, block: int) -> float | None:
+        key = (nk, day, block)
+        if key in self._steps:
+            return self._steps[key]
+        judged = self._judged_slots.get(day)
+        if judged is None:
+            return None
+        row = self._history.get(nk, {}).get(day)
+        lo = max(1, block * self.config.lump_block)
+        hi = min(self._slots, block * self.config.lump_block + self.config.lump_block)
+        total, n = 0.0, 0
+        for s in range(lo, hi):
+            if judged[s] and judged[s - 1]:
+                if row is not None:
+                    total += (row[s] - row[s - 1]) ** 2
+                n += 1
+        ms = total / n if n else None
+        self._steps[key] = ms
+        return ms
+
+    def _remember(self, nk: tuple[str, str], day: int, slot: int, v: float) -> None:
+        if v == 0.0 and nk not in self._history:
+            return
+        days = self._history.setdefault(nk, {})
+        row = days.get(day)
+        if row is None:
+            row = days[day] = array("d", bytes(8 * self._slots))
+        row[slot] = v
+
+    def _forget_before(self, day: int) -> None:
+        for k in [k for k in self._steps if k[1] < day]:
+            del self._steps[k]
+        for d in [d for d in self._judged_slots if d < day]:
+            del self._judged_slots[d]
+        for days in self._history.values():
+            for d in [d for d in days if d < day]:
+                del days[d]
+
+    def _step(self, t: int, nk: tuple[str, str], v: float, band: Band, out: list[Callout]) -> None:
+        c = self.config
+        track = self._tracks.get(nk)
+        if track is None:
+            track = self._tracks[nk] = _Track()
+        score = (v - band.expected) / band.spread
+        if not track.open:
+            min_rel = dict(c.min_rels).get(nk[0], c.min_rel)
+            big = abs(v - band.expected) >= min_rel * max(abs(band.expected), 1e-9)
+            if abs(score) >= c.k_open and big:
+                track.hits += 1
+                if track.hits >= c.open_after:
+                    track.open, track.hits, track.calm = True, 0, 0
+                    out.append(self._callout(t, nk, v, band, score, "opened"))
+            else:
+                track.hits = 0
+            return
+        if abs(score) < c.k_close:
+            track.calm += 1
+            if track.calm >= c.close_after:
+                track.open, track.calm = False, 0
+                out.append(self._callout(t, nk, v, band, score, "closed"))
+                return
+        else:
+            track.calm = 0
+        out.append(self._callout(t, nk, v, band, score, "ongoing"))
+
+    def _callout(
+        self, t: int, nk: tuple[str, str], v: float, band: Band, score: float, state: str
+    ) -> Callout:
+        k = self.config.k_open
+        value = self.values.get(nk)
+        return Callout(
+            t=t,
+            name=nk[0],
+            key=nk[1],
+            value=value if value is not None else 0,
+            expected=_round(band.expected),
+            low=_round(max(0.0, band.expected - k * band.spread)),
+            high=_round(band.expected + k * band.spread),
+            score=round(score, 3),
+            state=state,
+        )
+
+    # ----------------------------------------------------------------- views
+
+    @property
+    def active(self) -> list[tuple[str, str]]:
+        """The (name, key)s called out now."""
+        return sorted(nk for nk, tr in self._tracks.items() if tr.open)
+
+    def learning(self) -> bool:
+        """True until ``min_days`` days have been judged before the current one."""
+        if self._next is None:
+            return True
+        day, _ = self._day_slot(self._next)
+        return sum(1 for d in self._judged_slots if d < day) < self.config.min_days
+
+
+def _round(x: float) -> float:
+    return round(x, 6)
