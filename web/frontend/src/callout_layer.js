@@ -2,7 +2,7 @@
 // the corridor's line over the map, a numbered sentence list in the map's corner, and a
 // numbered marker on the KPI tile, bar or corridor row of that (name, key). Only moves
 // DOM: which call-outs, where and in what words is decided in callouts.js / callout_text.js.
-import guizhou from 'virtual:guizhou-geo';
+import maps from 'virtual:region-maps';
 import { el, setText, svg } from './dom.js';
 
 const MARKED = '[data-callout]';
@@ -31,9 +31,11 @@ function featurePath(feature, project) {
 }
 
 export class CalloutLayer {
-  constructor(mapPanel, mapDom) {
+  // mapName: the outline the map draws (the area's, named by the snapshot's metadata); its
+  // features are keyed by region code.
+  constructor(mapPanel, mapDom, mapName) {
     this.mapDom = mapDom;
-    this.features = new Map(guizhou.features.map((f) => [String(f.id), f]));
+    this.features = new Map((maps[mapName]?.features ?? []).map((f) => [String(f.id), f]));
     this.overlay = svg('svg', { class: 'callout-map' });
     this.list = el('ol', 'callout-list');
     this.list.dataset.callouts = '0';

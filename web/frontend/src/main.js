@@ -69,7 +69,7 @@ class Wall {
     this.corridors = new Corridors(right, s, this.lang);
     this.dc = new DataCentres(right, s, this.lang);
     this.map = new RegionMap(mapDom, s, this.lang);
-    this.calloutLayer = new CalloutLayer(mapPanel, mapDom);
+    this.calloutLayer = new CalloutLayer(mapPanel, mapDom, this.map.mapName);
     this.htmlPanels = [this.sectors, this.prefectures, this.dc, this.corridors];
     this.chartPanels = [this.exports, this.map];
     this.panels = [...this.htmlPanels, ...this.chartPanels];
