@@ -123,6 +123,9 @@ async def record(config: Config, out: str, start: str, follow: bool) -> int:
             if batches:
                 last_data = time.monotonic()
             for rec in merge.release(force=idle):
+                if writer.lines == 0:
+                    # Says a recording that started before its cluster is now under way.
+                    log.info("record: recording; the first event was ingested at %d", rec.timestamp)
                 writer.write_record(rec.value or b"", rec.timestamp)
         for rec in merge.release(force=True):
             writer.write_record(rec.value or b"", rec.timestamp)

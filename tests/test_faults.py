@@ -465,7 +465,10 @@ async def test_services_wait_for_an_unreachable_cluster_then_work(tmp_path):
                 assert all(b > a for a, b in zip(delays, delays[2:], strict=False)), (name, delays)
                 assert "PULSEBOARD_BOOTSTRAP" in child.stderr()
                 assert child.poll() is None, (name, child.stderr()[-3000:])
-            # `record --follow` started before the broker and recorded what came after it.
+            # `record --follow` started before the broker and recorded what came after it
+            # (its retries back off, so it may connect after the others: await its word).
+            recorder = procs["record"]
+            await until(lambda: "record: recording" in recorder.stderr(), 60, "record to start")
             code, err = procs.pop("record").end()
             assert code == 0, err[-3000:]
             recorded = [orjson.loads(line) for line in read_lines(tmp_path / "live.jsonl")]
