@@ -16,7 +16,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from aiokafka.conn import create_conn
@@ -173,3 +173,25 @@ async def wait_for_cluster(
             extra={"event": "kafka_reachable"},
         )
     return found
+
+
+# First and largest delay before a reader starts over after a failure.
+RESTART_S = (1.0, 30.0)
+
+
+async def keep_reading(
+    read: Callable[[], Awaitable[None]], what: str, logger: logging.Logger
+) -> None:
+    """Run a reader that reads for ever; after a failure start it over, with capped
+    exponential backoff. A wrong setting (ConfigError), a cluster given up on (GaveUp) and
+    cancellation are not failures to retry: they stop the caller."""
+    delay = RESTART_S[0]
+    while True:
+        try:
+            await read()
+        except (asyncio.CancelledError, ConfigError, GaveUp):
+            raise
+        except Exception:
+            logger.exception("reading %s failed; retrying in %.0f s", what, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RESTART_S[1])

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from aiokafka import TopicPartition
 
 from pulseboard.anomalies import Anomaly, BadAnomaly, parse_anomaly
-from pulseboard.config import TOPIC_ANOMALIES, Config, ConfigError
-from pulseboard.connect import GaveUp, wait_for_cluster
+from pulseboard.config import TOPIC_ANOMALIES, Config
+from pulseboard.connect import keep_reading, wait_for_cluster
 from pulseboard.kafka_client import kafka_consumer, topic_partitions
 
 log = logging.getLogger("pulseboard.web.anomalies")
 
 LOOK_AGAIN_S = 30.0
-RESTART_S = (1.0, 30.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +77,4 @@ async def follow_anomalies(config: Config, sink: AnomalySink) -> None:
 
 async def follow_anomalies_forever(config: Config, sink: AnomalySink) -> None:
     """Keep reading; after a failure start over (the board ignores records read again)."""
-    delay = RESTART_S[0]
-    while True:
-        try:
-            await follow_anomalies(config, sink)
-        except (asyncio.CancelledError, ConfigError, GaveUp):
-            raise
-        except Exception:
-            log.exception("reading the anomalies topic failed; retrying in %.0f s", delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RESTART_S[1])
+    await keep_reading(lambda: follow_anomalies(config, sink), "the anomalies topic", log)

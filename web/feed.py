@@ -6,7 +6,6 @@ has read up to the end offsets it saw at start."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,14 +13,12 @@ from dataclasses import dataclass
 from aiokafka import TopicPartition
 
 from pulseboard import spec
-from pulseboard.config import Config, ConfigError
-from pulseboard.connect import GaveUp, wait_for_cluster
+from pulseboard.config import Config
+from pulseboard.connect import keep_reading, wait_for_cluster
 from pulseboard.kafka_client import kafka_consumer
 from web.indicators import BadRecord, Indicator, Removal, parse_record
 
 log = logging.getLogger("pulseboard.web.feed")
-
-RESTART_S = (1.0, 30.0)  # first and largest delay before re-reading after a failure
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,13 +84,4 @@ async def follow_indicators(config: Config, sink: FeedSink) -> None:
 async def follow_forever(config: Config, sink: FeedSink) -> None:
     """Keep reading the indicators topic; after a failure start over (the server's table
     keeps what it had and ignores older values read again), with capped backoff."""
-    delay = RESTART_S[0]
-    while True:
-        try:
-            await follow_indicators(config, sink)
-        except (asyncio.CancelledError, ConfigError, GaveUp):
-            raise
-        except Exception:
-            log.exception("reading the indicators topic failed; retrying in %.0f s", delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RESTART_S[1])
+    await keep_reading(lambda: follow_indicators(config, sink), "the indicators topic", log)

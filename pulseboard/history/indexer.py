@@ -18,8 +18,8 @@ from pathlib import Path
 from aiokafka import TopicPartition
 
 from pulseboard.anomalies import Anomaly, BadAnomaly, parse_anomaly
-from pulseboard.config import TOPIC_ANOMALIES, TOPIC_HISTORY, Config, ConfigError
-from pulseboard.connect import GaveUp, wait_for_cluster
+from pulseboard.config import TOPIC_ANOMALIES, TOPIC_HISTORY, Config
+from pulseboard.connect import keep_reading, wait_for_cluster
 from pulseboard.history.codec import BadMessage, Message, decode
 from pulseboard.history.sessions import BadSessionName, check_session_name
 from pulseboard.history.store import HistoryWriter, wipe
@@ -27,7 +27,6 @@ from pulseboard.kafka_client import kafka_consumer, topic_partitions
 
 log = logging.getLogger("pulseboard.history")
 
-RESTART_S = (1.0, 30.0)
 PRUNE_EVERY_S = 600.0
 # Messages per fetch, applied in one transaction: up to 8,000 records each.
 FETCH_RECORDS = 256
@@ -213,16 +212,7 @@ async def follow_history(
 
 async def follow_history_forever(config: Config, directory: Path, status: IndexStatus) -> None:
     """Keep indexing; after a failure start again from the index's stored positions."""
-    delay = RESTART_S[0]
-    while True:
-        try:
-            await follow_history(config, directory, status)
-        except (asyncio.CancelledError, ConfigError, GaveUp):
-            raise
-        except Exception:
-            log.exception("indexing the history topic failed; retrying in %.0f s", delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RESTART_S[1])
+    await keep_reading(lambda: follow_history(config, directory, status), "the history topic", log)
 
 
 async def catch_up(config: Config, directory: Path) -> None:
