@@ -57,11 +57,11 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
         "segment.ms": str(6 * 3600 * 1000),
         "max.message.bytes": "10485760",
     },
-    # Anomaly call-outs (docs/anomalies.md): a few per hour, kept like the history they
-    # point into; one partition keeps them in time order for a reader.
+    # Anomaly call-outs (docs/anomalies.md): a few per hour; one partition keeps them in
+    # time order for a reader. Time travel shows a call-out beside the history it annotates,
+    # so retention.ms is the history's (``topic_configs``): neither outlives the other.
     TOPIC_ANOMALIES: {
         "cleanup.policy": "delete",
-        "retention.ms": str(30 * 86400 * 1000),
     },
 }
 
@@ -69,7 +69,7 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
 def topic_configs(config: Config, base: str) -> dict[str, str]:
     """The settings a topic is created with: the design's, plus configured retention."""
     settings = dict(TOPIC_CONFIGS[base])
-    if base == TOPIC_HISTORY:
+    if base in (TOPIC_HISTORY, TOPIC_ANOMALIES):
         settings["retention.ms"] = str(int(config.history_retention_days * 86400 * 1000))
     return settings
 

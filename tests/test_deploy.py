@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from consumers.aggregate import command as aggregate_command
 from consumers.aggregate.metrics import AggregatorMetrics
+from consumers.anomalies import service as anomalies_service
 from consumers.anomalies.service import AnomalyMetrics
 from producers import command as produce_command
 from producers.metrics import ProducerMetrics
@@ -199,6 +200,7 @@ def command_parses(args: list[str]) -> None:
         return
     modules = {"produce": produce_command, "serve": serve_command}
     modules["aggregate"] = aggregate_command
+    modules["anomalies"] = anomalies_service
     parser = argparse.ArgumentParser(prog=f"pulseboard {args[0]}", parents=[cluster_options()])
     modules[args[0]].add_arguments(parser)
     parser.parse_args(args[1:])
@@ -288,6 +290,7 @@ def test_scrape_jobs_match_the_alerts_and_the_default_ports():
     }
     assert targets["pulseboard-producer"] == ["producer:9101"]
     assert targets["pulseboard-aggregator"] == ["aggregator:9102"]
+    assert targets["pulseboard-anomalies"] == ["anomalies:9103"]  # the aggregator's + 1
     assert targets["pulseboard-web"] == ["web:8080"]
     assert re.search(r"job=~\"pulseboard-\.\*\"", alerts()["PulseboardServiceDown"]["expr"])
 
@@ -403,6 +406,7 @@ def test_compose_services_and_pinned_images():
         "topics",
         "producer",
         "aggregator",
+        "anomalies",
         "web",
         "prometheus",
         "grafana",
@@ -422,13 +426,13 @@ def test_compose_kafka_runs_kraft_and_is_reachable_as_configured():
     assert len(env["CLUSTER_ID"]) == 22  # a base64 Kafka UUID
     assert "PLAINTEXT://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"].split(",")
     assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@kafka:9093"
-    for name in ("topics", "producer", "aggregator", "web"):
+    for name in ("topics", "producer", "aggregator", "anomalies", "web"):
         assert services[name]["environment"]["PULSEBOARD_BOOTSTRAP"] == "kafka:9092", name
 
 
 def test_compose_health_checks_and_start_order():
     services = compose()["services"]
-    for name in ("kafka", "producer", "aggregator", "web", "prometheus", "grafana"):
+    for name in ("kafka", "producer", "aggregator", "anomalies", "web", "prometheus", "grafana"):
         check = services[name]["healthcheck"]["test"]
         assert check[0] in {"CMD", "CMD-SHELL"} and len(check) > 1, name
     assert "/readyz" in " ".join(services["web"]["healthcheck"]["test"])
@@ -439,7 +443,7 @@ def test_compose_health_checks_and_start_order():
             assert spec["condition"] in conditions, f"{name} -> {dep}"
     assert services["topics"]["depends_on"]["kafka"]["condition"] == "service_healthy"
     assert services["topics"]["restart"] == "no"
-    for name in ("producer", "aggregator", "web"):
+    for name in ("producer", "aggregator", "anomalies", "web"):
         dep = services[name]["depends_on"]["topics"]["condition"]
         assert dep == "service_completed_successfully", name
     assert services["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
@@ -447,14 +451,16 @@ def test_compose_health_checks_and_start_order():
 
 def test_compose_commands_parse_and_ports_match_the_scrape_config():
     services = compose()["services"]
-    for name in ("topics", "producer", "aggregator", "web"):
+    for name in ("topics", "producer", "aggregator", "anomalies", "web"):
         command_parses(services[name]["command"])
         assert services[name]["build"]["dockerfile"] == "deploy/docker/Dockerfile"
         assert (COMPOSE.parent / services[name]["build"]["context"]).resolve() == ROOT
     assert services["producer"]["command"][-2:] == ["--metrics-port", "9101"]
     assert services["aggregator"]["command"][-2:] == ["--metrics-port", "9102"]
+    assert services["anomalies"]["command"] == ["anomalies", "--metrics-port", "9103"]
+    assert "9103" in " ".join(services["anomalies"]["healthcheck"]["test"])
     assert services["web"]["command"][1:] == ["--host", "0.0.0.0", "--port", "8080"]
-    for name in ("producer", "aggregator"):
+    for name in ("producer", "aggregator", "anomalies"):
         assert services[name]["environment"]["PULSEBOARD_METRICS_HOST"] == "0.0.0.0"
 
 
@@ -478,6 +484,7 @@ def test_dockerfile_is_pinned_and_copies_what_exists():
         "8080",
         "9101",
         "9102",
+        "9103",
     }
 
 
@@ -520,7 +527,12 @@ def containers() -> list[tuple[str, dict[str, Any]]]:
 
 def test_k8s_deployments_and_probes():
     deployments = by_kind("Deployment")
-    assert set(deployments) == {"pulseboard-producer", "pulseboard-aggregator", "pulseboard-web"}
+    assert set(deployments) == {
+        "pulseboard-producer",
+        "pulseboard-aggregator",
+        "pulseboard-anomalies",
+        "pulseboard-web",
+    }
     assert "pulseboard-topics" in by_kind("Job")
     for name, resource in deployments.items():
         labels = resource["spec"]["template"]["metadata"]["labels"]
@@ -531,6 +543,15 @@ def test_k8s_deployments_and_probes():
     agg_container = aggregator["spec"]["template"]["spec"]["containers"][0]
     assert "env" not in agg_container  # only the shared ConfigMap/Secret (same topic prefix)
     assert "--role" not in agg_container["args"]
+    # The anomaly service reads the history without a consumer group: one instance, and a
+    # rollout stops the old one before the new one starts.
+    anomalies = deployments["pulseboard-anomalies"]
+    assert anomalies["spec"]["replicas"] == 1
+    assert anomalies["spec"]["strategy"]["type"] == "Recreate"
+    detect = anomalies["spec"]["template"]["spec"]["containers"][0]
+    assert detect["args"] == ["anomalies", "--metrics-port", "9103"]
+    assert {p["name"]: p["containerPort"] for p in detect["ports"]} == {"metrics": 9103}
+    assert anomalies["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == "9103"
     web = deployments["pulseboard-web"]["spec"]["template"]["spec"]["containers"][0]
     ports = {p["name"]: p["containerPort"] for p in web["ports"]}
     assert web["readinessProbe"]["httpGet"]["path"] == "/readyz"

@@ -338,10 +338,14 @@ def test_history_configuration():
     assert c.history_retention_days == 30
     assert c.history_index_dir == Path("/s/history/p.indicators.history")
     assert topic_configs(c, "indicators.history")["retention.ms"] == str(30 * 86_400_000)
+    assert topic_configs(c, "anomalies")["retention.ms"] == str(30 * 86_400_000)
     c = config_from_env(
         {"PULSEBOARD_HISTORY_RETENTION_DAYS": "0.5", "PULSEBOARD_HISTORY_DIR": "/i"}
     )
     assert topic_configs(c, "indicators.history")["retention.ms"] == "43200000"
+    # Call-outs annotate the history: half a day is 12 h = 43,200,000 ms for both.
+    assert topic_configs(c, "anomalies")["retention.ms"] == "43200000"
+    assert topic_configs(c, "anomalies")["cleanup.policy"] == "delete"
     assert c.history_index_dir == Path("/i")
     for bad in ("0", "-1", "x"):
         with pytest.raises(ConfigError, match="PULSEBOARD_HISTORY_RETENTION_DAYS"):

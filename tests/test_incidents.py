@@ -152,3 +152,49 @@ def test_produce_writes_the_ground_truth_and_refuses_unknown_targets(tmp_path):
     assert bad.returncode == 2
     assert "no such target" in bad.stderr and "dc-guian-01" in bad.stderr
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_trucks_on_a_closed_corridor_wait_and_deliver_late():
+    # A corridor trip takes about 2.5 h from the first waybill scan to the delivery, so at
+    # 2.5 h in, the trucks loaded since the start are on the road: an hour's closure then
+    # falls on them. The run goes on 3.5 h after it, long enough for all to arrive.
+    t0 = START + 10 * H
+    closure = Incident("corridor_closure", "520300>520100", t0 + 150 * 60_000, t0 + 210 * 60_000)
+
+    def run(incidents: tuple[Incident, ...]) -> tuple[dict[str, dict], dict[str, dict]]:
+        sim = Simulation(
+            SimConfig(seed=3, start_ms=t0, events_per_sim_second=15, incidents=incidents)
+        )
+        shipped: dict[str, dict] = {}
+        delivered: dict[str, dict] = {}
+        for r in sim.advance(closure.end_ms + 210 * 60_000):
+            e = orjson.loads(r.value)
+            if e["type"] == "shipment" and (e["origin"], e["dest"]) == ("520300", "520100"):
+                shipped[e["shipment_id"]] = e
+            elif e["type"] == "delivery":
+                delivered[e["shipment_id"]] = e
+        return shipped, delivered
+
+    base_shipped, base = run(())
+    shipped, closed = run((closure,))
+    # On the corridor when it closed: loaded before, not delivered by then (in either run:
+    # up to the closure both runs are the same simulation).
+    on_it = [
+        s
+        for s, e in shipped.items()
+        if e["ts"] < closure.start_ms and base[s]["ts"] >= closure.start_ms
+    ]
+    assert all(base_shipped[s] == shipped[s] for s in on_it)
+    # Without the closure, many of them arrive while the road would have been closed...
+    early = [s for s in on_it if base[s]["ts"] < closure.end_ms]
+    assert len(early) >= 10
+    # ...with it, every one waits: none is delivered before the road opens, all arrive.
+    assert all(s in closed for s in on_it)
+    assert all(closed[s]["ts"] >= closure.end_ms for s in on_it)
+    # So their transit is longer by at least the time each still had to wait, and more of
+    # them are late.
+    for s in early:
+        waited_s = (closure.end_ms - base[s]["ts"]) // 1000
+        assert closed[s]["transit_s"] >= base[s]["transit_s"] + waited_s
+    late = [sum(not d[s]["on_time"] for s in on_it) for d in (base, closed)]
+    assert late[1] > late[0]

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from consumers.anomalies.detector import Detector, DetectorConfig
+from consumers.anomalies.detector import Callout, Detector, DetectorConfig
 from consumers.anomalies.records import encode_lines
 from pulseboard.config import ConfigError
 from pulseboard.indicators import Record
@@ -42,10 +42,35 @@ def add_period_argument(parser: argparse.ArgumentParser) -> None:
 def detector_config(args: argparse.Namespace) -> DetectorConfig:
     """The detector's configuration from the command line (wrong values fail fast)."""
     period = args.anomaly_period
+    if period <= 0:  # before the offset is taken modulo it
+        raise ConfigError(f"--anomaly-period must be a positive number of seconds, not {period}")
     try:
         return DetectorConfig(period_s=period, offset_s=DetectorConfig().offset_s % period)
     except ValueError as exc:
         raise ConfigError(f"--anomaly-period: {exc}") from None
+
+
+class Callouts:
+    """The call-outs of the records written through ``tee``, kept in memory (a few per hour
+    of data: `replay --to-history` writes them into the session once its records are out)."""
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        self.detector = Detector(config)
+        self.found: list[Callout] = []
+
+    def tee(self, write: Callable[[list[Record]], None]) -> Callable[[list[Record]], None]:
+        """``write`` that also feeds the detector."""
+
+        def both(records: list[Record]) -> None:
+            write(records)
+            self.found += self.detector.feed(records)
+
+        return both
+
+    def finish(self) -> list[Callout]:
+        """Every call-out, once the input has ended (judged up to its last record)."""
+        self.found += self.detector.flush()
+        return self.found
 
 
 class AnomalyFile:

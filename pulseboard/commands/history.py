@@ -11,8 +11,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from consumers.anomalies.detector import Callout
+from consumers.anomalies.offline import Callouts, detector_config
+from consumers.anomalies.records import callout_key, encode_callout
 from consumers.engine import EngineConfig
 from consumers.replay import replay_lines
+from pulseboard.anomalies import Anomaly, parse_anomaly
 from pulseboard.commands import backfill
 from pulseboard.config import Config, ConfigError
 from pulseboard.connect import one_shot, wait_for_cluster
@@ -76,8 +80,9 @@ def add_replay_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--to-history",
         metavar="SESSION",
-        help="store the log's final records as history session SESSION (replacing it), "
-        "to open on the wall with ?session=SESSION",
+        help="store the log's final records and their anomaly call-outs (as the live "
+        "service finds them; --anomaly-period applies) as history session SESSION "
+        "(replacing it), to open on the wall with ?session=SESSION",
     )
     parser.add_argument(
         "--wall",
@@ -106,7 +111,21 @@ async def _reachable(config: Config) -> None:
     await wait_for_cluster(config, [history_topic(config)], "replay", log)
 
 
-async def _store(config: Config, session: str, spool: Spool, t_from: int, t_to: int) -> int:
+def as_anomalies(callouts: list[Callout]) -> list[Anomaly]:
+    """The detector's call-outs as the history index reads them: through the live service's
+    own encoder (key ``name|key``, JSON) and the one parser of anomaly records, so a replayed
+    session's call-outs are byte for byte what the service would have published."""
+    return [parse_anomaly(callout_key(c), encode_callout(c)) for c in callouts]
+
+
+async def _store(
+    config: Config,
+    session: str,
+    spool: Spool,
+    anomalies: list[Anomaly],
+    t_from: int,
+    t_to: int,
+) -> int:
 
     producer = producer_for(config, "pulseboard-history-writer")
     await producer.start()
@@ -118,6 +137,9 @@ async def _store(config: Config, session: str, spool: Spool, t_from: int, t_to: 
                 yield chunk
 
         generation, written = await replace_session(writer, chunks())
+        # Between the records and the end, in the same generation: a replay run again
+        # replaces its call-outs with the rest (docs/history.md, "Call-outs").
+        await writer.anomalies(anomalies, generation)
         await finish_session(writer, generation, t_from, t_to)
         return written.records
     finally:
@@ -130,6 +152,12 @@ def replay_to_history(args: argparse.Namespace, config: Config) -> int:
     session = _session(args.to_history)
     if args.out is not None or args.to_kafka:
         raise ConfigError("--to-history goes alone: drop --out / --to-kafka")
+    if args.anomalies is not None:
+        raise ConfigError(
+            "--to-history stores the call-outs in the session itself: drop --anomalies "
+            "(or run `replay LOG --anomalies FILE` on its own for a file)"
+        )
+    detector = detector_config(args)
     if args.every != 1:
         raise ConfigError("--to-history keeps every second; drop --every")
     try:
@@ -146,10 +174,11 @@ def replay_to_history(args: argparse.Namespace, config: Config) -> int:
     config = one_shot(config)
     asyncio.run(_reachable(config))  # fails before the replay if Kafka is not there
     spool = Spool()
+    callouts = Callouts(detector)
     try:
         try:
             report = replay_lines(
-                read_lines(args.log), engine, spool.write, reorder_ms=args.reorder_ms
+                read_lines(args.log), engine, callouts.tee(spool.write), reorder_ms=args.reorder_ms
             )
         except (OSError, EOFError) as exc:
             print(
@@ -166,12 +195,14 @@ def replay_to_history(args: argparse.Namespace, config: Config) -> int:
             )
             return 1
         t_from, t_to = lo // 1000 + 1, hi // 1000 + 1
-        stored = asyncio.run(_store(config, session, spool, t_from, t_to))
+        anomalies = as_anomalies(callouts.finish())
+        stored = asyncio.run(_store(config, session, spool, anomalies, t_from, t_to))
     finally:
         spool.close()
     wall = args.wall.rstrip("/")
     print(
-        f"stored {stored} final records as history session {session!r}, "
+        f"stored {stored} final records and {len(anomalies)} call-out records "
+        f"as history session {session!r}, "
         f"T {t_from}..{t_to} ({_iso(t_from, config)} .. {_iso(t_to, config)})\n"
         f"open it on the wall: {wall}/?session={session}"
     )
