@@ -122,6 +122,7 @@ async def watch(
     """Records (arrival wall ms, probe count shown) whenever the probe indicator rises, and
     counts the deltas and their bytes (what every wall receives)."""
     shown = 0
+    probe_ids: set[int] = set()  # the ids the server gave the probe's value
     async with connect(url, max_size=None, compression=None, open_timeout=30) as ws:
         async for raw in ws:
             now_ms = time.time() * 1000
@@ -129,19 +130,25 @@ async def watch(
             if msg.get("type") == "ping":
                 await ws.send('{"type":"heartbeat"}')  # or be dropped as a dead wall
                 continue
+            # Value ids (docs/push-protocol.md): a snapshot defines them afresh, a delta
+            # those it introduces.
             if msg.get("type") == "snapshot":
                 ready.set()
-                rows = msg.get("values", {}).get(PROBE_NAME, [])
+                probe_ids.clear()
+                rows = msg.get("values", [])
             elif msg.get("type") == "delta":
-                rows = msg.get("changes", {}).get(PROBE_NAME, [])
+                rows = msg.get("changes", [])
                 if ready.is_set() and wire.get("counting"):
                     wire["deltas"] += 1
                     wire["bytes"] += len(raw)
-                    wire["values"] += sum(len(r) for r in msg.get("changes", {}).values())
+                    wire["values"] += len(rows)
             else:
                 continue
+            for key, ident in msg.get("defs", {}).get(PROBE_NAME, []):
+                if key == PROBE_COUNTRY:
+                    probe_ids.add(ident)
             for row in rows:
-                if row[0] == PROBE_COUNTRY and row[1] is not None and round(row[1]) > shown:
+                if row[0] in probe_ids and row[1] is not None and round(row[1]) > shown:
                     shown = round(row[1])
                     seen.append((now_ms, shown))
 

@@ -282,14 +282,24 @@ def serve_settings(static_dir: Path, **kw: Any) -> ServeSettings:
     return replace(ServeSettings(port=0, static_dir=static_dir, timing=Timing(20, 5, 10)), **kw)
 
 
-def rows_of(msg: dict, field: str) -> dict[str, list[list[object]]]:
-    """A push message's values in the full row form [key, value, t, final], whatever the
-    server sent: rows of two items take ``msg["at"]`` (docs/push-protocol.md)."""
+def rows_of(
+    msg: dict, field: str, ids: dict[int, tuple[str, str]] | None = None
+) -> dict[str, list[list[object]]]:
+    """A push message's values as ``{name: [[key, value, t, final], ...]}``, whatever the
+    server sent (docs/push-protocol.md, protocol 3): ids resolved by ``msg["defs"]`` and by
+    ``ids``, what earlier messages of the same connection defined (updated in place, as a
+    page keeps them); rows of two items take ``msg["at"]``. An id never defined fails."""
+    known = {} if ids is None else ids
+    for name, pairs in msg.get("defs", {}).items():
+        for key, ident in pairs:
+            known[ident] = (name, key)
     at = msg.get("at")
-    return {
-        name: [row if len(row) == 4 else [row[0], row[1], at[0], at[1]] for row in rows]
-        for name, rows in msg[field].items()
-    }
+    out: dict[str, list[list[object]]] = {}
+    for row in msg.get(field, []):
+        name, key = known[row[0]]
+        t, final = (row[2], row[3]) if len(row) == 4 else (at[0], at[1])
+        out.setdefault(name, []).append([key, row[1], t, final])
+    return out
 
 
 # ------------------------------------------------------------------------------ call-outs

@@ -135,7 +135,7 @@ def test_callouts_ride_in_snapshots_and_in_the_next_delta_when_they_change():
     assert delta is not None and delta.changes == 1
     client.offer(delta)
     msg = orjson.loads(client.next_frame(hub, WALL).data)
-    assert msg["seq"] == 1 and msg["type"] == "delta" and msg["changes"] == {}
+    assert msg["seq"] == 1 and msg["type"] == "delta" and msg["changes"] == []
     assert [(c["t"], c["since"], c["score"]) for c in msg["callouts"]] == [(101, 100, -5.0)]
     # Nothing changed: nothing to send; a close sends the empty list.
     assert hub.ingest_anomaly(rec("ongoing", 101, -5.0), 2.0) is False

@@ -34,6 +34,7 @@ from support import (
     metric,
     own_broker_env,
     retry_lines,
+    rows_of,
     run_cli,
     start_broker,
     until,
@@ -283,6 +284,7 @@ class WallClient:
 
     url: str
     table: dict[tuple[str, str], object] = dataclasses.field(default_factory=dict)
+    ids: dict[int, tuple[str, str]] = dataclasses.field(default_factory=dict)
     snapshots: list[float] = dataclasses.field(default_factory=list)  # monotonic, ready ones
     deltas_after_snapshot: int = 0
 
@@ -302,18 +304,21 @@ class WallClient:
 
     def _apply(self, msg: dict) -> None:
         if msg["type"] == "snapshot":
+            self.ids = {}
             self.table = {
-                (name, row[0]): row[1] for name, rows in msg["values"].items() for row in rows
+                (name, row[0]): row[1]
+                for name, rows in rows_of(msg, "values", self.ids).items()
+                for row in rows
             }
             if msg["ready"]:
                 self.snapshots.append(time.monotonic())
                 self.deltas_after_snapshot = 0
         elif msg["type"] == "delta":
-            for name, rows in msg["changes"].items():
+            for name, rows in rows_of(msg, "changes", self.ids).items():
                 self.table.update({(name, row[0]): row[1] for row in rows})
-            for name, keys in msg.get("removed", {}).items():
-                for key in keys:
-                    self.table.pop((name, key), None)
+            for ident in msg.get("removed", []):
+                if ident in self.ids:
+                    self.table.pop(self.ids[ident], None)
             self.deltas_after_snapshot += 1
 
 

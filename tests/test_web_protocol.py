@@ -89,14 +89,52 @@ def test_rows_sharing_the_common_second_are_sent_short():
     assert delta is not None
     wire = orjson.loads(b"{" + delta.tail[1:])
     assert wire["at"] == [101, False]
-    assert wire["changes"] == {
-        "shipments_1m": [["520100", 5], ["520200", 6]],
-        "active_trucks_5m": [["520000", 7, 100, True]],
-    }
-    assert b'"changes":{"shipments_1m":[["520100",5],["520200",6]]' in delta.tail
+    # Ids in order of first sight; all three are new, so the delta defines them.
+    assert delta.tail.endswith(
+        b',"changes":[[0,5],[1,6],[2,7,100,true]],"at":[101,false],'
+        b'"defs":{"shipments_1m":[["520100",0],["520200",1]],"active_trucks_5m":[["520000",2]]}}'
+    )
+    # Known ids go without their definition.
+    hub.ingest(ind("shipments_1m", "520200", 8, 102), 0.0, WALL)
+    delta = hub.flush(now=2.0, wall_ms=WALL)
+    assert delta is not None and delta.tail.endswith(b',"changes":[[1,8]],"at":[102,false]}')
     # An empty table's snapshot has no pair to share.
     tail, _ = ready_hub().snapshot_tail(WALL)
     assert b'"at"' not in tail
+
+
+def test_an_id_is_defined_to_every_client_that_can_meet_it():
+    # Ids hold for the server's life; a delta defines those absent from the table at the
+    # previous broadcast, so a client whose snapshot came after an id's first definition
+    # still learns it when a tombstoned (name, key) comes back.
+    hub = ready_hub(ind(key="520000", value=1, t=100))
+    early = ClientSession(Limits(), 0.0)
+    ids: dict[int, tuple[str, str]] = {}
+    snap = decode(early.next_frame(hub, WALL))
+    assert snap["defs"] == {"shipments_1m": [["520000", 0]]} and snap["values"] == [[0, 1]]
+    rows_of(snap, "values", ids)
+    hub.ingest(Removal("shipments_1m", "520000"), 1.0, WALL)
+    hub.ingest(ind(key="520100", value=2, t=101), 1.0, WALL)
+    delta = hub.flush(now=1.1, wall_ms=WALL)
+    assert delta is not None
+    wire = orjson.loads(b"{" + delta.tail[1:])
+    assert wire["removed"] == [0] and wire["defs"] == {"shipments_1m": [["520100", 1]]}
+    # A client that connects now never hears of id 0.
+    late = ClientSession(Limits(), 1.2)
+    late_ids: dict[int, tuple[str, str]] = {}
+    late_snap = decode(late.next_frame(hub, WALL))
+    assert late_snap["defs"] == {"shipments_1m": [["520100", 1]]}
+    rows_of(late_snap, "values", late_ids)
+    # 520000 comes back under its old id, defined again for the late client's sake.
+    hub.ingest(ind(key="520000", value=3, t=102), 2.0, WALL)
+    delta = hub.flush(now=2.1, wall_ms=WALL)
+    assert delta is not None
+    assert delta.tail.endswith(
+        b',"changes":[[0,3]],"at":[102,false],"defs":{"shipments_1m":[["520000",0]]}}'
+    )
+    wire = orjson.loads(b"{" + delta.tail[1:])
+    for known in (ids, late_ids):
+        assert rows_of(wire, "changes", known) == {"shipments_1m": [["520000", 3, 102, False]]}
 
 
 def test_changes_become_one_shared_delta_and_sequence_numbers_count_every_message():
@@ -114,7 +152,9 @@ def test_changes_become_one_shared_delta_and_sequence_numbers_count_every_messag
     msg = decode(fa)
     assert msg["seq"] == 1 and msg["type"] == "delta" and msg["server_time"] == WALL + 5
     assert msg["ingest_ts"] == WALL - 40  # the oldest change's event ingest time
-    assert rows_of(msg, "changes") == {
+    # 520000 was defined by the connect snapshot (id 0); 520100 is new, so defined here.
+    assert msg["defs"] == {"tonnage_1h": [["520100", 1]]}
+    assert rows_of(msg, "changes", {0: ("shipments_1m", "520000")}) == {
         "shipments_1m": [["520000", 2, 101, False]],
         # tonnes below 1万 show as whole tonnes (format.js), so 3.5 t goes as 4
         "tonnage_1h": [["520100", 4, 101, False]],
@@ -138,13 +178,14 @@ def test_a_change_after_a_quiet_spell_goes_out_once_its_burst_has_gathered():
 def test_updates_are_coalesced_to_the_latest_and_deltas_kept_to_the_rate():
     hub = ready_hub()
     sent: list[tuple[float, list]] = []
+    ids: dict[int, tuple[str, str]] = {}
     now = 0.0
     for step in range(1000):  # an update every 10 ms for 10 s
         now = step * 0.01
         due = hub.flush_due()
         if due is not None and due <= now:
             delta = hub.flush(now, WALL)
-            sent.append((now, rows_of(orjson.loads(b"{" + delta.tail[1:]), "changes")))
+            sent.append((now, rows_of(orjson.loads(b"{" + delta.tail[1:]), "changes", ids)))
         hub.ingest(ind(value=step, t=100 + step), now, WALL)
     assert 10 * TIMING.coalesce_hz <= len(sent) <= 10 / TIMING.min_spacing_s + 1
     # Each delta carries one change per key: the newest value, not the history.
@@ -193,7 +234,7 @@ def test_nothing_is_broadcast_until_the_compacted_state_is_read():
     hub = Hub(build_meta(ClientTiming(4, 5, 10)), TIMING)
     session = ClientSession(Limits(), 0.0)
     early = decode(session.next_frame(hub, WALL))
-    assert early["ready"] is False and early["values"] == {}
+    assert early["ready"] is False and early["values"] == []
     for v in range(50):
         hub.ingest(ind(value=v, t=100 + v), 0.0, WALL)
     assert hub.flush_due() is None
@@ -211,7 +252,7 @@ def test_a_tombstone_removes_the_value_and_is_announced():
     hub.ingest(Removal("shipments_1m", "520000"), 0.0, WALL)
     session.offer(hub.flush(now=1.0, wall_ms=WALL))
     msg = decode(session.next_frame(hub, WALL))
-    assert rows_of(msg, "changes") == {} and msg["removed"] == {"shipments_1m": ["520000"]}
+    assert msg["changes"] == [] and msg["removed"] == [0]  # the id of 520000 (snapshot)
     assert hub.table.values == {}
 
 
@@ -316,7 +357,7 @@ def test_a_client_that_never_reads_costs_a_bounded_buffer_then_gets_the_latest_s
         delta = hub.flush(now=float(v), wall_ms=WALL)
         outcomes.append(stuck.offer(delta).outcome)
         assert reader.offer(delta).outcome is Offer.QUEUED
-        assert decode(reader.next_frame(hub, WALL))["changes"]["shipments_1m"][0][1] == v
+        assert decode(reader.next_frame(hub, WALL))["changes"] == [[0, v]]
         assert stuck.queued_frames <= limits.max_queue_frames
     # Eight frames queued, one overflow, then nothing more is held for it.
     assert outcomes[:8] == [Offer.QUEUED] * 8
@@ -391,7 +432,7 @@ def test_values_go_at_the_walls_precision_and_only_when_what_it_shows_changes():
     assert delta is not None and delta.changes == 1
     session.offer(delta)
     msg = decode(session.next_frame(hub, WALL))
-    assert rows_of(msg, "changes") == {"freight_value_1h": [["520000", 124_000_000, 102, False]]}
+    assert msg["changes"] == [[0, 124_000_000]] and msg["at"] == [102, False]
     # the on-time rate at a tenth of a percent, the snapshot too
     hub.ingest(ind("on_time_rate_1h", "520000", 0.87654321, 102), 0.0, WALL)
     tail, _ = hub.snapshot_tail(WALL)
@@ -405,6 +446,4 @@ def test_a_pending_change_that_returns_to_the_shown_value_still_goes_with_the_ne
     hub.ingest(ind(value=10.2, t=102), 0.0, WALL)  # shows 10 again: the pending 11 is stale
     delta = hub.flush(now=1.0, wall_ms=WALL)
     assert delta is not None
-    assert rows_of(orjson.loads(b"{" + delta.tail[1:]), "changes") == {
-        "shipments_1m": [["520000", 10, 102, False]]
-    }
+    assert delta.tail.endswith(b',"changes":[[0,10]],"at":[102,false]}')

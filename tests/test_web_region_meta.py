@@ -24,7 +24,7 @@ MA_CODES = [f"MA-{i:02d}" for i in range(1, 13)]  # ISO 3166-2:MA, SPEC section 
 
 def test_the_morocco_block_names_its_places_languages_money_clock_and_map():
     meta = build_meta(ClientTiming(4, 5, 10), "b1", MOROCCO)
-    assert meta["protocol"] == PROTOCOL_VERSION == 2
+    assert meta["protocol"] == PROTOCOL_VERSION == 3
     assert [r["code"] for r in meta["regions"]] == MA_CODES
     casablanca = next(r for r in meta["regions"] if r["code"] == "MA-06")
     assert casablanca["names"] == {

@@ -65,7 +65,10 @@ async def test_snapshot_of_the_compacted_state_then_live_deltas(topic_config, st
             snap = await until(ws, lambda m: m["type"] == "snapshot")
             # Numbered as the last broadcast it includes (pings may have gone out before).
             assert snap["ready"] is True and isinstance(snap["seq"], int)
-            values = {(n, r[0]): r for n, rows in rows_of(snap, "values").items() for r in rows}
+            ids: dict[int, tuple[str, str]] = {}
+            values = {
+                (n, r[0]): r for n, rows in rows_of(snap, "values", ids).items() for r in rows
+            }
             assert len(values) == len({(r["name"], r["key"]) for r in retained})
             assert values[("shipments_1m", "520100")] == ["520100", 6, t + 10, True]
             assert values[("freight_value_today", "520000")][1] > 0
@@ -85,7 +88,7 @@ async def test_snapshot_of_the_compacted_state_then_live_deltas(topic_config, st
                 assert msg["seq"] == last_seq + 1
                 last_seq = msg["seq"]
                 if msg["type"] == "delta":
-                    for name, rows in rows_of(msg, "changes").items():
+                    for name, rows in rows_of(msg, "changes", ids).items():
                         seen.update({(name, r[0]): r for r in rows})
             assert seen[("on_time_rate_1h", "520300")][1] is None
         metrics = server.metrics.registry

@@ -46,6 +46,7 @@ class Watcher:
     ws: ClientConnection
     seq: int = 0
     values: dict[str, object] = field(default_factory=dict)
+    ids: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
     async def open(cls, server: PushServer) -> Watcher:
@@ -61,6 +62,10 @@ class Watcher:
         if msg["type"] != "snapshot":
             assert msg["seq"] == self.seq + 1, "a gap in the sequence"
         self.seq = msg["seq"]
+        # Learn the value ids as a page does: a snapshot starts them afresh.
+        if msg["type"] == "snapshot":
+            self.ids = {}
+        rows_of(msg, "values" if msg["type"] == "snapshot" else "changes", self.ids)
         return msg
 
     async def sees(self, key: str, value: int) -> None:
@@ -69,7 +74,7 @@ class Watcher:
         while True:
             msg = await self.next()
             if msg["type"] == "delta":
-                rows = rows_of(msg, "changes").get("shipments_1m", [])
+                rows = rows_of(msg, "changes", self.ids).get("shipments_1m", [])
                 if [key, value, value, False] in rows:
                     return
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from enum import Enum
 
 import orjson
@@ -30,10 +30,6 @@ class Indicator:
     @property
     def ident(self) -> Key:
         return (self.name, self.key)
-
-    def row(self) -> list[object]:
-        """The full wire form under its name (docs/push-protocol.md): [key, value, t, final]."""
-        return [self.key, self.value, self.t, self.final]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,30 +132,51 @@ class IndicatorTable:
         self.version += 1
         return Applied.CHANGED
 
-    def grouped(self) -> WireRows:
-        """Every value in its wire form (see ``wire_rows``)."""
-        return wire_rows(self.values.values())
+
+Defs = dict[str, list[list[object]]]
 
 
 @dataclass(frozen=True, slots=True)
 class WireRows:
-    """Values as a message carries them: ``{name: [row, ...]}`` (names are long, so each is
-    sent once) and ``at = [t, final]``, the pair most rows share. A row with that pair is
-    ``[key, value]``; any other is ``[key, value, t, final]``. Most values of one delta belong
-    to the same second, so the short rows halve a delta's bytes."""
+    """Values as a message carries them (docs/push-protocol.md, protocol 3): each row names
+    its value by a small integer id, ``[id, value]`` when it has ``at = [t, final]``, the
+    pair most rows share, else ``[id, value, t, final]``. A value's key (``520100|big_data``)
+    was most of a row's bytes; the id is a few digits, and ``defs``, ``{name: [[key, id],
+    ...]}``, tells the client what the ids it has not been told yet stand for."""
 
-    groups: dict[str, list[list[object]]]
+    rows: list[list[object]]
     at: list[object] | None  # None when there are no rows
+    defs: Defs
 
 
-def wire_rows(records: Iterable[Indicator]) -> WireRows:
-    records = list(records)
-    if not records:
-        return WireRows({}, None)
-    # The most common pair; on a tie the first seen, so the same input gives the same bytes.
-    at = Counter((r.t, r.final) for r in records).most_common(1)[0][0]
-    groups: dict[str, list[list[object]]] = {}
-    for r in records:
-        row = [r.key, r.value] if (r.t, r.final) == at else r.row()
-        groups.setdefault(r.name, []).append(row)
-    return WireRows(groups, [at[0], at[1]])
+@dataclass(slots=True)
+class WireIds:
+    """The id of every (name, key) this process has seen: given in order of first sight and
+    never reused nor changed while the process runs, so an id a client learnt holds until its
+    connection ends (a new connection starts with a snapshot that defines every id again)."""
+
+    ids: dict[Key, int] = field(default_factory=dict)
+
+    def of(self, ident: Key) -> int:
+        found = self.ids.get(ident)
+        if found is None:
+            found = self.ids[ident] = len(self.ids)
+        return found
+
+    def rows(self, records: Iterable[Indicator], define: Callable[[Key], bool]) -> WireRows:
+        """``records`` in wire form; ``defs`` holds those for which ``define`` is true."""
+        records = list(records)
+        if not records:
+            return WireRows([], None, {})
+        # The most common pair; on a tie the first seen, so the same input gives the same bytes.
+        at = Counter((r.t, r.final) for r in records).most_common(1)[0][0]
+        rows: list[list[object]] = []
+        defs: Defs = {}
+        for r in records:
+            ident = self.of(r.ident)
+            rows.append(
+                [ident, r.value] if (r.t, r.final) == at else [ident, r.value, r.t, r.final]
+            )
+            if define(r.ident):
+                defs.setdefault(r.name, []).append([r.key, ident])
+        return WireRows(rows, [at[0], at[1]], defs)

@@ -18,7 +18,7 @@ from web.zone_table import zone_block
 # 2: places and sectors carry `names` by language; the block names the area's languages,
 # currency, time zone and map; money indicators are in the pack's currency; value rows that
 # share a message's most common (t, final) are sent short (docs/push-protocol.md).
-PROTOCOL_VERSION: Final = 2
+PROTOCOL_VERSION: Final = 3
 
 # The unit of every money indicator: replaced by the pack's ISO 4217 code in the metadata.
 MONEY: Final = "money"

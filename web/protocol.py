@@ -30,7 +30,7 @@ import orjson
 
 from pulseboard.anomalies import Anomaly
 from web.callouts import CalloutBoard
-from web.indicators import Applied, Indicator, IndicatorTable, Key, Removal, wire_rows
+from web.indicators import Applied, Indicator, IndicatorTable, Key, Removal, WireIds
 from web.precision import wire_value
 
 # Close codes (RFC 6455 section 7.4.1).
@@ -146,6 +146,12 @@ class Hub:
     _last_ping: float = -math.inf
     _snapshot_cache: tuple[tuple[int, int, bool, int], bytes, int] | None = None
     _units: dict[str, str] = field(default_factory=dict)
+    # Values go out under small integer ids (docs/push-protocol.md). ``_undefined``: the
+    # (name, key)s absent from the table at the last broadcast (first seen, or back after a
+    # tombstone), whose definition the next delta carries, since a client that took its
+    # snapshot after the id was first given may never have been told it.
+    _ids: WireIds = field(default_factory=WireIds)
+    _undefined: set[Key] = field(default_factory=set)
     # The active call-outs (docs/push-protocol.md): sent whole in snapshots, and whole in
     # the next delta whenever they change (a handful at most, so no per-item diff).
     callouts: CalloutBoard = field(default_factory=CalloutBoard)
@@ -177,6 +183,8 @@ class Hub:
         if applied not in (Applied.CHANGED, Applied.REMOVED):
             return IngestOutcome(applied, coalesced=False)
         self.last_data_ms = wall_ms
+        if isinstance(record, Indicator) and held is None:
+            self._undefined.add(record.ident)
         if not self.ready:
             # While the compacted state is being read nobody gets deltas: every client
             # gets one snapshot when the state is complete (see mark_ready).
@@ -200,6 +208,7 @@ class Hub:
     def mark_ready(self) -> None:
         self.ready = True
         self._pending.clear()
+        self._undefined.clear()
         self._callouts_pending = False
 
     def flush_due(self) -> float | None:
@@ -218,16 +227,17 @@ class Hub:
         if not self._pending and not self._callouts_pending:
             return None
         changed: list[Indicator] = []
-        removed: dict[str, list[str]] = {}
+        removed: list[int] = []
         oldest: int | None = None
         for rec in self._pending.values():
             if isinstance(rec, Removal):
-                removed.setdefault(rec.name, []).append(rec.key)
+                removed.append(self._ids.of(rec.ident))
                 continue
             changed.append(rec)
             if rec.ingest_ms is not None and (oldest is None or rec.ingest_ms < oldest):
                 oldest = rec.ingest_ms
-        rows = wire_rows(changed)
+        rows = self._ids.rows(changed, self._undefined.__contains__)
+        self._undefined.clear()
         count = len(self._pending)
         due = self.flush_due()
         self._last_due = now if due is None else min(due, now)
@@ -236,10 +246,12 @@ class Hub:
             "type": "delta",
             "server_time": wall_ms,
             "ingest_ts": oldest,
-            "changes": rows.groups,
+            "changes": rows.rows,
         }
         if rows.at is not None:
             body["at"] = rows.at
+        if rows.defs:
+            body["defs"] = rows.defs
         if removed:
             body["removed"] = removed
         if self._callouts_pending:
@@ -276,8 +288,9 @@ class Hub:
             "last_data": self.last_data_ms,
             "meta": self.meta,
         }
-        rows = self.table.grouped()
-        body["values"] = rows.groups
+        rows = self._ids.rows(self.table.values.values(), lambda _: True)
+        body["defs"] = rows.defs
+        body["values"] = rows.rows
         if rows.at is not None:
             body["at"] = rows.at
         body["callouts"] = self.callouts.wire()

@@ -87,7 +87,9 @@ export class Connection {
         this.handlers.onSnapshot(step.msg);
         break;
       case 'apply':
-        if (step.msg.type === 'delta') this.handlers.onDelta(step.msg);
+        if (step.msg.type === 'delta') {
+          if (this.handlers.onDelta(step.msg) === false) this._send({ type: 'resync' });
+        }
         else if (step.msg.type === 'ping') this.handlers.onPing(step.msg);
         break;
       case 'gap':

@@ -187,12 +187,14 @@ class Wall {
     this.gotData();
   }
 
+  // False asks the connection for a fresh snapshot (a value id it was never told).
   onDelta(msg) {
-    this.store.applyDelta(msg);
+    const known = this.store.applyDelta(msg);
     this.stats.deltas += 1;
     document.body.dataset.seq = String(msg.seq);
     this.onServerTime(msg.server_time);
     this.gotData();
+    return known;
   }
 
   gotData() {

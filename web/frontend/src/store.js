@@ -13,6 +13,8 @@ export class Store {
     this.absentIsZero = false;
     // The active call-outs (docs/push-protocol.md): replaced whole whenever they change.
     this.callouts = [];
+    // Protocol 3's value ids on this connection: id -> [name, key].
+    this.ids = new Map();
   }
 
   // The values of a history answer ({"name|key": value}) as of second t: every one final.
@@ -34,38 +36,57 @@ export class Store {
     return store;
   }
 
-  // Values arrive grouped by indicator name: {name: [row, ...]} with msg.at = [t, final],
-  // the pair most rows share; a row is [key, value] with that pair, else [key, value, t, final].
+  // Protocol 3 (docs/push-protocol.md): a row names its value by a small integer id,
+  // [id, value] with msg.at = [t, final] (the pair most rows share), else [id, value, t, final];
+  // msg.defs = {name: [[key, id], ...]} says what ids not told before stand for. A snapshot
+  // defines every id it uses and starts the id map afresh (ids hold for one connection).
   applySnapshot(msg) {
     this.meta = msg.meta;
     this.tables = new Map();
+    this.ids = new Map();
     this.callouts = msg.callouts ?? [];
+    this._define(msg.defs);
     this._merge(msg.values, msg.at);
     this.version += 1;
   }
 
+  // False if the delta used an id never defined on this connection: the server broke its
+  // word, and only a fresh snapshot can say what the page should show (the caller resyncs).
   applyDelta(msg) {
-    this._merge(msg.changes, msg.at);
+    this._define(msg.defs);
+    const known = this._merge(msg.changes, msg.at);
     if (msg.callouts) this.callouts = msg.callouts;
-    for (const [name, keys] of Object.entries(msg.removed ?? {})) {
-      const table = this.tables.get(name);
-      for (const key of keys) table?.delete(key);
+    for (const id of msg.removed ?? []) {
+      const ident = this.ids.get(id);
+      if (ident !== undefined) this.tables.get(ident[0])?.delete(ident[1]);
     }
     this.version += 1;
+    return known;
   }
 
-  _merge(groups, at) {
-    for (const [name, rows] of Object.entries(groups)) {
-      let table = this.tables.get(name);
+  _define(defs) {
+    for (const [name, pairs] of Object.entries(defs ?? {})) {
+      for (const [key, id] of pairs) this.ids.set(id, [name, key]);
+    }
+  }
+
+  _merge(rows, at) {
+    let known = true;
+    for (const row of rows ?? []) {
+      const ident = this.ids.get(row[0]);
+      if (ident === undefined) {
+        known = false;
+        continue;
+      }
+      let table = this.tables.get(ident[0]);
       if (table === undefined) {
         table = new Map();
-        this.tables.set(name, table);
+        this.tables.set(ident[0], table);
       }
-      for (const row of rows) {
-        const full = row.length >= 4;
-        table.set(row[0], { v: row[1], t: full ? row[2] : at[0], f: full ? row[3] : at[1] });
-      }
+      const full = row.length >= 4;
+      table.set(ident[1], { v: row[1], t: full ? row[2] : at[0], f: full ? row[3] : at[1] });
     }
+    return known;
   }
 
   get(name, key) {

@@ -12,7 +12,7 @@ import {
 } from '../src/sequence.js';
 
 const snapshot = (seq, extra = {}) => JSON.stringify({ type: 'snapshot', seq, ...extra });
-const delta = (seq) => JSON.stringify({ type: 'delta', seq, changes: {} });
+const delta = (seq) => JSON.stringify({ type: 'delta', seq, changes: [] });
 const ping = (seq) => JSON.stringify({ type: 'ping', seq });
 
 describe('Sequence', () => {
@@ -72,8 +72,8 @@ describe('Sequence', () => {
 
   it('hands the snapshot itself over', () => {
     const s = new Sequence();
-    const step = s.receive(snapshot(1, { values: { shipments_1m: [['520100', 17]] } }));
-    assert.deepEqual(step.msg.values, { shipments_1m: [['520100', 17]] });
+    const step = s.receive(snapshot(1, { defs: { shipments_1m: [['520100', 0]] }, values: [[0, 17]] }));
+    assert.deepEqual(step.msg.values, [[0, 17]]);
   });
 });
 
