@@ -12,8 +12,8 @@ line (best of --repeat), so the figures need no profiler and carry none of its o
 * the engine (``feed`` plus sealing seconds, sliding the windows and diffing the changelog),
 * encoding the changelog records.
 
-Then a cProfile of the engine stage alone splits its cost by function (own time, scaled
-to the unprofiled replay-without-encoding microseconds per line).
+Then a cProfile of the replay without encoding splits its cost by function (own time,
+scaled to that run's unprofiled microseconds per line).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--events", type=int, default=300_000)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--top", type=int, default=18, help="engine functions listed")
+    ap.add_argument("--top", type=int, default=18, help="functions listed")
     args = ap.parse_args()
     config = EngineConfig()
     with tempfile.TemporaryDirectory() as tmp:
