@@ -258,7 +258,15 @@ async def test_sigkill_midway_and_restart_gives_the_same_final_records(
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
                 await finals.poll()
-                if finals.max_t >= midway and (await commit_metadata()).get("c") is not None:
+                # ...and provisional updates have flowed for 3.5 s (the rate checked up to 1 s
+                # before the kill needs a span over 2 s; a fast start reaches midway first).
+                times = finals.provisional_times
+                flowing = bool(times) and max(times) - min(times) > 3_500
+                if (
+                    finals.max_t >= midway
+                    and flowing
+                    and (await commit_metadata()).get("c") is not None
+                ):
                     break
             assert finals.max_t >= midway
             proc.send_signal(signal.SIGKILL)
@@ -282,7 +290,8 @@ async def test_sigkill_midway_and_restart_gives_the_same_final_records(
             assert restarted.get("pulseboard_aggregator_records_after_seal_total", 0) == 0
     finally:
         publishing.cancel()
-        _stop(proc)
+        if proc.returncode != -signal.SIGKILL:  # the killed one is not stopped again
+            _stop(proc)
 
 
 async def test_three_processes_give_the_same_final_records_as_one(kafka_env, kafka_config, large):

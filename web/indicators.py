@@ -140,7 +140,7 @@ Defs = dict[str, list[list[object]]]
 class WireRows:
     """Values as a message carries them (docs/push-protocol.md, protocol 3): each row names
     its value by a small integer id, ``[id, value]`` when it has ``at = [t, final]``, the
-    pair most rows share, else ``[id, value, t, final]``. A value's key (``520100|big_data``)
+    pair most rows share, else ``[id, value, t, final]``. A value's key (``region|sector``)
     was most of a row's bytes; the id is a few digits, and ``defs``, ``{name: [[key, id],
     ...]}``, tells the client what the ids it has not been told yet stand for."""
 
