@@ -115,6 +115,7 @@ def river_callouts(
 
     models: dict[tuple[str, str], anomaly.PredictiveAnomalyDetection] = {}
     tracks: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    seen: dict[tuple[str, str], int] = defaultdict(int)
     values: dict[tuple[str, str], float] = {}
     out: list[Callout] = []
     warm = learning_days * 1440
@@ -135,6 +136,10 @@ def river_callouts(
                     n_std=6.0,
                     warmup_period=warm,
                 )
+            seen[nk] += 1
+            if seen[nk] <= 1440:  # Holt-Winters cannot forecast before a whole season
+                m.learn_one(None, v)
+                continue
             score = m.score_one(None, v)
             m.learn_one(None, v)
             tr = tracks[nk]  # open, hits, calm
