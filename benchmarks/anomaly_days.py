@@ -16,6 +16,7 @@ reporting every 5 s (as at the default rate).
 
 from __future__ import annotations
 
+import math
 import random
 from collections import defaultdict, deque
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from producers.incidents import Incident
+from producers.incidents import DC_OUTAGE_LOAD, EXPORT_FACTOR, OUTPUT_FACTOR, Incident
 from producers.sectors import output_shares
 from producers.simulation import SimConfig, Simulation
 from pulseboard import packs
@@ -233,3 +234,69 @@ def random_incidents(
         length = rng.randrange(40, 121) * 60_000
         out.append(Incident(kind, target, start, start + length))
     return out
+
+
+# ----------------------------------------------------------------- visibility
+
+# An incident is *visible* when its full effect on its watched indicator (the usual level times
+# how far the incident moves it, times the share of the indicator's window it lasts) is at least
+# VISIBLE_SD times that indicator's own noise: five standard deviations, because a change
+# smaller than that cannot be told from noise at <= 1 false call-out a day by any detector that
+# reads the level (a few hundred keys judged 1,440 times a day put even a normal 5-sd excursion
+# at about one every ten days). Level and noise are measured on the quiet
+# learning days, 10:00-13:00 CST (the busy hours). The noise is the larger of two: how the same
+# minute differs from day to day (the mean standard deviation across the days), and how the
+# value moves within a day: for a windowed sum of W minutes sqrt(W/2 x mean square minute step)
+# (the sum changes each minute by what arrived minus what left, independent when items arrive
+# independently), for a data centre's power, a level, the standard deviation of its minutes.
+VISIBLE_SD = 5.0
+_NOON = (10 * 60, 13 * 60)
+
+
+def _effect(inc: Incident) -> float:
+    """How far the incident moves its indicator, as a share of the usual level."""
+    if inc.kind == "corridor_closure":
+        return 1.0
+    if inc.kind == "dc_outage":
+        capacity = sum(dc.capacity_mw for dc in DATA_CENTRES if dc.region == DC_REGION[inc.target])
+        share = next(dc.capacity_mw for dc in DATA_CENTRES if dc.dc_id == inc.target) / capacity
+        return share * (1 - DC_OUTAGE_LOAD)
+    factor = {**EXPORT_FACTOR, **OUTPUT_FACTOR}[inc.kind]
+    return abs(factor - 1)
+
+
+def signal_to_noise(quiet_days: list[list[list[Record]]], inc: Incident) -> float:
+    """The incident's full effect over its indicator's noise (see VISIBLE_SD)."""
+    nk = watched_key(inc)
+    width = WINDOWS.get(nk[0], 0) // 60
+    levels: list[float] = []
+    steps: list[float] = []
+    by_minute: dict[int, list[float]] = defaultdict(list)
+    for minutes in quiet_days:
+        carried = 0.0
+        previous: float | None = None
+        for i, recs in enumerate(minutes):
+            for r in recs:
+                if (r.name, r.key) == nk:
+                    carried = float(r.value or 0)
+            if _NOON[0] <= i < _NOON[1]:
+                levels.append(carried)
+                by_minute[i].append(carried)
+                if previous is not None:
+                    steps.append(carried - previous)
+                previous = carried
+    level = sum(levels) / len(levels)
+    if width:
+        noise = math.sqrt(width / 2 * sum(s * s for s in steps) / len(steps))
+    else:
+        noise = math.sqrt(sum((x - level) ** 2 for x in levels) / (len(levels) - 1))
+    across = [_sd(xs) for xs in by_minute.values() if len(xs) > 1]
+    noise = max(noise, sum(across) / len(across) if across else 0.0)
+    lasts = (inc.end_ms - inc.start_ms) / 60_000
+    reached = min(1.0, lasts / width) if width else 1.0
+    return _effect(inc) * reached * level / max(noise, 1e-9)
+
+
+def _sd(xs: list[float]) -> float:
+    m = sum(xs) / len(xs)
+    return math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))

@@ -1,5 +1,5 @@
-"""The detector on simulated traffic: a corridor closure is called out on its corridor, soon;
-the same traffic without it gives no call-out at all.
+"""The detector on simulated traffic: a corridor closure is called out on its corridor within
+ten minutes; the same traffic without it gives no call-out at all.
 
 The watched indicators come from the simulation through benchmarks/anomaly_days.py (the
 benchmark's conditions). To stay short, the "day" of the daily rhythm is 15 minutes: after
@@ -7,8 +7,12 @@ an hour that fills the windows, three quiet periods teach the usual level and th
 judged, with the next. The traffic changes little from 11:00 to 12:15, so that is a fair
 usual level. The closure starts two minutes into the fourth period and lasts to the end.
 
-The bound on the delay is the corridor indicator's own window (15 minutes), not the issue's
-5-minute goal, which the detector does not reach (docs/anomalies.md gives the figures)."""
+The corridor is the G75 north of Guiyang (about 29 shipments a minute). Its records begin at
+noon, so none of its minutes has been empty yet and what arrived in each is known only up to
+the slack (consumers/anomalies/arrivals.py): the empty-run test judges the slack, loose here,
+and calls the closure out as the 15-minute count drains, under ten minutes. Where the records
+have seen a quiet night the arrivals are exact and a closure is called out within five
+minutes (tests/test_anomaly_arrivals.py by hand; benchmarks/bench_anomalies.py over days)."""
 
 from __future__ import annotations
 
@@ -47,6 +51,6 @@ def test_a_closure_is_called_out_on_its_corridor_within_minutes_and_a_quiet_run_
     first = closed[0]
     assert (first["name"], first["key"]) == ("corridor_shipments_15m", "520300>520100")
     delay_s = first["t"] - CLOSURE.start_ms // 1000
-    assert 0 < delay_s <= 900
-    assert first["value"] < first["low"] and first["score"] < 0
+    assert 0 < delay_s <= 600
+    assert first["value"] < first["expected"] and first["score"] < 0
     assert callouts(()) == []

@@ -33,6 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
+from consumers.anomalies.arrivals import Arrivals, rate_score
 from pulseboard.indicators import KINDS, Kind, Record, Value
 
 WATCHED: Final = (
@@ -80,10 +81,22 @@ class DetectorConfig:
     # total over all keys: a partner or corridor that sees a consignment now and then is
     # all bursts, no level.
     min_share: float = 0.01
+    # ...except where the keys are not bursts but smooth sums: a region's data centres.
+    min_shares: tuple[tuple[str, float], ...] = (("dc_power_mw_5m", 0.0),)
     # Counts: the spread is at least sqrt(count_floor x (expected + 1)), a Poisson count's.
     count_floor: float = 1.0
     # Lumpiness (see ``lumpiness``) is measured over blocks of this many judgements.
     lump_block: int = 60
+    # The empty-run test (see ``empty``): the windowed sums named here are also judged on
+    # how long nothing has arrived, recovered from the sum alone
+    # (consumers/anomalies/arrivals.py), against the usual arrivals at that time of past days
+    # (measured over spans of ``rate_span`` judgements).
+    rate_watched: tuple[str, ...] = ("corridor_shipments_15m",)
+    rate_span: int = 5
+    k_rate: float = 4.0
+    k_rate_close: float = 2.0
+    # Rises of the level test need this score where the default does not fit.
+    k_rises: tuple[tuple[str, float], ...] = (("corridor_shipments_15m", 9.0),)
     open_after: int = 2
     close_after: int = 3
     max_gap_s: int = 3_600
@@ -107,6 +120,22 @@ class DetectorConfig:
             raise ValueError(f"method must be mad or zscore (got {self.method!r})")
         if self.open_after < 1 or self.close_after < 1:
             raise ValueError("open_after and close_after must be >= 1")
+        if not 0 < self.k_rate_close <= self.k_rate:
+            raise ValueError(
+                f"need 0 < k_rate_close ({self.k_rate_close}) <= k_rate ({self.k_rate})"
+            )
+        for name in self.rate_watched:
+            steps = WINDOW_S.get(name, 0) // self.cadence_s
+            if name not in self.watched or steps < 1 or WINDOW_S[name] % self.cadence_s:
+                raise ValueError(
+                    f"rate-watched indicator {name!r} must be watched and a windowed sum whose"
+                    f" window is a multiple of cadence_s ({self.cadence_s} s)"
+                )
+            if not 1 <= self.rate_span <= steps and steps > 1:
+                raise ValueError(
+                    f"rate_span ({self.rate_span}) must be 1..{steps}, the judgements in"
+                    f" {name}'s window"
+                )
 
 
 # One output record: {"t","name","key","value","expected","low","high","score","state"},
@@ -178,6 +207,14 @@ class Detector:
         self._tracks: dict[tuple[str, str], _Track] = {}
         # (name, key, day, block) -> mean square step (see ``lumpiness``).
         self._steps: dict[tuple[tuple[str, str], int, int], float | None] = {}
+        # The arrivals test: each rate-watched (name, key)'s reconstruction, and per day what
+        # arrived at each slot and the slack left at it (see arrivals.py).
+        self._rate_watched = frozenset(c.rate_watched)
+        self._arrivals: dict[tuple[str, str], Arrivals] = {}
+        self._empty_runs: dict[tuple[str, str], int] = {}  # judgements with nothing arrived
+        self._slacks: dict[tuple[str, str], float] = {}
+        # (name, key, day, block) -> (count, sum of values, sum of squared span changes).
+        self._waves: dict[tuple[tuple[str, str], int, int], tuple[int, float, float] | None] = {}
         self._last_t: int | None = None  # greatest record t seen
         self._next: int | None = None  # next judgement T
         self.stats = DetectorStats()
@@ -203,6 +240,7 @@ class Detector:
         out: list[Callout] = []
         self._judge_before(t, out)
         self.values = dict.fromkeys(self.values, 0)
+        self._restart_arrivals()
         return out
 
     def flush(self, t: int | None = None) -> list[Callout]:
@@ -226,11 +264,18 @@ class Detector:
                 self._next += cad
             skipped = max(0, (t - self._next + cad - 1) // cad)
             self.stats.skipped_gaps += skipped
+            self._restart_arrivals()
             self._next = -(-t // cad) * cad
             return
         while self._next < t:
             self._judge(self._next, out)
             self._next += cad
+
+    def _restart_arrivals(self) -> None:
+        """A cut or a gap: what the sums held before it says nothing about what arrives after."""
+        for arrivals in self._arrivals.values():
+            arrivals.reset()
+        self._empty_runs.clear()
 
     def _day_slot(self, t: int) -> tuple[int, int]:
         c = self.config
@@ -247,10 +292,13 @@ class Detector:
         judged[slot] = 1
         bands: list[tuple[tuple[str, str], float, Band | None]] = []
         totals: dict[str, float] = {}
+        min_shares = dict(c.min_shares)
         for nk, value in self.values.items():
             v = float(value or 0)
             band = self.band(nk, day, slot)
             self._remember(nk, day, slot, v)
+            if nk[0] in self._rate_watched:
+                self._follow_arrivals(nk, v)
             bands.append((nk, v, band))
             if band is not None:
                 totals[nk[0]] = totals.get(nk[0], 0.0) + abs(band.expected)
@@ -259,10 +307,12 @@ class Detector:
                 self.stats.learning += 1
                 continue
             track = self._tracks.get(nk)
-            if abs(band.expected) < c.min_share * totals[nk[0]] and not (track and track.open):
+            share = min_shares.get(nk[0], c.min_share)
+            if abs(band.expected) < share * totals[nk[0]] and not (track and track.open):
                 continue  # too small to have a level (an open call-out still closes)
             self.stats.judged += 1
-            self._step(t, nk, v, band, out)
+            empty = self.empty(nk, day, slot, band) if nk[0] in self._rate_watched else 0.0
+            self._step(t, nk, v, band, empty, out)
 
     def band(self, nk: tuple[str, str], day: int, slot: int) -> Band | None:
         """The usual level of ``nk`` at (day, slot) from the days before ``day``, or None
@@ -336,6 +386,85 @@ class Detector:
         self._steps[key] = ms
         return ms
 
+    # ----------------------------------------------------------------- arrivals
+
+    def _follow_arrivals(self, nk: tuple[str, str], v: float) -> None:
+        arrivals = self._arrivals.get(nk)
+        if arrivals is None:
+            steps = WINDOW_S[nk[0]] // self.config.cadence_s
+            arrivals = self._arrivals[nk] = Arrivals(steps)
+        arrived, slack = arrivals.step(v)
+        self._empty_runs[nk] = (self._empty_runs.get(nk, 0) + 1) if arrived == 0 else 0
+        self._slacks[nk] = slack
+
+    def empty(self, nk: tuple[str, str], day: int, slot: int, band: Band) -> float:
+        """The score of the run of judgements in which nothing arrived, ending now.
+
+        What arrived in the run is at most the slack (each step of it is its class's
+        minimum, and a class is above its minimum by at most the slack; 0 once every class
+        has met an empty step); due were ``n`` x the usual arrivals per judgement, the usual
+        level over the window's judgements; items come in waves of ``dispersion``. The score
+        is minus the deviance residual of that upper bound against what was due (0 when
+        something arrived or the bound is not below it). Only empty runs are judged: a
+        closure stops its corridor dead, while a partial dip and any rise are the level
+        test's (a burst of one shipper's thirty trucks is normal traffic, heavier-tailed than
+        a count model of past days allows)."""
+        arrivals = self._arrivals[nk]
+        run = min(self._empty_runs.get(nk, 0), arrivals.width)
+        if run == 0 or arrivals.steps <= run:
+            return 0.0  # something arrived, or the run reaches back to the stretch's start
+        per_step = band.expected / arrivals.width
+        dispersion = self.dispersion(nk, day, slot, per_step)
+        return min(0.0, rate_score(0.0, self._slacks[nk], run * per_step, dispersion))
+
+    def dispersion(self, nk: tuple[str, str], day: int, slot: int, per_step: float) -> float:
+        """Variance / mean of what arrives in ``rate_span`` judgements, from the past days'
+        values in the same hour block: over S judgements a windowed sum changes by what came
+        in them minus what left, so the mean square S-step change is twice the variance of
+        an S-judgement total. At one judgement's scale it would miss that trucks leave in
+        waves lasting minutes (docs/anomalies.md). Floored at 1 for counts (Poisson), and
+        widened by (``rel_floor`` x the span's due)^2 / due: a busier day is not an incident."""
+        c = self.config
+        block = slot // c.lump_block
+        n, total, square = 0, 0.0, 0.0
+        for d in range(day - 1, day - c.max_days - 1, -1):
+            key = (nk, d, block)
+            if key not in self._waves:
+                self._waves[key] = self._block_waves(nk, d, block)
+            got = self._waves[key]
+            if got is not None:
+                n, total, square = n + got[0], total + got[1], square + got[2]
+        due = c.rate_span * per_step
+        measured = 0.0
+        if n and total > 0:
+            width = self._arrivals[nk].width
+            span_mean = c.rate_span * (total / n) / width
+            measured = square / n / 2 / span_mean
+        floor = 1.0 if KINDS[nk[0]] is Kind.COUNT else 0.0
+        rel_floor = dict(c.rel_floors).get(nk[0], c.rel_floor)
+        return max(measured, floor, 1e-12) + rel_floor**2 * due
+
+    def _block_waves(
+        self, nk: tuple[str, str], day: int, block: int
+    ) -> tuple[int, float, float] | None:
+        """(count, sum of values, sum of squared ``rate_span``-step changes) in a block."""
+        judged = self._judged_slots.get(day)
+        row = self._history.get(nk, {}).get(day)
+        if judged is None or row is None:
+            return None
+        span = self.config.rate_span
+        lo = max(span, block * self.config.lump_block)
+        hi = min(self._slots, block * self.config.lump_block + self.config.lump_block)
+        n, total, square = 0, 0.0, 0.0
+        for s in range(lo, hi):
+            if judged[s] and judged[s - span]:
+                n += 1
+                total += row[s]
+                square += (row[s] - row[s - span]) ** 2
+        return (n, total, square) if n else None
+
+    # ----------------------------------------------------------------- memory
+
     def _remember(self, nk: tuple[str, str], day: int, slot: int, v: float) -> None:
         if v == 0.0 and nk not in self._history:
             return
@@ -348,30 +477,47 @@ class Detector:
     def _forget_before(self, day: int) -> None:
         for k in [k for k in self._steps if k[1] < day]:
             del self._steps[k]
+        for k in [k for k in self._waves if k[1] < day]:
+            del self._waves[k]
         for d in [d for d in self._judged_slots if d < day]:
             del self._judged_slots[d]
         for days in self._history.values():
             for d in [d for d in days if d < day]:
                 del days[d]
 
-    def _step(self, t: int, nk: tuple[str, str], v: float, band: Band, out: list[Callout]) -> None:
+    def _step(
+        self,
+        t: int,
+        nk: tuple[str, str],
+        v: float,
+        band: Band,
+        empty: float,
+        out: list[Callout],
+    ) -> None:
         c = self.config
         track = self._tracks.get(nk)
         if track is None:
             track = self._tracks[nk] = _Track()
-        score = (v - band.expected) / band.spread
+        level = (v - band.expected) / band.spread
+        # The score reported is the test's that is further past its own threshold.
+        score = level if abs(level) / c.k_open >= abs(empty) / c.k_rate else empty
         if not track.open:
             min_rel = dict(c.min_rels).get(nk[0], c.min_rel)
             big = abs(v - band.expected) >= min_rel * max(abs(band.expected), 1e-9)
-            if abs(score) >= c.k_open and big:
+            k = dict(c.k_rises).get(nk[0], c.k_open) if level > 0 else c.k_open
+            by_level = abs(level) >= k and big
+            # An empty run is its own persistence (every judgement of it had nothing), so
+            # it opens at once; a level must be off ``open_after`` judgements in a row.
+            by_empty = abs(empty) >= c.k_rate
+            if by_level or by_empty:
                 track.hits += 1
-                if track.hits >= c.open_after:
+                if track.hits >= c.open_after or by_empty:
                     track.open, track.hits, track.calm = True, 0, 0
                     out.append(self._callout(t, nk, v, band, score, "opened"))
             else:
                 track.hits = 0
             return
-        if abs(score) < c.k_close:
+        if abs(level) < c.k_close and abs(empty) < c.k_rate_close:
             track.calm += 1
             if track.calm >= c.close_after:
                 track.open, track.calm = False, 0

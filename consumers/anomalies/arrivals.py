@@ -1,0 +1,106 @@
+"""What arrived in each step of a windowed sum, recovered from the sum alone (no I/O, no clock).
+
+A windowed sum (``corridor_shipments_15m``: the shipments of the last 15 minutes) hides when
+its items came: a corridor that closes takes 15 minutes to drain to zero, and a drop of a
+third of it is within a normal day's noise. The arrivals themselves fall to zero at once.
+
+Sampled once a step, a window of ``W`` steps changes by what arrived in the last step minus
+what arrived ``W`` steps earlier: ``d(i) = a(i) - a(i - W)``. So along each residue class
+``i mod W`` the arrivals are a running sum of the changes plus one unknown, the arrival of that
+class inside the first window seen. Arrivals are never negative, so that unknown is at least
+minus the running sum's minimum; taking exactly that gives the smallest arrivals consistent
+with every value so far (``arrived``), each below the truth by a constant of its class. The
+constants add up to what the first window held and the reconstruction does not explain, which
+is known at every step (``slack`` = the window's value minus the reconstructed arrivals in it);
+they fall to zero for a class as soon as one of its steps truly had no arrival (nights do that
+for most keys), and then the reconstruction is exact. A closure is such a run of empty steps,
+so it is recovered exactly whatever came before.
+
+``rate_score`` judges a total against its usual level as an overdispersed count (quasi-Poisson
+deviance): items come in bursts (trucks of one shipper), so both are divided by the dispersion
+(variance / mean of the total) before the Poisson deviance is taken; an empty stretch scores
+``-sqrt(2 x expected / D)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+# Sums are in exact units (counts, cents / 100); what is below this is float rounding.
+_EPS = 1e-6
+
+
+@dataclass(slots=True)
+class Arrivals:
+    """Follows one windowed sum of ``width`` steps; ``step(value)`` once per step."""
+
+    width: int
+    _runs: list[float] = field(init=False)
+    _lows: list[float] = field(init=False)
+    _recent: list[float] = field(init=False)  # reconstructed arrivals, by residue class
+    _last: float | None = None
+    _i: int = 0
+    _seen: int = 0
+
+    def __post_init__(self) -> None:
+        if self.width < 1:
+            raise ValueError(f"width must be >= 1 (got {self.width})")
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything (a gap or a cut: the next value starts a new stretch)."""
+        self._runs = [0.0] * self.width
+        self._lows = [0.0] * self.width
+        self._recent = [0.0] * self.width
+        self._last = None
+        self._i = 0
+        self._seen = 0
+
+    @property
+    def steps(self) -> int:
+        """Values seen since the stretch began."""
+        return self._seen
+
+    def step(self, value: float) -> tuple[float, float]:
+        """``(arrived, slack)`` for this step: the smallest arrival consistent with every value
+        of the stretch, and how much of the window's value is not yet accounted for."""
+        self._seen += 1
+        if self.width == 1:  # the window is the step: its value is what arrived
+            return value, 0.0
+        if self._last is None:  # the first value: nothing of it is placed yet
+            self._last = value
+            return 0.0, value
+        self._i += 1
+        r = self._i % self.width
+        run = self._runs[r] + value - self._last
+        self._last = value
+        self._runs[r] = run
+        if run < self._lows[r]:
+            self._lows[r] = run
+        arrived = run - self._lows[r]
+        self._recent[r] = arrived
+        slack = value - sum(self._recent)
+        return arrived, slack if slack > _EPS else 0.0
+
+
+def deviance(x: float, mu: float) -> float:
+    """The Poisson deviance ``2 (x ln(x / mu) - x + mu)`` of ``x`` against mean ``mu``."""
+    if mu <= 0:
+        return 0.0 if x <= 0 else math.inf
+    if x <= 0:
+        return 2 * mu
+    return 2 * (x * math.log(x / mu) - x + mu)
+
+
+def rate_score(low: float, high: float, expected: float, dispersion: float) -> float:
+    """Signed score of a total known to lie in [``low``, ``high``] against ``expected``, items
+    coming in waves of ``dispersion`` (variance / mean): the deviance residual of the bound
+    nearest the usual level, ``-sqrt(2 x expected / dispersion)`` for a total of exactly 0,
+    and 0 when the range holds the usual level."""
+    d = max(dispersion, 1e-12)
+    if high < expected:
+        return -math.sqrt(deviance(high / d, expected / d))
+    if low > expected:
+        return math.sqrt(deviance(low / d, expected / d))
+    return 0.0

@@ -1,0 +1,150 @@
+"""Arrivals recovered from a windowed sum, and the empty-run test (consumers/anomalies/arrivals.py
+and the detector's use of it), against hand-worked tables and the true arrivals they came from."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from consumers.anomalies.arrivals import Arrivals, deviance, rate_score
+from consumers.anomalies.detector import Detector, DetectorConfig
+from pulseboard.indicators import Record
+
+
+def test_a_three_step_window_by_hand():
+    # True arrivals by step: -2: 1, -1: 2, 0: 0 (the first window, value 3), then 3, 0, 1, 0, 0, 2.
+    # Values: 3, 5, 3, 4, 1, 1, 2. Step 1 gives 2 (3 less the unknown 1 of its class), step 2
+    # gives 0 (its class falls to its minimum: exact), step 4 is 0 and makes class 1 exact,
+    # after which the window's value is all accounted for.
+    arrivals = Arrivals(3)
+    got = [arrivals.step(v) for v in (3, 5, 3, 4, 1, 1, 2)]
+    assert got == [(0, 3), (2, 3), (0, 1), (1, 1), (0, 0), (0, 0), (2, 0)]
+    assert arrivals.steps == 7
+
+
+def test_never_above_the_truth_and_exact_once_the_slack_is_gone():
+    rng = random.Random(7)
+    width = 15
+    for _ in range(50):
+        # Bursty arrivals with quiet stretches, as trucks come.
+        truth = [rng.choice((0, 0, 1, 3, 8)) * rng.randint(0, 4) for _ in range(400)]
+        arrivals = Arrivals(width)
+        got = []
+        for i in range(width - 1, len(truth)):
+            value = sum(truth[i - width + 1 : i + 1])
+            arrived, slack = arrivals.step(value)
+            got.append(arrived)
+            if i == width - 1:
+                assert (arrived, slack) == (0, value)
+                continue
+            assert arrived <= truth[i]
+            window = truth[i - width + 1 : i + 1]
+            recent = got[-width:] if len(got) >= width else [0] * (width - len(got)) + got
+            assert slack == pytest.approx(sum(window) - sum(recent))
+            if slack == 0:
+                assert recent == window
+
+
+def test_a_one_step_window_is_its_own_arrival():
+    arrivals = Arrivals(1)
+    assert [arrivals.step(v) for v in (4, 0, 7)] == [(4, 0), (0, 0), (7, 0)]
+
+
+def test_reset_forgets_the_stretch():
+    arrivals = Arrivals(3)
+    for v in (3, 5, 3):
+        arrivals.step(v)
+    arrivals.reset()
+    assert arrivals.steps == 0
+    assert arrivals.step(9) == (0, 9)
+
+
+def test_scores_by_hand():
+    assert deviance(0, 4) == 8
+    assert deviance(4, 4) == 0
+    assert deviance(8, 4) == pytest.approx(2 * (8 * math.log(2) - 4))
+    # Eight due in bursts of two: four bursts missing, as likely as a normal at -sqrt(8).
+    assert rate_score(0, 0, 8, 2) == pytest.approx(-math.sqrt(8))
+    # At most 2 arrived (1 burst) where 4 bursts were due: -sqrt(2 (1 ln(1/4) - 1 + 4)).
+    assert rate_score(0, 2, 8, 2) == pytest.approx(-math.sqrt(2 * (math.log(0.25) + 3)))
+    assert rate_score(16, 20, 8, 2) == pytest.approx(math.sqrt(2 * (8 * math.log(2) - 4)))
+    assert rate_score(4, 12, 8, 2) == 0
+    with pytest.raises(ValueError):
+        Arrivals(0)
+
+
+# A corridor whose trucks come in a four-minute rhythm, 10, 0, 20, 10 a minute (a minute with
+# none in every fourth: every class of the 15-minute window meets a zero, so the recovery is
+# exact after the first hour). "Days" of an hour; the usual level at the same minute of the
+# three days before.
+HOUR = DetectorConfig(
+    watched=("corridor_shipments_15m",),
+    rate_watched=("corridor_shipments_15m",),
+    period_s=3600,
+    offset_s=0,
+    offsets=(0,),
+    min_days=3,
+    max_days=3,
+    k_rate=6.0,
+    k_rate_close=3.0,
+)
+RHYTHM = (10, 0, 20, 10)
+CORRIDOR = "520300>520100"
+
+
+def _corridor(hours: int, closed_from: int | None) -> list[Record]:
+    def arrived(i: int) -> int:
+        return 0 if closed_from is not None and i >= closed_from else RHYTHM[i % 4]
+
+    return [
+        Record(
+            i * 60,
+            "corridor_shipments_15m",
+            CORRIDOR,
+            sum(arrived(j) for j in range(i - 14, i + 1)),
+        )
+        for i in range(hours * 60)
+    ]
+
+
+def test_a_closure_is_called_out_once_its_empty_minutes_are_unlikely():
+    # Closed from minute 30 of hour 4 (global minute 270, 270 % 4 == 2); minute 269 had none
+    # anyway (rhythm), so the run is 2 at minute 270, 3 at 271, 4 at 272.
+    # Usual level at a minute m: 160 - RHYTHM[(m + 1) % 4] (the phase seen 3 times, not 4, in
+    # 15 minutes), so 150, 150, 160 at minutes 30, 31, 32; per minute due: level / 15.
+    # Waves: 5-minute changes of the sum are RHYTHM[m % 4] - RHYTHM[(m + 1) % 4] = 10, -20,
+    # 10, 0 for m % 4 = 0..3; over minutes 5..59 of each past hour (13, 14, 14, 14 of them):
+    # mean square 8300 / 55, mean level 8240 / 55, so the dispersion of a 5-minute total is
+    # (8300 / 55 / 2) / (5 x 8240 / 55 / 15) = 1.5109, plus 1% of the 5 minutes due.
+    waves = 8300 / 55 / 2 / (5 * 8240 / 55 / 15)
+
+    def score(run: int, level: float) -> float:
+        due = level / 15
+        return -math.sqrt(2 * run * due / (waves + 0.01 * 5 * due))
+
+    assert score(2, 150) == pytest.approx(-4.46, abs=0.01)  # minute 270
+    assert score(3, 150) == pytest.approx(-5.46, abs=0.01)  # minute 271
+    out = Detector(HOUR).feed(_corridor(5, closed_from=4 * 60 + 30))
+    opened = [c for c in out if c["state"] == "opened"]
+    assert [(c["t"] // 60, c["key"]) for c in opened] == [(272, CORRIDOR)]
+    assert opened[0]["score"] == pytest.approx(score(4, 160), abs=1e-3)  # -6.46
+
+
+def test_the_same_rhythm_without_the_closure_gives_nothing():
+    # Single empty minutes are the rhythm: at most 10.7 due in waves of ~2, score -3.2.
+    det = Detector(HOUR)
+    assert det.feed(_corridor(6, closed_from=None)) + det.flush() == []
+
+
+def test_without_the_empty_run_test_the_level_does_not_see_it_in_half_an_hour():
+    # The rhythm moves the 15-minute sum by 10, -20, 10, 0 a minute: its noise,
+    # sqrt(15 / 2 x 150) = 33.5, puts 6 x that above the whole level of 150.
+    config = DetectorConfig(**{**_fields(HOUR), "rate_watched": ()})
+    det = Detector(config)
+    assert det.feed(_corridor(5, closed_from=4 * 60 + 30)) + det.flush() == []
+
+
+def _fields(config: DetectorConfig) -> dict[str, object]:
+    return {name: getattr(config, name) for name in config.__dataclass_fields__}
