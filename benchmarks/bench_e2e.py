@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -308,14 +309,17 @@ async def probe_run(
         t0 = time.monotonic()
         wire["counting"] = 1
         n = 0
+        # Each probe at a random moment of its slot: at fixed moments every probe would
+        # meet the stages' timers at the same phase, and a run would measure that phase.
+        phases = random.Random(14)
         while time.monotonic() - t0 < seconds:
+            await asyncio.sleep(max(0.0, t0 + (n + phases.random()) / hz - time.monotonic()))
             n += 1
             now_ms = int(time.time() * 1000)
             key, value = probe_event(n, now_ms)
             sent.append(float(now_ms))
             await producer.send_and_wait(topic, value, key=key, timestamp_ms=now_ms)
             along.acked.append(time.time() * 1000)
-            await asyncio.sleep(max(0.0, t0 + n / hz - time.monotonic()))
         wire["counting"] = 0
         wire["seconds_x1000"] = round((time.monotonic() - t0) * 1000)
         # The last probes need a moment to show; the screen is expected to show them all.
