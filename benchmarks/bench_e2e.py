@@ -54,17 +54,20 @@ from websockets.asyncio.client import connect  # noqa: E402
 
 from benchmarks.common import free_port, machine, save_report  # noqa: E402
 from consumers.aggregate.codec import decode_message  # noqa: E402
+from consumers.aggregate.options import AggregateOptions  # noqa: E402
 from pulseboard import localbroker, packs, spec  # noqa: E402
 from pulseboard.cli_support import cluster_argv  # noqa: E402
 from pulseboard.config import TOPIC_BUCKETS, Config, config_from_env  # noqa: E402
 from pulseboard.kafka_client import client_kwargs, kafka_consumer  # noqa: E402
 from pulseboard.topics import ensure_topics  # noqa: E402
+from web.protocol import Timing  # noqa: E402
 
 PROBE_NAME = "export_value_by_country_1h"
 PROBE_COUNTRY = "AQ"
 PROBE_KEY = f"{PROBE_NAME}|{PROBE_COUNTRY}".encode()
 PROBE_MICRO = 1_000_000  # one probe's value_cny (1) in the buckets' micro-CNY
 _PACK = packs.load(packs.DEFAULT_PACK)  # whose codes the probe shipments use
+_DEFAULTS = AggregateOptions()
 
 
 def spawn(config: Config, env: dict[str, str], *argv: str) -> subprocess.Popen[bytes]:
@@ -349,9 +352,12 @@ def main() -> None:
     parser.add_argument("--probe-hz", type=float, default=5.0)
     parser.add_argument("--port", type=int, default=19494, help="local broker port")
     # The stages' intervals: shorter ones cut the latency and cost CPU (reported per service).
-    parser.add_argument("--seal-interval-ms", type=int, default=200)
-    parser.add_argument("--provisional-interval-ms", type=int, default=250)
-    parser.add_argument("--coalesce-hz", type=float, default=4.0)
+    # (Defaults: the services' own.)
+    parser.add_argument("--seal-interval-ms", type=int, default=_DEFAULTS.seal_interval_ms)
+    parser.add_argument(
+        "--provisional-interval-ms", type=int, default=_DEFAULTS.provisional_interval_ms
+    )
+    parser.add_argument("--coalesce-hz", type=float, default=Timing().coalesce_hz)
     parser.add_argument(
         "--hops",
         action=argparse.BooleanOptionalAction,
