@@ -9,11 +9,12 @@ watches the wall's feed.
 
 How latency is measured, per event: alongside the load, this script publishes *probe*
 shipments (valid SPEC events, export country `AQ`, which the simulation never uses, value 1
-CNY each), with the Kafka record timestamp (= the SPEC's ingest_ts) set at the moment of
-sending. `export_value_by_country_1h|AQ` therefore equals the number of probes the screen
-reflects; when a frame raises it from k to n, probes k+1..n have arrived, and each one's
-latency is the frame's arrival time minus that probe's ingest time. That is the whole path:
-producer → Kafka → sealer → Kafka → finalizer → Kafka → push server (coalescing) → socket,
+CNY each; --probe-hz a second, each at a random moment of its slot), with the Kafka record
+timestamp (= the SPEC's ingest_ts) set at the moment of sending.
+`export_value_by_country_1h|AQ` therefore equals the number of probes the screen reflects;
+when a frame raises it from k to n, probes k+1..n have arrived, and each one's latency is
+the frame's arrival time minus that probe's ingest time. That is the whole path: producer →
+Kafka → sealer → Kafka → finalizer → Kafka → push server (coalescing) → socket,
 under the load of the producer at R events/s on the same machine.
 
 Where the time goes, per probe and per hop (``--hops``, on by default): an observer

@@ -1,5 +1,5 @@
 """When the aggregator's loops publish and how long they may wait for records (pure: the
-time comes in as a number; docs/aggregator.md section 7).
+time comes in as a number; docs/aggregator.md sections 2 and 4).
 
 Two waits used to sit on the event → frame path that no interval asked for:
 
