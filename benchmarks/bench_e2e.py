@@ -9,12 +9,21 @@ watches the wall's feed.
 
 How latency is measured, per event: alongside the load, this script publishes *probe*
 shipments (valid SPEC events, export country `AQ`, which the simulation never uses, value 1
-CNY each), with the Kafka record timestamp (= the SPEC's ingest_ts) set at the moment of
-sending. `export_value_by_country_1h|AQ` therefore equals the number of probes the screen
-reflects; when a frame raises it from k to n, probes k+1..n have arrived, and each one's
-latency is the frame's arrival time minus that probe's ingest time. That is the whole path:
-producer → Kafka → sealer → Kafka → finalizer → Kafka → push server (coalescing) → socket,
+CNY each; --probe-hz a second, each at a random moment of its slot), with the Kafka record
+timestamp (= the SPEC's ingest_ts) set at the moment of sending.
+`export_value_by_country_1h|AQ` therefore equals the number of probes the screen reflects;
+when a frame raises it from k to n, probes k+1..n have arrived, and each one's latency is
+the frame's arrival time minus that probe's ingest time. That is the whole path: producer →
+Kafka → sealer → Kafka → finalizer → Kafka → push server (coalescing) → socket,
 under the load of the producer at R events/s on the same machine.
+
+Where the time goes, per probe and per hop (``--hops``, on by default): an observer
+(no group, its own reader) follows the internal topic and the indicators topic beside the
+services. Records there carry the time their writer appended them (CreateTime, taken
+when the aggregator's batcher appends the record), so each probe gets: its
+acknowledgement (acks=all), the sealer's provisional message that first counts it, when
+the observer read that message, the finalizer's indicator record that first counts it,
+when the observer read that, and the frame. All clocks are this machine's one wall clock.
 
 The push server's own histogram (ingest_ts of the newest event behind each indicator to
 websocket send) is read from its /metrics as a second opinion. Results go to stdout and
@@ -24,7 +33,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -32,26 +43,32 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import orjson  # noqa: E402
-from aiokafka import AIOKafkaProducer  # noqa: E402
+from aiokafka import AIOKafkaProducer, TopicPartition  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
 from benchmarks.common import free_port, machine, save_report  # noqa: E402
-from pulseboard import localbroker, packs  # noqa: E402
+from consumers.aggregate.codec import decode_message  # noqa: E402
+from consumers.aggregate.options import AggregateOptions  # noqa: E402
+from pulseboard import localbroker, packs, spec  # noqa: E402
 from pulseboard.cli_support import cluster_argv  # noqa: E402
-from pulseboard.config import Config, config_from_env  # noqa: E402
-from pulseboard.kafka_client import client_kwargs  # noqa: E402
+from pulseboard.config import TOPIC_BUCKETS, Config, config_from_env  # noqa: E402
+from pulseboard.kafka_client import client_kwargs, kafka_consumer  # noqa: E402
 from pulseboard.topics import ensure_topics  # noqa: E402
+from web.protocol import Timing  # noqa: E402
 
 PROBE_NAME = "export_value_by_country_1h"
 PROBE_COUNTRY = "AQ"
+PROBE_KEY = f"{PROBE_NAME}|{PROBE_COUNTRY}".encode()
+PROBE_MICRO = 1_000_000  # one probe's value_cny (1) in the buckets' micro-CNY
 _PACK = packs.load(packs.DEFAULT_PACK)  # whose codes the probe shipments use
+_DEFAULTS = AggregateOptions()
 
 
 def spawn(config: Config, env: dict[str, str], *argv: str) -> subprocess.Popen[bytes]:
@@ -153,13 +170,139 @@ async def watch(
                     seen.append((now_ms, shown))
 
 
+@dataclass
+class Seen:
+    """Where the probe count stood along the way: (time, probes counted so far) steps."""
+
+    acked: list[float] = field(default_factory=list)  # wall ms each probe's ack came back
+    sealed: list[tuple[float, float, int]] = field(default_factory=list)  # (append, read, n)
+    final: list[tuple[float, float, int]] = field(default_factory=list)  # (append, read, n)
+
+
+async def observe(config: Config, seen: Seen, ready: asyncio.Event) -> None:
+    """Follow the internal topic's provisional messages and the indicators topic from their
+    ends, noting when (appended, read) the probe count rose at each."""
+    k = config.kafka
+    buckets = TopicPartition(k.topic(TOPIC_BUCKETS), 0)
+    indicators = [
+        TopicPartition(k.topic(spec.TOPIC_INDICATORS), p) for p in range(k.indicators_partitions)
+    ]
+    consumer = kafka_consumer(config, "pulseboard-bench-hops", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign([buckets, *indicators])
+        await consumer.seek_to_end(buckets, *indicators)
+        for tp in (buckets, *indicators):
+            await consumer.position(tp)
+        ready.set()
+        provisional_micro = 0
+        shown = 0
+        while True:
+            batches = await consumer.getmany(timeout_ms=500)
+            now_ms = time.time() * 1000
+            for tp, records in batches.items():
+                for rec in records:
+                    if tp == buckets:
+                        # Provisional deltas count each event once (sealing comes L later).
+                        if not rec.key.startswith(b"p|") or b'"AQ"' not in rec.value:
+                            continue
+                        m = decode_message(rec.value)
+                        provisional_micro += sum(
+                            b.country.get(PROBE_COUNTRY, 0) for _, _, b in m.entries
+                        )
+                        seen.sealed.append(
+                            (float(rec.timestamp), now_ms, provisional_micro // PROBE_MICRO)
+                        )
+                    elif rec.key == PROBE_KEY:
+                        value = orjson.loads(rec.value)["value"]
+                        if value is not None and round(value) > shown:
+                            shown = round(value)
+                            seen.final.append((float(rec.timestamp), now_ms, shown))
+    finally:
+        await consumer.stop()
+
+
+def first_reaching(steps: list[tuple[float, float, int]], n: int) -> tuple[float, float] | None:
+    """(append, read) of the first step whose count reached ``n``."""
+    for appended, read, count in steps:
+        if count >= n:
+            return appended, read
+    return None
+
+
+HOPS = (
+    ("produce (acks=all)", "ingest to the probe's acknowledgement"),
+    ("to the sealer's provisional message", "ingest to the sealer's append"),
+    ("internal topic", "sealer's append to the observer's read"),
+    ("to the finalizer's indicator record", "sealer's append to the finalizer's append"),
+    ("indicators topic", "finalizer's append to the observer's read"),
+    ("push server (fetch, coalescing, send)", "finalizer's append to the frame"),
+)
+
+
+def hop_table(
+    sent: list[float], seen: Seen, frames: list[tuple[float, int]]
+) -> list[dict[str, float]]:
+    """Per probe: each hop's milliseconds (probes every stage saw only)."""
+    rows = []
+    for n in range(1, len(sent) + 1):
+        sealed = first_reaching(seen.sealed, n)
+        final = first_reaching(seen.final, n)
+        frame = next((t for t, count in frames if count >= n), None)
+        if sealed is None or final is None or frame is None or n > len(seen.acked):
+            continue
+        t0 = sent[n - 1]
+        rows.append(
+            {
+                "ingest_ms": t0,
+                "total": frame - t0,
+                HOPS[0][0]: seen.acked[n - 1] - t0,
+                HOPS[1][0]: sealed[0] - t0,
+                HOPS[2][0]: sealed[1] - sealed[0],
+                HOPS[3][0]: final[0] - sealed[0],
+                HOPS[4][0]: final[1] - final[0],
+                HOPS[5][0]: frame - final[0],
+            }
+        )
+    return rows
+
+
+def hop_summary(rows: list[dict[str, float]]) -> dict[str, object]:
+    """Each hop's p50/p95/p99, and the mean of each hop over the slowest 2% of probes (what
+    the p99 is made of)."""
+    if not rows:
+        return {}
+    worst = sorted(rows, key=lambda r: r["total"])[-max(1, len(rows) // 50) :]
+    return {
+        "probes": len(rows),
+        "percentiles_ms": {
+            name: {
+                q: round(percentile([r[name] for r in rows], p), 1)
+                for q, p in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+            }
+            for name in ["total", *(h for h, _ in HOPS)]
+        },
+        "slowest_2pct_mean_ms": {
+            name: round(sum(r[name] for r in worst) / len(worst), 1)
+            for name in ["total", *(h for h, _ in HOPS)]
+        },
+        "meaning": dict(HOPS),
+    }
+
+
 async def probe_run(
-    config: Config, web_port: int, seconds: float, hz: float, wire: dict[str, int]
-) -> tuple[list[float], int, int]:
+    config: Config, web_port: int, seconds: float, hz: float, wire: dict[str, int], hops: bool
+) -> tuple[list[float], int, int, dict[str, object]]:
     seen: list[tuple[float, int]] = []
     ready = asyncio.Event()
     watcher = asyncio.create_task(watch(f"ws://127.0.0.1:{web_port}/ws", seen, ready, wire))
     await asyncio.wait_for(ready.wait(), 60)
+    along = Seen()
+    observer = None
+    if hops:
+        observing = asyncio.Event()
+        observer = asyncio.create_task(observe(config, along, observing))
+        await asyncio.wait_for(observing.wait(), 60)
     producer = AIOKafkaProducer(
         **client_kwargs(config, "pulseboard-bench-probe"), acks="all", linger_ms=0
     )
@@ -170,13 +313,17 @@ async def probe_run(
         t0 = time.monotonic()
         wire["counting"] = 1
         n = 0
+        # Each probe at a random moment of its slot: at fixed moments every probe would
+        # meet the stages' timers at the same phase, and a run would measure that phase.
+        phases = random.Random(14)
         while time.monotonic() - t0 < seconds:
+            await asyncio.sleep(max(0.0, t0 + (n + phases.random()) / hz - time.monotonic()))
             n += 1
             now_ms = int(time.time() * 1000)
             key, value = probe_event(n, now_ms)
             sent.append(float(now_ms))
             await producer.send_and_wait(topic, value, key=key, timestamp_ms=now_ms)
-            await asyncio.sleep(max(0.0, t0 + n / hz - time.monotonic()))
+            along.acked.append(time.time() * 1000)
         wire["counting"] = 0
         wire["seconds_x1000"] = round((time.monotonic() - t0) * 1000)
         # The last probes need a moment to show; the screen is expected to show them all.
@@ -186,13 +333,16 @@ async def probe_run(
     finally:
         await producer.stop()
         watcher.cancel()
+        if observer is not None:
+            observer.cancel()
     latencies: list[float] = []
     prev = 0
     for arrived, count in seen:
         for k in range(prev, min(count, len(sent))):
             latencies.append(arrived - sent[k])
         prev = max(prev, count)
-    return latencies, len(sent), prev
+    rows = hop_table(sent, along, seen) if hops else []
+    return latencies, len(sent), prev, {**hop_summary(rows), "rows": rows}
 
 
 def main() -> None:
@@ -203,9 +353,18 @@ def main() -> None:
     parser.add_argument("--probe-hz", type=float, default=5.0)
     parser.add_argument("--port", type=int, default=19494, help="local broker port")
     # The stages' intervals: shorter ones cut the latency and cost CPU (reported per service).
-    parser.add_argument("--seal-interval-ms", type=int, default=200)
-    parser.add_argument("--provisional-interval-ms", type=int, default=250)
-    parser.add_argument("--coalesce-hz", type=float, default=4.0)
+    # (Defaults: the services' own.)
+    parser.add_argument("--seal-interval-ms", type=int, default=_DEFAULTS.seal_interval_ms)
+    parser.add_argument(
+        "--provisional-interval-ms", type=int, default=_DEFAULTS.provisional_interval_ms
+    )
+    parser.add_argument("--coalesce-hz", type=float, default=Timing().coalesce_hz)
+    parser.add_argument(
+        "--hops",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="follow the internal and indicators topics for a per-hop breakdown",
+    )
     opts = parser.parse_args()
     # --rate is the mean over the day; the simulation follows the daily curve, so ask for
     # the rate that gives opts.rate at this hour (and measure what it gave).
@@ -243,8 +402,8 @@ def main() -> None:
             cpu0 = [cpu_seconds(p.pid) for p in procs]
             started = time.monotonic()
             wire = {"deltas": 0, "bytes": 0, "values": 0}
-            latencies, probes, shown = asyncio.run(
-                probe_run(config, web_port, opts.seconds, opts.probe_hz, wire)
+            latencies, probes, shown, breakdown = asyncio.run(
+                probe_run(config, web_port, opts.seconds, opts.probe_hz, wire, opts.hops)
             )
             elapsed = time.monotonic() - started
             cpu = [
@@ -300,8 +459,10 @@ def main() -> None:
             "p50": bucket_quantile(server, 0.50),
             "p99": bucket_quantile(server, 0.99),
         },
+        "hops": breakdown,
     }
-    save_report("e2e", report)
+    save_report("e2e", report, hide=("hops",))
+    print(json.dumps({k: v for k, v in breakdown.items() if k != "rows"}, indent=2))
 
 
 def cpu_seconds(pid: int) -> float:

@@ -219,6 +219,9 @@ class Batcher:
         batch = self._open.pop(slot, None)
         if batch is None or batch.builder.record_count() == 0:
             return None
+        # Closed, the client sends it at once: an open batch would wait out the client's
+        # linger (5 ms) on every hop, though this is already the moment chosen to send it.
+        batch.builder.close()
         while True:
             try:
                 fut = await self.producer.send_batch(batch.builder, topic, partition=partition)

@@ -9,6 +9,7 @@ from pulseboard.publishing import Batcher
 class FakeBuilder:
     def __init__(self) -> None:
         self.values: list[bytes | None] = []
+        self.closed = False
 
     def append(self, *, timestamp, key, value, headers):
         self.values.append(value)
@@ -16,6 +17,9 @@ class FakeBuilder:
 
     def record_count(self) -> int:
         return len(self.values)
+
+    def close(self) -> None:
+        self.closed = True
 
 
 class FakeProducer:
@@ -27,6 +31,7 @@ class FakeProducer:
         return FakeBuilder()
 
     async def send_batch(self, builder: FakeBuilder, topic: str, *, partition: int):
+        assert builder.closed  # closed: the client sends it without waiting out a linger
         self.sent.append((topic, partition, builder.values))
         fut = asyncio.get_running_loop().create_future()
         self.futures.append(fut)

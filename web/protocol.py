@@ -41,7 +41,9 @@ TRY_AGAIN_LATER = 1013
 
 @dataclass(frozen=True, slots=True)
 class Timing:
-    coalesce_hz: float = 4.0
+    # As often as the aggregator's provisional values come (every 100 ms by default): a
+    # slower rate adds a wait of up to its interval to every change (docs/benchmarks.md).
+    coalesce_hz: float = 10.0
     ping_interval_s: float = 5.0
     stale_after_s: float = 10.0
     # An upstream step arrives as a burst spread over a few fetches (one per partition);

@@ -91,8 +91,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--provisional-interval-ms",
         type=int,
-        default=250,
-        help="how often provisional values are sent (default 250)",
+        default=100,
+        help="how often provisional values are sent (default 100; match serve --coalesce-hz)",
     )
     parser.add_argument(
         "--commit-interval-ms",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import time
 
@@ -32,6 +33,7 @@ from consumers.aggregate.finalizer import (
 )
 from consumers.aggregate.metrics import AggregatorMetrics
 from consumers.aggregate.options import AggregateOptions
+from consumers.aggregate.pacing import Pacer, poll_timeout_ms
 from consumers.aggregate.rebalance import Parking, Rebalances, committed_metadata, fresh_records
 from consumers.aggregate.sealer_service import mono_ms
 from consumers.aggregate.sink import BatchSink, Sink
@@ -45,6 +47,11 @@ log = logging.getLogger("pulseboard.aggregate")
 
 _SEALED_KEY = SEALED.encode()[0]
 _PROVISIONAL_KEY = PROVISIONAL.encode()[0]
+# The longest the loop waits for records when nothing is due sooner.
+IDLE_POLL_MS = 50
+# Provisional values follow the sealer's provisional messages, which come once an interval:
+# published at most once per (1 - slack) of it, so the finalizer falls into their step.
+PROVISIONAL_SLACK = 0.2
 
 
 def _indicator_value(rec: Record, final: bool, ingest: int) -> bytes:
@@ -112,7 +119,8 @@ class FinalizerService:
         self.checkpoint_offset: int | None = None
         self._restore_started = 0.0
         self._dups = self._dropped = 0
-        self._next_prov = self._next_commit = self._next_checkpoint = 0.0
+        self._next_commit = self._next_checkpoint = 0.0
+        self._prov = Pacer(opts.provisional_interval_ms, PROVISIONAL_SLACK)
 
     async def start(self) -> None:
         listener = self.rebalances.listener(self._revoked, self._assigned)
@@ -132,7 +140,12 @@ class FinalizerService:
             generation = rebalances.generation
             # Held records leave once the batch ahead of them is acknowledged: look again soon.
             holding = self.indicators.holding or (self.history is not None and self.history.holding)
-            batches = await self.consumer.getmany(timeout_ms=5 if holding else 50, max_records=2000)
+            batches = await self.consumer.getmany(
+                timeout_ms=poll_timeout_ms(
+                    mono_ms(), self._due_ms(), idle_ms=IDLE_POLL_MS, holding=holding
+                ),
+                max_records=2000,
+            )
             async with rebalances.lock:
                 st = self.state
                 if st is None:
@@ -141,8 +154,8 @@ class FinalizerService:
                 started = time.perf_counter()
                 for tp, records in batches.items():
                     fresh = fresh_records(self.consumer, tp, records, self.expected, rebalanced)
-                    if fresh:
-                        self._feed(st, fresh)
+                    if fresh and self._feed(st, fresh):
+                        self._prov.input(mono_ms())
                 finals = st.take_final()
                 if finals:
                     await self.indicators.publish(
@@ -158,8 +171,18 @@ class FinalizerService:
                     )
                 await self._tick(st)
 
-    def _feed(self, st: FinalizerState, records: list) -> None:
+    def _due_ms(self) -> float:
+        """When the loop next has something to publish (nothing while it has no state or
+        restores one: then it only reads)."""
+        st = self.state
+        if st is None or st.restoring:
+            return math.inf
+        return min(self._prov.due_ms(), self._next_commit, self._next_checkpoint)
+
+    def _feed(self, st: FinalizerState, records: list) -> bool:
+        """Feed the records; whether any was a provisional message (new live values)."""
         m = self.metrics
+        provisional = False
         for rec in records:
             kind = rec.key[0] if rec.key else 0
             if kind == _SEALED_KEY:
@@ -168,6 +191,7 @@ class FinalizerService:
             elif kind == _PROVISIONAL_KEY:
                 if not st.restoring:
                     st.on_provisional(decode_message(rec.value))
+                    provisional = True
                 m.bucket_messages.labels("in", PROVISIONAL).inc()
             self.last_offset = rec.offset
             until = st.restore_until
@@ -191,6 +215,7 @@ class FinalizerService:
                 stats.dropped_buckets - self._dropped,
             )
         self._dups, self._dropped = stats.duplicate_buckets, stats.dropped_buckets
+        return provisional
 
     async def _tick(self, st: FinalizerState) -> None:
         await self.indicators.send_waiting()
@@ -199,8 +224,8 @@ class FinalizerService:
         now = mono_ms()
         if st.restoring:
             return
-        if now >= self._next_prov:
-            self._next_prov = now + self.opts.provisional_interval_ms
+        if self._prov.is_due(now):
+            self._prov.published(now)
             recs, ingest = st.provisional()
             if recs:
                 await self.indicators.publish(

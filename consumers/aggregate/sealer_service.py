@@ -20,6 +20,7 @@ from consumers.aggregate.codec import PROVISIONAL, SEALED, message_key
 from consumers.aggregate.feed import PartitionFeed
 from consumers.aggregate.metrics import AggregatorMetrics
 from consumers.aggregate.options import AggregateOptions
+from consumers.aggregate.pacing import Pacer, poll_timeout_ms
 from consumers.aggregate.rebalance import (
     Parking,
     Rebalances,
@@ -43,6 +44,8 @@ from pulseboard.kafka_client import kafka_consumer
 log = logging.getLogger("pulseboard.aggregate")
 
 NO_MARKERS_WARN_EVERY_MS = 60_000
+# The longest the loop waits for records when nothing is due sooner.
+IDLE_POLL_MS = 100
 
 
 def mono_ms() -> float:
@@ -92,7 +95,9 @@ class SealerService:
         self.expected: dict[TopicPartition, int] = {}  # next offset to process
         self.parked: Parking[TopicPartition, tuple[PartitionSealer, int]] = Parking()
         self.watch = Watch()
-        self._next_seal = self._next_prov = self._next_commit = 0.0
+        self._next_seal = self._next_commit = 0.0
+        # Deltas go out one interval apart under load, at once after a quiet spell.
+        self._prov = Pacer(opts.provisional_interval_ms)
         self._next_unpromised = 0.0
 
     async def start(self) -> None:
@@ -108,8 +113,12 @@ class SealerService:
             if rebalances.failure is not None:
                 raise rebalances.failure
             generation = rebalances.generation
-            # Held records leave once the batch ahead of them is acknowledged: look again soon.
-            wait_ms = 5 if self.sink.holding else 100
+            # Wait for records no longer than until the next publication is due: waiting
+            # for the next fetch instead held provisional messages back by up to its wait.
+            due = min(self._next_seal, self._prov.due_ms(), self._next_commit)
+            wait_ms = poll_timeout_ms(
+                mono_ms(), due, idle_ms=IDLE_POLL_MS, holding=self.sink.holding
+            )
             batches = await self.consumer.getmany(
                 timeout_ms=wait_ms, max_records=self.opts.max_records
             )
@@ -167,14 +176,21 @@ class SealerService:
                 self.cfg.recovery_hold_ms / 1000,
                 extra={"event": "resumed"},
             )
+        if any(st.delta for st in self.parts.values()):
+            self._prov.input(now)
+        published = False
         if now >= self._next_seal:
             self._next_seal = now + self.opts.seal_interval_ms
             for st in self.parts.values():
-                await self._publish(SEALED, st.src, st.sealed_messages())
-        if now >= self._next_prov:
-            self._next_prov = now + self.opts.provisional_interval_ms
+                published |= await self._publish(SEALED, st.src, st.sealed_messages())
+        if self._prov.is_due(now):
+            self._prov.published(now)
             for st in self.parts.values():
-                await self._publish(PROVISIONAL, st.src, st.provisional_messages())
+                published |= await self._publish(PROVISIONAL, st.src, st.provisional_messages())
+        if published:
+            # One batch for the turn's messages: sent per partition, those after the first
+            # waited behind it for its acknowledgement.
+            await self.sink.send_ready(self.buckets_topic)
         if now >= self._next_commit:
             self._next_commit = now + self.opts.commit_interval_ms
             await self._commit(list(self.parts))
@@ -200,11 +216,15 @@ class SealerService:
                 extra={"event": "no_markers"},
             )
 
-    async def _publish(self, kind: str, src: str, messages: list[bytes]) -> None:
+    async def _publish(self, kind: str, src: str, messages: list[bytes]) -> bool:
+        """Add the messages to the internal topic's open batch (a full one is sent; the
+        rest waits for ``Sink.send_ready`` or the next commit's flush); whether there were
+        any."""
         if not messages:
-            return
-        await self.sink.publish(self.buckets_topic, 0, message_key(kind, src), messages)
+            return False
+        await self.sink.publish(self.buckets_topic, 0, message_key(kind, src), messages, send=False)
         self.metrics.bucket_messages.labels("out", kind).inc(len(messages))
+        return True
 
     async def _commit(self, tps: list[TopicPartition]) -> dict[TopicPartition, OffsetAndMetadata]:
         """Commit positions with each partition's sealed ``through``, after Kafka has

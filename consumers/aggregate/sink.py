@@ -29,11 +29,23 @@ class Sink:
         self._spread = 0
 
     async def publish(
-        self, topic: str, partition: int, key: bytes, messages: Sequence[bytes]
+        self,
+        topic: str,
+        partition: int,
+        key: bytes,
+        messages: Sequence[bytes],
+        *,
+        send: bool = True,
     ) -> None:
-        """Messages to one partition, in order."""
+        """Messages to one partition, in order. ``send=False``: leave them in the open batch
+        (a caller adding several groups sends once, with ``send_ready``)."""
         for raw in messages:
             await self.batcher.add(topic, partition, key, raw)
+        if send:
+            await self.batcher.send_ready(topic)
+
+    async def send_ready(self, topic: str) -> None:
+        """Send the topic's open batches whose partition has no batch on its way."""
         await self.batcher.send_ready(topic)
 
     async def send_many(self, topic: str, records: Sequence[OutRecord]) -> None:
