@@ -217,14 +217,15 @@ async def _committed(cfg: Config, group: str) -> dict:
 
 def _assert_twice_a_second(times: list[int], until_ms: float) -> None:
     """Provisional updates were published at least twice a second while data flowed:
-    records of one publication are stamped within a few ms, publications >= 100 ms apart."""
+    records of one publication are stamped within a few ms, publications >= 80 ms apart (the
+    provisional interval, 100 ms, paced at no less than 80% of it)."""
     times = sorted(t for t in times if t <= until_ms)
     assert times, "no provisional updates"
-    starts = [times[0]] + [b for a, b in itertools.pairwise(times) if b - a > 100]
+    starts = [times[0]] + [b for a, b in itertools.pairwise(times) if b - a > 40]
     span_s = (times[-1] - times[0]) / 1000
     assert span_s > 2
     assert len(starts) / span_s >= 2.0, (len(starts), span_s)
-    # Publications are 250 ms apart; a gap of a few intervals is a loaded CI machine
+    # Publications are ~100 ms apart; a gap of a few intervals is a loaded CI machine
     # stalling the process, a gap of seconds would be the loop blocked by work.
     assert max(b - a for a, b in itertools.pairwise(starts)) < 1500
 
