@@ -40,8 +40,9 @@ class Arrivals:
     _lows: list[float] = field(init=False)
     _recent: list[float] = field(init=False)  # reconstructed arrivals, by residue class
     _last: float | None = None
-    _i: int = 0
     _seen: int = 0
+    _empty_run: int = 0
+    _slack: float = 0.0
 
     def __post_init__(self) -> None:
         if self.width < 1:
@@ -54,25 +55,41 @@ class Arrivals:
         self._lows = [0.0] * self.width
         self._recent = [0.0] * self.width
         self._last = None
-        self._i = 0
         self._seen = 0
+        self._empty_run = 0
+        self._slack = 0.0
 
     @property
     def steps(self) -> int:
         """Values seen since the stretch began."""
         return self._seen
 
+    @property
+    def empty_run(self) -> int:
+        """The steps in a row, up to the last, in which nothing was recovered."""
+        return self._empty_run
+
+    @property
+    def slack(self) -> float:
+        """The last step's slack."""
+        return self._slack
+
     def step(self, value: float) -> tuple[float, float]:
         """``(arrived, slack)`` for this step: the smallest arrival consistent with every value
         of the stretch, and how much of the window's value is not yet accounted for."""
+        arrived, slack = self._place(value)
+        self._empty_run = self._empty_run + 1 if arrived == 0 else 0
+        self._slack = slack
+        return arrived, slack
+
+    def _place(self, value: float) -> tuple[float, float]:
         self._seen += 1
         if self.width == 1:  # the window is the step: its value is what arrived
             return value, 0.0
         if self._last is None:  # the first value: nothing of it is placed yet
             self._last = value
             return 0.0, value
-        self._i += 1
-        r = self._i % self.width
+        r = (self._seen - 1) % self.width
         run = self._runs[r] + value - self._last
         self._last = value
         self._runs[r] = run

@@ -205,16 +205,19 @@ class Detector:
         self._history: dict[tuple[str, str], dict[int, array]] = {}
         self._judged_slots: dict[int, bytearray] = {}  # day -> 1 where the slot was judged
         self._tracks: dict[tuple[str, str], _Track] = {}
-        # (name, key, day, block) -> mean square step (see ``lumpiness``).
-        self._steps: dict[tuple[tuple[str, str], int, int], float | None] = {}
-        # The arrivals test: each rate-watched (name, key)'s reconstruction, and per day what
-        # arrived at each slot and the slack left at it (see arrivals.py).
+        # Per-indicator settings, looked up at every judgement.
+        self._rel_floor = dict(c.rel_floors)
+        self._min_rel = dict(c.min_rels)
+        self._min_share = dict(c.min_shares)
+        self._k_rise = dict(c.k_rises)
+        # (name, key, day, block, span) -> (count, sum of values, sum of squared changes over
+        # ``span`` judgements) on a past day: ``lumpiness`` (span 1) and ``dispersion``.
+        self._changes: dict[
+            tuple[tuple[str, str], int, int, int], tuple[int, float, float] | None
+        ] = {}
+        # The empty-run test: each rate-watched (name, key)'s arrivals (see arrivals.py).
         self._rate_watched = frozenset(c.rate_watched)
         self._arrivals: dict[tuple[str, str], Arrivals] = {}
-        self._empty_runs: dict[tuple[str, str], int] = {}  # judgements with nothing arrived
-        self._slacks: dict[tuple[str, str], float] = {}
-        # (name, key, day, block) -> (count, sum of values, sum of squared span changes).
-        self._waves: dict[tuple[tuple[str, str], int, int], tuple[int, float, float] | None] = {}
         self._last_t: int | None = None  # greatest record t seen
         self._next: int | None = None  # next judgement T
         self.stats = DetectorStats()
@@ -275,7 +278,6 @@ class Detector:
         """A cut or a gap: what the sums held before it says nothing about what arrives after."""
         for arrivals in self._arrivals.values():
             arrivals.reset()
-        self._empty_runs.clear()
 
     def _day_slot(self, t: int) -> tuple[int, int]:
         c = self.config
@@ -292,7 +294,6 @@ class Detector:
         judged[slot] = 1
         bands: list[tuple[tuple[str, str], float, Band | None]] = []
         totals: dict[str, float] = {}
-        min_shares = dict(c.min_shares)
         for nk, value in self.values.items():
             v = float(value or 0)
             band = self.band(nk, day, slot)
@@ -307,7 +308,7 @@ class Detector:
                 self.stats.learning += 1
                 continue
             track = self._tracks.get(nk)
-            share = min_shares.get(nk[0], c.min_share)
+            share = self._min_share.get(nk[0], c.min_share)
             if abs(band.expected) < share * totals[nk[0]] and not (track and track.open):
                 continue  # too small to have a level (an open call-out still closes)
             self.stats.judged += 1
@@ -339,7 +340,7 @@ class Detector:
             return None
         fit = robust_band if c.method == "mad" else mean_std_band
         count = c.count_floor if KINDS[nk[0]] is Kind.COUNT else 0.0
-        rel_floor = dict(c.rel_floors).get(nk[0], c.rel_floor)
+        rel_floor = self._rel_floor.get(nk[0], c.rel_floor)
         band = fit(samples, count=count, rel_floor=rel_floor, days=days)
         lump = self.lumpiness(nk, day, slot)
         if lump > band.spread:
@@ -359,32 +360,38 @@ class Detector:
         block = slot // self.config.lump_block
         per_day = []
         for d in range(day - 1, day - self.config.max_days - 1, -1):
-            ms = self._mean_square_step(nk, d, block)
-            if ms is not None:
-                per_day.append(ms)
+            got = self._block_changes(nk, d, block, 1)
+            if got is not None:
+                per_day.append(got[2] / got[0])  # the mean square step
         if not per_day:
             return 0.0
         return math.sqrt(steps / 2 * median(per_day))
 
-    def _mean_square_step(self, nk: tuple[str, str], day: int, block: int) -> float | None:
-        key = (nk, day, block)
-        if key in self._steps:
-            return self._steps[key]
+    def _block_changes(
+        self, nk: tuple[str, str], day: int, block: int, span: int
+    ) -> tuple[int, float, float] | None:
+        """(count, sum of values, sum of squared ``span``-judgement changes) over the
+        judged pairs of a block of a past day (cached: a past day no longer changes), or
+        None where the day or the block holds none."""
+        key = (nk, day, block, span)
+        if key in self._changes:
+            return self._changes[key]
         judged = self._judged_slots.get(day)
         if judged is None:
             return None
-        row = self._history.get(nk, {}).get(day)
-        lo = max(1, block * self.config.lump_block)
+        row = self._history.get(nk, {}).get(day)  # None: the value was 0 all day
+        lo = max(span, block * self.config.lump_block)
         hi = min(self._slots, block * self.config.lump_block + self.config.lump_block)
-        total, n = 0.0, 0
+        n, total, square = 0, 0.0, 0.0
         for s in range(lo, hi):
-            if judged[s] and judged[s - 1]:
-                if row is not None:
-                    total += (row[s] - row[s - 1]) ** 2
+            if judged[s] and judged[s - span]:
                 n += 1
-        ms = total / n if n else None
-        self._steps[key] = ms
-        return ms
+                if row is not None:
+                    total += row[s]
+                    square += (row[s] - row[s - span]) ** 2
+        got = (n, total, square) if n else None
+        self._changes[key] = got
+        return got
 
     # ----------------------------------------------------------------- arrivals
 
@@ -393,9 +400,7 @@ class Detector:
         if arrivals is None:
             steps = WINDOW_S[nk[0]] // self.config.cadence_s
             arrivals = self._arrivals[nk] = Arrivals(steps)
-        arrived, slack = arrivals.step(v)
-        self._empty_runs[nk] = (self._empty_runs.get(nk, 0) + 1) if arrived == 0 else 0
-        self._slacks[nk] = slack
+        arrivals.step(v)
 
     def empty(self, nk: tuple[str, str], day: int, slot: int, band: Band) -> float:
         """The score of the run of judgements in which nothing arrived, ending now.
@@ -410,12 +415,12 @@ class Detector:
         test's (a burst of one shipper's thirty trucks is normal traffic, heavier-tailed than
         a count model of past days allows)."""
         arrivals = self._arrivals[nk]
-        run = min(self._empty_runs.get(nk, 0), arrivals.width)
+        run = min(arrivals.empty_run, arrivals.width)
         if run == 0 or arrivals.steps <= run:
             return 0.0  # something arrived, or the run reaches back to the stretch's start
         per_step = band.expected / arrivals.width
         dispersion = self.dispersion(nk, day, slot, per_step)
-        return min(0.0, rate_score(0.0, self._slacks[nk], run * per_step, dispersion))
+        return min(0.0, rate_score(0.0, arrivals.slack, run * per_step, dispersion))
 
     def dispersion(self, nk: tuple[str, str], day: int, slot: int, per_step: float) -> float:
         """Variance / mean of what arrives in ``rate_span`` judgements, from the past days'
@@ -428,10 +433,7 @@ class Detector:
         block = slot // c.lump_block
         n, total, square = 0, 0.0, 0.0
         for d in range(day - 1, day - c.max_days - 1, -1):
-            key = (nk, d, block)
-            if key not in self._waves:
-                self._waves[key] = self._block_waves(nk, d, block)
-            got = self._waves[key]
+            got = self._block_changes(nk, d, block, c.rate_span)
             if got is not None:
                 n, total, square = n + got[0], total + got[1], square + got[2]
         due = c.rate_span * per_step
@@ -441,27 +443,8 @@ class Detector:
             span_mean = c.rate_span * (total / n) / width
             measured = square / n / 2 / span_mean
         floor = 1.0 if KINDS[nk[0]] is Kind.COUNT else 0.0
-        rel_floor = dict(c.rel_floors).get(nk[0], c.rel_floor)
+        rel_floor = self._rel_floor.get(nk[0], c.rel_floor)
         return max(measured, floor, 1e-12) + rel_floor**2 * due
-
-    def _block_waves(
-        self, nk: tuple[str, str], day: int, block: int
-    ) -> tuple[int, float, float] | None:
-        """(count, sum of values, sum of squared ``rate_span``-step changes) in a block."""
-        judged = self._judged_slots.get(day)
-        row = self._history.get(nk, {}).get(day)
-        if judged is None or row is None:
-            return None
-        span = self.config.rate_span
-        lo = max(span, block * self.config.lump_block)
-        hi = min(self._slots, block * self.config.lump_block + self.config.lump_block)
-        n, total, square = 0, 0.0, 0.0
-        for s in range(lo, hi):
-            if judged[s] and judged[s - span]:
-                n += 1
-                total += row[s]
-                square += (row[s] - row[s - span]) ** 2
-        return (n, total, square) if n else None
 
     # ----------------------------------------------------------------- memory
 
@@ -475,10 +458,8 @@ class Detector:
         row[slot] = v
 
     def _forget_before(self, day: int) -> None:
-        for k in [k for k in self._steps if k[1] < day]:
-            del self._steps[k]
-        for k in [k for k in self._waves if k[1] < day]:
-            del self._waves[k]
+        for k in [k for k in self._changes if k[1] < day]:
+            del self._changes[k]
         for d in [d for d in self._judged_slots if d < day]:
             del self._judged_slots[d]
         for days in self._history.values():
@@ -502,9 +483,9 @@ class Detector:
         # The score reported is the test's that is further past its own threshold.
         score = level if abs(level) / c.k_open >= abs(empty) / c.k_rate else empty
         if not track.open:
-            min_rel = dict(c.min_rels).get(nk[0], c.min_rel)
+            min_rel = self._min_rel.get(nk[0], c.min_rel)
             big = abs(v - band.expected) >= min_rel * max(abs(band.expected), 1e-9)
-            k = dict(c.k_rises).get(nk[0], c.k_open) if level > 0 else c.k_open
+            k = self._k_rise.get(nk[0], c.k_open) if level > 0 else c.k_open
             by_level = abs(level) >= k and big
             # An empty run is its own persistence (every judgement of it had nothing), so
             # it opens at once; a level must be off ``open_after`` judgements in a row.
