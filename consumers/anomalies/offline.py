@@ -51,25 +51,31 @@ def detector_config(args: argparse.Namespace) -> DetectorConfig:
 
 
 class Callouts:
-    """The call-outs of the records written through ``tee``, kept in memory (a few per hour
-    of data: `replay --to-history` writes them into the session once its records are out)."""
+    """The detector on the records written through ``tee``; its call-outs go to ``take``, by
+    default kept in ``found`` (a few per hour of data: `replay --to-history` writes them into
+    the session once its records are out)."""
 
-    def __init__(self, config: DetectorConfig | None = None) -> None:
+    def __init__(
+        self,
+        config: DetectorConfig | None = None,
+        take: Callable[[list[Callout]], None] | None = None,
+    ) -> None:
         self.detector = Detector(config)
         self.found: list[Callout] = []
+        self._take = take if take is not None else self.found.extend
 
     def tee(self, write: Callable[[list[Record]], None]) -> Callable[[list[Record]], None]:
         """``write`` that also feeds the detector."""
 
         def both(records: list[Record]) -> None:
             write(records)
-            self.found += self.detector.feed(records)
+            self._take(self.detector.feed(records))
 
         return both
 
     def finish(self) -> list[Callout]:
-        """Every call-out, once the input has ended (judged up to its last record)."""
-        self.found += self.detector.flush()
+        """Judge up to the last record (the input has ended); ``found``."""
+        self._take(self.detector.flush())
         return self.found
 
 
@@ -78,17 +84,12 @@ class AnomalyFile:
         self._path = Path(path)
         self._tmp = self._path.with_name(f".{self._path.name}.partial-{os.getpid()}")
         self._fh = open(self._tmp, "wb")  # noqa: SIM115 - closed in close/abort
-        self.detector = Detector(config)
+        self._detecting = Callouts(config, self._write)
         self.callouts = 0
 
     def tee(self, write: Callable[[list[Record]], None]) -> Callable[[list[Record]], None]:
-        """``write`` that also feeds the detector."""
-
-        def both(records: list[Record]) -> None:
-            write(records)
-            self._write(self.detector.feed(records))
-
-        return both
+        """``write`` that also writes the call-outs to the file."""
+        return self._detecting.tee(write)
 
     def _write(self, callouts: list[dict[str, object]]) -> None:
         if callouts:
@@ -96,7 +97,7 @@ class AnomalyFile:
             self._fh.write(encode_lines(callouts))
 
     def close(self) -> None:
-        self._write(self.detector.flush())
+        self._detecting.finish()
         self._fh.close()
         os.replace(self._tmp, self._path)
 
