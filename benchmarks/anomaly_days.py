@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -289,14 +290,9 @@ def signal_to_noise(quiet_days: list[list[list[Record]]], inc: Incident) -> floa
     if width:
         noise = math.sqrt(width / 2 * sum(s * s for s in steps) / len(steps))
     else:
-        noise = math.sqrt(sum((x - level) ** 2 for x in levels) / (len(levels) - 1))
-    across = [_sd(xs) for xs in by_minute.values() if len(xs) > 1]
+        noise = statistics.stdev(levels)
+    across = [statistics.stdev(xs) for xs in by_minute.values() if len(xs) > 1]
     noise = max(noise, sum(across) / len(across) if across else 0.0)
     lasts = (inc.end_ms - inc.start_ms) / 60_000
     reached = min(1.0, lasts / width) if width else 1.0
     return _effect(inc) * reached * level / max(noise, 1e-9)
-
-
-def _sd(xs: list[float]) -> float:
-    m = sum(xs) / len(xs)
-    return math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
