@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -141,10 +142,6 @@ def test_the_same_rhythm_without_the_closure_gives_nothing():
 def test_without_the_empty_run_test_the_level_does_not_see_it_in_half_an_hour():
     # The rhythm moves the 15-minute sum by 10, -20, 10, 0 a minute: its noise,
     # sqrt(15 / 2 x 150) = 33.5, puts 6 x that above the whole level of 150.
-    config = DetectorConfig(**{**_fields(HOUR), "rate_watched": ()})
+    config = replace(HOUR, rate_watched=())
     det = Detector(config)
     assert det.feed(_corridor(5, closed_from=4 * 60 + 30)) + det.flush() == []
-
-
-def _fields(config: DetectorConfig) -> dict[str, object]:
-    return {name: getattr(config, name) for name in config.__dataclass_fields__}
