@@ -116,9 +116,10 @@ def _metric(text: str, name: str, labels: str = "") -> float:
     return 0.0
 
 
-def _server_histogram(text: str) -> dict[str, float]:
-    """p50/p99 upper bounds from the server's end-to-end latency histogram."""
-    name = "pulseboard_web_end_to_end_latency_seconds"
+def _server_histogram(
+    text: str, name: str = "pulseboard_web_end_to_end_latency_seconds"
+) -> dict[str, float]:
+    """p50/p99 upper bounds (and the mean) from one of the server's histograms."""
     buckets = []
     for line in text.splitlines():
         if line.startswith(name + "_bucket{"):
@@ -126,6 +127,8 @@ def _server_histogram(text: str) -> dict[str, float]:
             buckets.append((float("inf") if le == "+Inf" else float(le), float(line.split()[-1])))
     total = buckets[-1][1] if buckets else 0
     out = {"observations": total}
+    if total:
+        out["mean_ms"] = round(_metric(text, name + "_sum") / total * 1000, 2)
     for q in (0.5, 0.99):
         bound = next((le for le, n in buckets if total and n >= q * total), None)
         out[f"p{int(q * 100)}_at_most_ms"] = None if bound is None else bound * 1000
@@ -254,6 +257,8 @@ def run(opts: argparse.Namespace, config: Config) -> dict:
         },
         "server": {
             "latency_ingest_to_send": _server_histogram(text),
+            # one pass of a delta or ping over every client: the first wall to the last
+            "broadcast_pass": _server_histogram(text, "pulseboard_web_broadcast_seconds"),
             "messages_sent": _metric(text, "pulseboard_web_messages_sent_total", 'type="delta"'),
             "bytes_sent": _metric(text, "pulseboard_web_sent_bytes_total"),
             "updates_dropped_for_slow_clients": _metric(

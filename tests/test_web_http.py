@@ -211,6 +211,9 @@ async def test_compressed_and_plain_clients_of_one_server_get_the_same_deltas(st
                     got = rows_of(msg, "changes", ids[name])
                     assert got == {"shipments_1m": [["520000", v, 100 + v, False]]}, name
                     assert msg["ingest_ts"] == 7
+        # each of the three deltas was one timed pass over the clients
+        passes = s.metrics.registry.get_sample_value("pulseboard_web_broadcast_seconds_count")
+        assert passes >= 3
 
 
 async def test_a_stuck_client_does_not_delay_the_others(static_dir):

@@ -364,6 +364,7 @@ class PushServer:
                 self._close(client)
 
     def _broadcast(self, frame: Broadcast) -> None:
+        started = time.perf_counter()
         dropped = 0
         direct = 0
         framed: list[ServerConnection] = []  # connections with an extension (compression)
@@ -403,6 +404,7 @@ class PushServer:
             self._sent_to_many(frame, direct)
         if dropped:
             self.metrics.dropped.inc(dropped)
+        self.metrics.fan_out.observe(time.perf_counter() - started)
 
     def _sent_to_many(self, frame: Broadcast, clients: int) -> None:
         m = self.metrics
