@@ -228,6 +228,10 @@ def run_walls(
     poll = select.epoll()
     walls: dict[int, _Wall] = {}
     to_open, opening, settled, announced = count, 0, 0, False
+    # One receive buffer for every socket: recv(n) would allocate n bytes per call (and a
+    # buffer this size is mmapped and unmapped each time), then copy out what arrived.
+    buffer = bytearray(RECV_BYTES)
+    view = memoryview(buffer)
     next_check = time.monotonic() + 0.2
 
     def drop(wall: _Wall, reason: str) -> None:
@@ -266,13 +270,14 @@ def run_walls(
                     continue
                 if wall.state == _OPEN:
                     try:
-                        data = wall.sock.recv(RECV_BYTES)
+                        received = wall.sock.recv_into(buffer)
                     except OSError as exc:
                         drop(wall, f"recv: {exc!r}")
                         continue
-                    if not data:
+                    if not received:
                         drop(wall, "closed by the server without a close frame")
                         continue
+                    data = view[:received].tobytes()
                     now_ms = time.time() * 1000
                     try:
                         _frames(wall, wall.reader.feed(data), now_ms)
