@@ -299,7 +299,7 @@ def run_walls(
                     poll.modify(fd, select.EPOLLIN)
                 else:
                     try:
-                        data = wall.sock.recv(RECV_BYTES)
+                        data = view[: wall.sock.recv_into(buffer)].tobytes()
                     except OSError:
                         data = b""  # reset during the handshake: the same as closed
                     if not data:
