@@ -5,10 +5,12 @@
 Starts the project's local broker in a throwaway state folder (unless PULSEBOARD_BOOTSTRAP
 points elsewhere) and the push server as a separate process, as a user would. The fake
 aggregator (web/fake_feed.py) publishes a realistic indicator stream at 4 steps a second,
-each record stamped with its publish time (`ingest_ts`). Client processes hold the
-websocket connections and measure, for every delta they receive, the time from the
-publication of its oldest change to the frame's arrival: Kafka, the server's coalescing
-(4 deltas a second) and the fan-out, end to end.
+each record stamped with its publish time (`ingest_ts`). Client processes (--processes)
+hold the websocket connections (benchmarks/ws_walls.py: raw sockets that read only frame
+headers and the first bytes of each message, so that ten thousand walls do not take the
+cores the server is measured on), check every frame's sequence number for gaps and
+measure, for every delta, the time from the publication of its oldest change to the
+frame's arrival: Kafka, the server's coalescing (4 deltas a second) and the fan-out.
 
 Two phases of --seconds each: all clients reading; then the same with --stuck extra
 clients that connect and never read a byte. The second phase must look like the first.
@@ -21,7 +23,6 @@ import asyncio
 import multiprocessing as mp
 import os
 import platform
-import re
 import resource
 import socket
 import subprocess
@@ -38,22 +39,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import orjson  # noqa: E402
-from websockets.asyncio.client import connect  # noqa: E402
-from websockets.exceptions import ConnectionClosed  # noqa: E402
-
 from benchmarks.common import free_port, save_report  # noqa: E402
+from benchmarks.ws_walls import run_walls  # noqa: E402
 from pulseboard import localbroker  # noqa: E402
 from pulseboard.cli_support import cluster_argv  # noqa: E402
 from pulseboard.config import Config, config_from_env  # noqa: E402
 from pulseboard.topics import ensure_topics  # noqa: E402
 from web.fake_feed import run_feed  # noqa: E402
-
-CONNECT_CONCURRENCY = 50
-HEADER = re.compile(
-    rb'^\{"seq":(?P<seq>\d+),"type":"(?P<type>\w+)"(?:,"server_time":\d+)?'
-    rb'(?:,"ingest_ts":(?P<ingest>\d+|null))?'
-)
 
 
 def _raise_fd_limit() -> None:
@@ -65,70 +57,10 @@ def _raise_fd_limit() -> None:
 # -- client processes ---------------------------------------------------------------
 
 
-async def _client(url: str, out: dict, stop: asyncio.Event, gate: asyncio.Semaphore) -> None:
-    async with gate:
-        ws = await connect(url, max_size=None, compression=None, open_timeout=60)
-    out["connected"] += 1
-    expected = None
-    try:
-        while True:
-            raw = await ws.recv(decode=False)  # text frames as bytes: no UTF-8 decoding
-            now_ms = time.time() * 1000
-            # A wall parses frames in its own browser; a thousand simulated walls on one
-            # core cannot afford full JSON parsing, so read the header and check every
-            # hundredth frame in full.
-            head = HEADER.match(raw)
-            if head is None or out["received"] % 100 == 0:
-                msg = orjson.loads(raw)
-                if head is None or msg["seq"] != int(head["seq"]):
-                    raise ValueError(f"bad frame header: {raw[:80]!r}")
-            out["received"] += 1
-            seq = int(head["seq"])
-            kind = head["type"].decode()
-            # A snapshot is numbered as the last broadcast it includes; after it, +1 each.
-            if expected is not None and seq != expected and kind != "snapshot":
-                out["gaps"] += 1
-            expected = seq + 1
-            out[kind] = out.get(kind, 0) + 1
-            if kind == "delta" and head["ingest"] not in (None, b"null"):  # oldest change
-                out["t"].append(now_ms)
-                out["lat"].append(now_ms - int(head["ingest"]))
-            if stop.is_set():
-                break
-    except ConnectionClosed as exc:
-        if not stop.is_set():
-            out["errors"].append(repr(exc))
-    except Exception as exc:  # a dropped client is a result, not a crash of the bench
-        out["errors"].append(repr(exc))
-    finally:
-        await ws.close()
-
-
-async def _worker_main(
-    url: str, count: int, ready: mp.Event, stop: mp.Event, conn: Connection
-) -> None:
-    out: dict = {"connected": 0, "received": 0, "gaps": 0, "errors": [], "t": array("d"),
-                 "lat": array("d")}  # fmt: skip
-    local_stop = asyncio.Event()
-    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-    tasks = [asyncio.create_task(_client(url, out, local_stop, gate)) for _ in range(count)]
-    while out["connected"] < count and not stop.is_set():
-        await asyncio.sleep(0.1)
-    ready.set()
-    while not stop.is_set():
-        await asyncio.sleep(0.2)
-    local_stop.set()
-    await asyncio.wait(tasks, timeout=10)
-    for task in tasks:
-        task.cancel()
-    out["t"] = out["t"].tobytes()
-    out["lat"] = out["lat"].tobytes()
-    conn.send(out)
-
-
-def _worker(url: str, count: int, ready: mp.Event, stop: mp.Event, conn: Connection) -> None:
+def _worker(port: int, count: int, ready: mp.Event, stop: mp.Event, conn: Connection) -> None:
     _raise_fd_limit()
-    asyncio.run(_worker_main(url, count, ready, stop, conn))
+    tally = run_walls("127.0.0.1", port, count, ready=ready.set, stopped=lambda _: stop.is_set())
+    conn.send(tally.as_message())
 
 
 # -- stuck clients ------------------------------------------------------------------
@@ -184,9 +116,10 @@ def _metric(text: str, name: str, labels: str = "") -> float:
     return 0.0
 
 
-def _server_histogram(text: str) -> dict[str, float]:
-    """p50/p99 upper bounds from the server's end-to-end latency histogram."""
-    name = "pulseboard_web_end_to_end_latency_seconds"
+def _server_histogram(
+    text: str, name: str = "pulseboard_web_end_to_end_latency_seconds"
+) -> dict[str, float]:
+    """p50/p99 upper bounds (and the mean) from one of the server's histograms."""
     buckets = []
     for line in text.splitlines():
         if line.startswith(name + "_bucket{"):
@@ -194,6 +127,8 @@ def _server_histogram(text: str) -> dict[str, float]:
             buckets.append((float("inf") if le == "+Inf" else float(le), float(line.split()[-1])))
     total = buckets[-1][1] if buckets else 0
     out = {"observations": total}
+    if total:
+        out["mean_ms"] = round(_metric(text, name + "_sum") / total * 1000, 2)
     for q in (0.5, 0.99):
         bound = next((le for le, n in buckets if total and n >= q * total), None)
         out[f"p{int(q * 100)}_at_most_ms"] = None if bound is None else bound * 1000
@@ -242,13 +177,12 @@ def run(opts: argparse.Namespace, config: Config) -> dict:
         rss_idle = _rss_kib(server.pid)
         ctx = mp.get_context("spawn")
         stop = ctx.Event()
-        url = f"ws://127.0.0.1:{port}/ws"
         per = [opts.clients // opts.processes + (i < opts.clients % opts.processes)
                for i in range(opts.processes)]  # fmt: skip
         for count in per:
             ready = ctx.Event()
             parent, child = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_worker, args=(url, count, ready, stop, child))
+            proc = ctx.Process(target=_worker, args=(port, count, ready, stop, child))
             proc.start()
             workers.append((proc, ready, parent))
         connect_started = time.monotonic()
@@ -323,6 +257,8 @@ def run(opts: argparse.Namespace, config: Config) -> dict:
         },
         "server": {
             "latency_ingest_to_send": _server_histogram(text),
+            # one pass of a delta or ping over every client: the first wall to the last
+            "broadcast_pass": _server_histogram(text, "pulseboard_web_broadcast_seconds"),
             "messages_sent": _metric(text, "pulseboard_web_messages_sent_total", 'type="delta"'),
             "bytes_sent": _metric(text, "pulseboard_web_sent_bytes_total"),
             "updates_dropped_for_slow_clients": _metric(

@@ -188,6 +188,34 @@ async def test_abusive_clients_are_closed_and_the_server_stays_up(static_dir):
             assert orjson.loads(await fine.recv())["type"] == "snapshot"
 
 
+async def test_compressed_and_plain_clients_of_one_server_get_the_same_deltas(static_dir):
+    """In-step clients are written a frame encoded once for all; one that negotiated
+    compression is written through websockets' encoder. Both get every delta whole."""
+    async with server(serve_settings(static_dir, compression=True)) as s:
+        url = f"ws://127.0.0.1:{s.port}/ws"
+        async with (
+            connect(url, compression="deflate") as packed,
+            connect(url, compression=None) as plain,
+        ):
+            assert packed.protocol.extensions and not plain.protocol.extensions
+            walls = {"packed": packed, "plain": plain}
+            ids = {name: {} for name in walls}
+            for name, ws in walls.items():
+                rows_of(orjson.loads(await ws.recv()), "values", ids[name])
+            for v in range(1, 4):
+                s.ingest(Indicator("shipments_1m", "520000", v, 100 + v, False, 7))
+                for name, ws in walls.items():
+                    msg = orjson.loads(await ws.recv())
+                    while msg["type"] != "delta":
+                        msg = orjson.loads(await ws.recv())
+                    got = rows_of(msg, "changes", ids[name])
+                    assert got == {"shipments_1m": [["520000", v, 100 + v, False]]}, name
+                    assert msg["ingest_ts"] == 7
+        # each of the three deltas was one timed pass over the clients
+        passes = s.metrics.registry.get_sample_value("pulseboard_web_broadcast_seconds_count")
+        assert passes >= 3
+
+
 async def test_a_stuck_client_does_not_delay_the_others(static_dir):
     """A client that stops reading fills its socket, then its bounded queue; the others
     keep getting every delta on time, and the stuck one is dropped after send_timeout."""

@@ -26,6 +26,8 @@ LATENCY_BUCKETS = (
     60.0,
 )
 
+FAN_OUT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
 
 @dataclass(slots=True)
 class WebMetrics:
@@ -45,6 +47,7 @@ class WebMetrics:
     callouts: Gauge = field(init=False)
     ready: Gauge = field(init=False)
     latency: Histogram = field(init=False)
+    fan_out: Histogram = field(init=False)
     # labels() costs more than inc(); the hot path reuses the labelled children.
     _children: dict[tuple[str, str], Counter] = field(default_factory=dict)
 
@@ -97,6 +100,14 @@ class WebMetrics:
             p + "end_to_end_latency_seconds",
             "Event ingest_ts to websocket send, per delta and client (one pass to many: once)",
             buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        # One pass of the pump over every client: the spread between the first wall and
+        # the last to get a frame, and what sets the client count one process can hold.
+        self.fan_out = Histogram(
+            p + "broadcast_seconds",
+            "Time to hand one broadcast to every client (written or queued)",
+            buckets=FAN_OUT_BUCKETS,
             registry=r,
         )
 
