@@ -16,15 +16,11 @@ minutes (tests/test_anomaly_arrivals.py by hand; benchmarks/bench_anomalies.py o
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
-from pathlib import Path
 
+from benchmarks.anomaly_days import watched_records
 from consumers.anomalies.detector import Detector, DetectorConfig
 from producers.incidents import Incident
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks' shared code
-from benchmarks.anomaly_days import watched_records
 
 START_MS = 1_796_266_800_000  # 2026-12-03 11:00 CST, an hour before the first period
 FIRST_S = START_MS // 1000 + 3600
