@@ -277,6 +277,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate-curve", default="3,3.5,4,4.5,5,6", help="--quick: k_rate values")
     p.add_argument("--open-curve", default="4,5,5.5,6,7,8", help="--quick: k_open values")
     p.add_argument("--trace", metavar="FILE", help="--quick: keep the recorded pass here")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=NUMBER",
+        help="--quick: a numeric DetectorConfig field to change from the product's (repeatable)",
+    )
     args = p.parse_args(argv)
     product = DetectorConfig()
     if args.days <= product.min_days:
@@ -371,8 +378,9 @@ def quick(
     args: argparse.Namespace,
     trace_file: Path | None,
 ) -> None:
-    """The product configuration and the curves from one recorded pass."""
-    product = DetectorConfig()
+    """The product configuration (with ``--set`` changes) and the curves from one recorded
+    pass."""
+    product = replace(DetectorConfig(), **_settings(args.set))
     t = time.perf_counter()
     if trace_file is not None and trace_file.exists():
         trace = pickle.loads(trace_file.read_bytes())
@@ -380,7 +388,11 @@ def quick(
         trace = record(minutes, product)
         if trace_file is not None:
             trace_file.write_bytes(pickle.dumps(trace))
-    print(f"\nrecorded pass: {len(trace.t)} judgements in {time.perf_counter() - t:.0f} s")
+    changed = " ".join(args.set) or "none"
+    print(
+        f"\nrecorded pass: {len(trace.t)} judgements in {time.perf_counter() - t:.0f} s"
+        f" (changed from the product: {changed})"
+    )
 
     def measure(config: DetectorConfig) -> tuple[Score, list[Opened]]:
         callouts, opened = replay(trace, config)
@@ -421,6 +433,20 @@ def quick(
         [(k, _scaled(product, k_open=k)) for k in map(float, args.open_curve.split(","))],
     )
     summary(chosen)
+
+
+def _settings(pairs: list[str]) -> dict[str, float]:
+    defaults = DetectorConfig()
+    out: dict[str, float] = {}
+    for pair in pairs:
+        name, _, text = pair.partition("=")
+        default = getattr(defaults, name, None)
+        if not isinstance(default, int | float) or not text:
+            raise SystemExit(
+                f"--set {pair!r}: write FIELD=NUMBER for a numeric DetectorConfig field"
+            )
+        out[name] = type(default)(text)
+    return out
 
 
 def _scaled(
