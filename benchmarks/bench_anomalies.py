@@ -19,6 +19,9 @@ corridors). False call-outs per wall-day = false / days judged (days after learn
 
 Prints the conditions, a method comparison, the threshold curve, the per-kind table and, as
 its last line, ``recall=R false_per_day=F median_delay_s=S`` for the product's configuration.
+``--quick`` makes one detector pass and replays its judgements for each threshold
+(benchmarks/anomaly_trace.py): the product configuration, which test opened each call-out,
+and curves moving both thresholds, the empty-run one alone and the level one alone.
 """
 
 from __future__ import annotations
