@@ -19,6 +19,9 @@ corridors). False call-outs per wall-day = false / days judged (days after learn
 
 Prints the conditions, a method comparison, the threshold curve, the per-kind table and, as
 its last line, ``recall=R false_per_day=F median_delay_s=S`` for the product's configuration.
+``--quick`` makes one detector pass and replays its judgements for each threshold
+(benchmarks/anomaly_trace.py): the product configuration, which test opened each call-out,
+and curves moving both thresholds, the empty-run one alone and the level one alone.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from benchmarks.anomaly_days import (  # noqa: E402
     watched_key,
     watched_records,
 )
+from benchmarks.anomaly_trace import Opened, record, replay  # noqa: E402
 from consumers.anomalies.detector import Callout, Detector, DetectorConfig  # noqa: E402
 from producers.incidents import Incident  # noqa: E402
 from pulseboard.indicators import Record  # noqa: E402
@@ -180,6 +184,8 @@ class Score:
     side: int
     by_kind: dict[str, tuple[int, int, list[int]]]  # kind -> (incidents, detected, delays)
     all_recall: float  # over every incident, visible or not
+    # Per opened call-out, in order: the index of the incident it found, or "side", "false".
+    labels: list[int | str]
 
 
 def score(
@@ -193,6 +199,7 @@ def score(
     matched: set[int] = set()
     delays: list[int] = []
     closure_delays: list[int] = []
+    hit_of: list[list[int]] = []
     for inc, seen in zip(incidents, visible, strict=True):
         nk = watched_key(inc)
         lag_ms = WINDOW_S[nk[0]] * 1000
@@ -203,6 +210,7 @@ def score(
             and inc.start_ms <= int(c["t"]) * 1000 <= inc.end_ms + lag_ms
         ]
         n, d, ds = by_kind[inc.kind]
+        hit_of.append(hits)
         matched.update(hits)
         found_any += bool(hits)
         if not seen:
@@ -216,6 +224,10 @@ def score(
             by_kind[inc.kind] = (n + 1, d + 1, ds)
         else:
             by_kind[inc.kind] = (n + 1, d, ds)
+    labels: list[int | str] = ["false"] * len(opened)
+    for j, hits in enumerate(hit_of):
+        for i in hits:
+            labels[i] = j
     false = side = 0
     for i, c in enumerate(opened):
         if i in matched:
@@ -226,6 +238,7 @@ def score(
         )  # within an hour (the longest window) after an incident
         if during:
             side += 1
+            labels[i] = "side"
         else:
             false += 1
     detected = sum(d for _, d, _ in by_kind.values())
@@ -238,6 +251,7 @@ def score(
         side=side,
         by_kind=by_kind,
         all_recall=found_any / len(incidents) if incidents else math.nan,
+        labels=labels,
     )
 
 
@@ -257,6 +271,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2, help="processes simulating days")
     p.add_argument("--river", action="store_true", help="also measure River (slow)")
     p.add_argument("--curve", default="3,4,5,6,7,8,10", help="k_open values of the curve")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="one recorded detector pass (benchmarks/anomaly_trace.py), then only the product"
+        " configuration, which test opened each call-out, and the curves",
+    )
+    p.add_argument("--rate-curve", default="3,3.5,4,4.5,5,6", help="--quick: k_rate values")
+    p.add_argument("--open-curve", default="4,5,5.5,6,7,8", help="--quick: k_open values")
+    p.add_argument("--trace", metavar="FILE", help="--quick: keep the recorded pass here")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=NUMBER",
+        help="--quick: a numeric DetectorConfig field to change from the product's (repeatable)",
+    )
     args = p.parse_args(argv)
     product = DetectorConfig()
     if args.days <= product.min_days:
@@ -285,6 +315,11 @@ def main(argv: list[str] | None = None) -> int:
             f" +{(inc.end_ms - inc.start_ms) // 60000:>3} min  effect/noise {x:6.1f}"
             f"{'' if x >= VISIBLE_SD else '  (not visible)'}"
         )
+
+    if args.quick:
+        trace_file = Path(args.trace) if args.trace else None
+        quick(minutes, incidents, judged_days, visible, args, trace_file)
+        return 0
 
     def measure(config: DetectorConfig) -> tuple[Score, float]:
         t = time.perf_counter()
@@ -321,6 +356,11 @@ def main(argv: list[str] | None = None) -> int:
         curve.append((k, s))
         print(line(f"k_open={k:g}", s))
 
+    summary(chosen)
+    return 0
+
+
+def summary(chosen: Score) -> None:
     print("\nper kind (product configuration):")
     print(f"{'kind':<18} {'incidents':>9} {'detected':>8} {'median delay s':>15}")
     for kind, (n, d, ds) in chosen.by_kind.items():
@@ -331,7 +371,97 @@ def main(argv: list[str] | None = None) -> int:
         f"recall={chosen.recall:.3f} false_per_day={chosen.false_per_day:.2f}"
         f" median_delay_s={chosen.closure_median_delay_s:.0f}"
     )
-    return 0
+
+
+def quick(
+    minutes: list[list[list[Record]]],
+    incidents: list[Incident],
+    judged_days: int,
+    visible: list[bool],
+    args: argparse.Namespace,
+    trace_file: Path | None,
+) -> None:
+    """The product configuration (with ``--set`` changes) and the curves from one recorded
+    pass."""
+    product = replace(DetectorConfig(), **_settings(args.set))
+    t = time.perf_counter()
+    if trace_file is not None and trace_file.exists():
+        trace = pickle.loads(trace_file.read_bytes())
+    else:
+        trace = record(minutes, product)
+        if trace_file is not None:
+            trace_file.write_bytes(pickle.dumps(trace))
+    changed = " ".join(args.set) or "none"
+    print(
+        f"\nrecorded pass: {len(trace.t)} judgements in {time.perf_counter() - t:.0f} s"
+        f" (changed from the product: {changed})"
+    )
+
+    def measure(config: DetectorConfig) -> tuple[Score, list[Opened]]:
+        callouts, opened = replay(trace, config)
+        return score(callouts, incidents, judged_days, visible), opened
+
+    chosen, opened = measure(product)
+    print(line(f"product k_open={product.k_open:g} k_rate={product.k_rate:g}", chosen))
+    print("\nopened call-outs (product configuration): which test opened each")
+    for o, label in zip(opened, chosen.labels, strict=True):
+        c = o.callout
+        tests = "+".join(n for n, on in (("level", o.by_level), ("empty", o.by_empty)) if on)
+        what = label if isinstance(label, str) else f"incident {label} ({incidents[label].kind})"
+        print(
+            f"  {_cst(int(c['t']))}  {c['name']:<27} {c['key']:<22} score {c['score']:7.2f}"
+            f"  {tests:<11} {what}"
+        )
+
+    def curve(title: str, label: str, configs: list[tuple[float, DetectorConfig]]) -> None:
+        print(f"\n{title}")
+        for k, config in configs:
+            print(line(f"{label}={k:g}", measure(config)[0]))
+
+    ks = [float(x) for x in args.curve.split(",")]
+    curve(
+        "both thresholds together (k_close = k_open / 2, k_rate = 4 k_open / 6):",
+        "k_open",
+        [(k, _scaled(product, k_open=k, k_rate=product.k_rate * k / product.k_open)) for k in ks],
+    )
+    curve(
+        f"empty-run threshold alone (k_open={product.k_open:g}, k_rate_close = k_rate / 2):",
+        "k_rate",
+        [(k, _scaled(product, k_rate=k)) for k in map(float, args.rate_curve.split(","))],
+    )
+    curve(
+        f"level threshold alone (k_rate={product.k_rate:g}, k_close = k_open / 2; rises of"
+        " a corridor keep their own 9):",
+        "k_open",
+        [(k, _scaled(product, k_open=k)) for k in map(float, args.open_curve.split(","))],
+    )
+    summary(chosen)
+
+
+def _settings(pairs: list[str]) -> dict[str, float]:
+    defaults = DetectorConfig()
+    out: dict[str, float] = {}
+    for pair in pairs:
+        name, _, text = pair.partition("=")
+        default = getattr(defaults, name, None)
+        if not isinstance(default, int | float) or not text:
+            raise SystemExit(
+                f"--set {pair!r}: write FIELD=NUMBER for a numeric DetectorConfig field"
+            )
+        out[name] = type(default)(text)
+    return out
+
+
+def _scaled(
+    product: DetectorConfig, *, k_open: float | None = None, k_rate: float | None = None
+) -> DetectorConfig:
+    k = product.k_open if k_open is None else k_open
+    r = product.k_rate if k_rate is None else k_rate
+    return replace(product, k_open=k, k_close=k / 2, k_rate=r, k_rate_close=r / 2)
+
+
+def _cst(t: int) -> str:
+    return time.strftime("%m-%d %H:%M", time.gmtime(t + 8 * 3600))
 
 
 if __name__ == "__main__":
