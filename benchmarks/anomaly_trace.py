@@ -112,21 +112,10 @@ def replay(trace: Trace, config: DetectorConfig) -> tuple[list[Callout], list[Op
             if abs(expected) < share * totals[nk[0]] and not is_open:
                 continue
             before = len(out)
-            v, spread, empty = trace.value[r], trace.spread[r], trace.empty[r]
-            det._step(t, nk, v, Band(expected, spread, 0), empty, out)
+            v, band, empty = trace.value[r], Band(expected, trace.spread[r], 0), trace.empty[r]
+            det._step(t, nk, v, band, empty, out)
             if len(out) > before and out[-1]["state"] == "opened":
-                opened.append(Opened(out[-1], *_tests(det, nk, v, expected, spread, empty)))
+                level = (v - expected) / band.spread
+                opened.append(Opened(out[-1], *det._opening_tests(nk, v, band, level, empty)))
         i = j
     return out, opened
-
-
-def _tests(
-    det: Detector, nk: tuple[str, str], v: float, expected: float, spread: float, empty: float
-) -> tuple[bool, bool]:
-    """(the level test, the empty-run test) past their thresholds at an opening."""
-    c = det.config
-    level = (v - expected) / spread
-    k = dict(c.k_rises).get(nk[0], c.k_open) if level > 0 else c.k_open
-    min_rel = dict(c.min_rels).get(nk[0], c.min_rel)
-    big = abs(v - expected) >= min_rel * max(abs(expected), 1e-9)
-    return abs(level) >= k and big, abs(empty) >= c.k_rate

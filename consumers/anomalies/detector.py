@@ -483,13 +483,9 @@ class Detector:
         # The score reported is the test's that is further past its own threshold.
         score = level if abs(level) / c.k_open >= abs(empty) / c.k_rate else empty
         if not track.open:
-            min_rel = self._min_rel.get(nk[0], c.min_rel)
-            big = abs(v - band.expected) >= min_rel * max(abs(band.expected), 1e-9)
-            k = self._k_rise.get(nk[0], c.k_open) if level > 0 else c.k_open
-            by_level = abs(level) >= k and big
+            by_level, by_empty = self._opening_tests(nk, v, band, level, empty)
             # An empty run is its own persistence (every judgement of it had nothing), so
             # it opens at once; a level must be off ``open_after`` judgements in a row.
-            by_empty = abs(empty) >= c.k_rate
             if by_level or by_empty:
                 track.hits += 1
                 if track.hits >= c.open_after or by_empty:
@@ -507,6 +503,16 @@ class Detector:
         else:
             track.calm = 0
         out.append(self._callout(t, nk, v, band, score, "ongoing"))
+
+    def _opening_tests(
+        self, nk: tuple[str, str], v: float, band: Band, level: float, empty: float
+    ) -> tuple[bool, bool]:
+        """(the level test, the empty-run test), each past its own threshold to open."""
+        c = self.config
+        min_rel = self._min_rel.get(nk[0], c.min_rel)
+        big = abs(v - band.expected) >= min_rel * max(abs(band.expected), 1e-9)
+        k = self._k_rise.get(nk[0], c.k_open) if level > 0 else c.k_open
+        return abs(level) >= k and big, abs(empty) >= c.k_rate
 
     def _callout(
         self, t: int, nk: tuple[str, str], v: float, band: Band, score: float, state: str
