@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from consumers.anomalies.detector import Callout, Detector
 from producers.incidents import DC_OUTAGE_LOAD, EXPORT_FACTOR, OUTPUT_FACTOR, Incident
 from producers.sectors import output_shares
 from producers.simulation import SimConfig, Simulation
@@ -173,6 +174,18 @@ WATCH_OF_KIND = {
     "sector_slump": "sector_value_1h",
     "festival_peak": "sector_value_1h",
 }
+
+
+def run_days(det: Detector, days: list[list[list[Record]]]) -> list[Callout]:
+    """``days`` (each a list of minutes' records) through ``det`` one after the other, with a
+    cut at each day's first minute (as the history of backfilled days has): that minute
+    carries all its values."""
+    out: list[Callout] = []
+    for minutes in days:
+        out += det.cut(minutes[0][0].t)
+        for recs in minutes:
+            out += det.feed(recs)
+    return out + det.flush()
 
 
 def watched_key(inc: Incident) -> tuple[str, str]:

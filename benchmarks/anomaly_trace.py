@@ -17,6 +17,7 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass, field, replace
 
+from benchmarks.anomaly_days import run_days
 from consumers.anomalies.detector import Band, Callout, Detector, DetectorConfig
 from pulseboard.indicators import Record
 
@@ -65,15 +66,10 @@ class _Recorder(Detector):
 
 
 def record(days: list[list[list[Record]]], config: DetectorConfig) -> Trace:
-    """The judgements of ``days`` (each a list of minutes' records, a cut at each day's
-    start, as ``bench_anomalies.run_detector`` feeds them)."""
+    """The judgements of ``days`` (each a list of minutes' records), fed as ``run_days``
+    feeds them."""
     trace = Trace()
-    det = _Recorder(replace(config, min_share=0.0, min_shares=()), trace)
-    for minutes in days:
-        det.cut(minutes[0][0].t)
-        for recs in minutes:
-            det.feed(recs)
-    det.flush()
+    run_days(_Recorder(replace(config, min_share=0.0, min_shares=()), trace), days)
     return trace
 
 

@@ -46,6 +46,7 @@ from benchmarks.anomaly_days import (  # noqa: E402
     WATCH_OF_KIND,
     WINDOWS,
     random_incidents,
+    run_days,
     signal_to_noise,
     visible_targets,
     watched_key,
@@ -90,19 +91,6 @@ def _day(job: tuple[int, int, tuple[Incident, ...]]) -> list[list[Record]]:
     mine = tuple(i for i in incidents if i.start_ms < midnight + DAY_MS and i.end_ms > midnight)
     end_s = (midnight + DAY_MS) // 1000 - 1
     return list(watched_records(seed, midnight - 3_600_000, end_s, mine, from_s=midnight // 1000))
-
-
-def run_detector(days: list[list[list[Record]]], config: DetectorConfig) -> list[Callout]:
-    """Days one after the other, with a cut at each midnight (as the history of backfilled
-    days has): each day's first minute carries all its values."""
-    det = Detector(config)
-    out: list[Callout] = []
-    for minutes in days:
-        out += det.cut(minutes[0][0].t)
-        for recs in minutes:
-            out += det.feed(recs)
-    out += det.flush()
-    return out
 
 
 def river_callouts(
@@ -323,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def measure(config: DetectorConfig) -> tuple[Score, float]:
         t = time.perf_counter()
-        callouts = run_detector(minutes, config)
+        callouts = run_days(Detector(config), minutes)
         return score(callouts, incidents, judged_days, visible), time.perf_counter() - t
 
     print("\nmethods (same hysteresis: open after 2, close after 3 judgements):")

@@ -9,8 +9,9 @@ from dataclasses import replace
 
 import pytest
 
+from benchmarks.anomaly_days import run_days
 from benchmarks.anomaly_trace import record, replay
-from consumers.anomalies.detector import Detector, DetectorConfig
+from consumers.anomalies.detector import Callout, Detector, DetectorConfig
 from pulseboard.indicators import Record
 
 HOUR_DAY = DetectorConfig(period_s=3600, offset_s=0, offsets=(0,), min_days=3, max_days=3)
@@ -45,14 +46,8 @@ def simulated_days(seed: int, days: int) -> list[list[list[Record]]]:
     return out
 
 
-def full_pass(days: list[list[list[Record]]], config: DetectorConfig) -> list[dict]:
-    det = Detector(config)
-    out: list[dict] = []
-    for minutes in days:
-        out += det.cut(minutes[0][0].t)
-        for recs in minutes:
-            out += det.feed(recs)
-    return out + det.flush()
+def full_pass(days: list[list[list[Record]]], config: DetectorConfig) -> list[Callout]:
+    return run_days(Detector(config), days)
 
 
 def without_value(callouts: list[dict]) -> list[dict]:
