@@ -15,9 +15,7 @@ future per connection."""
 
 from __future__ import annotations
 
-import base64
 import errno
-import hashlib
 import os
 import re
 import select
@@ -28,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import orjson
+from websockets.utils import accept_key, apply_mask, generate_key
 
 HEAD_BYTES = 128
 WHOLE_EVERY = 100
@@ -36,7 +35,6 @@ HEADER = re.compile(
     rb'(?:,"ingest_ts":(?P<ingest>\d+|null))?'
 )
 OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x1, 0x2, 0x8, 0x9, 0xA
-_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 RECV_BYTES = 256 * 1024
 
 
@@ -174,7 +172,7 @@ def check_handshake(response: bytes, key: bytes) -> None:
     lines = response.split(b"\r\n")
     if not lines[0].startswith(b"HTTP/1.1 101"):
         raise ProtocolError(f"handshake refused: {lines[0][:80]!r}")
-    accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
+    accept = accept_key(key.decode()).encode()
     for line in lines[1:]:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"sec-websocket-accept":
@@ -188,8 +186,7 @@ def masked_frame(opcode: int, payload: bytes, mask: bytes) -> bytes:
     """A client's frame (clients must mask), for the pongs and the close."""
     if len(payload) > 125:
         raise ValueError("only short control frames are sent")
-    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return bytes((0x80 | opcode, 0x80 | len(payload))) + mask + body
+    return bytes((0x80 | opcode, 0x80 | len(payload))) + mask + apply_mask(payload, mask)
 
 
 # -- the I/O ---------------------------------------------------------------------------
@@ -203,7 +200,7 @@ class _Wall:
     def __init__(self, sock: socket.socket, tally: Tally) -> None:
         self.sock = sock
         self.state = _CONNECTING
-        self.key = base64.b64encode(os.urandom(16))
+        self.key = generate_key().encode()
         self.response = b""
         self.reader = FrameReader()
         self.check = SequenceCheck(tally)
