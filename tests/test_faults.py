@@ -10,6 +10,7 @@ touched."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import random
@@ -185,6 +186,25 @@ class Logged:
     path: Path
     records: int
     expected: dict[tuple[int, str, str], object]
+    speed: str  # replay speed giving REPLAY_S of wall time, whatever the log's span
+
+
+# How long the replays into Kafka last. A SIGKILLed member's partitions move only when its
+# group session times out (10 s), so three kills with progress after each take ~35 s of the
+# replay; a replay far longer than this outlasts the wait for its end.
+REPLAY_S = 54.0
+
+
+def _ingest_span_s(path: Path) -> float:
+    """Seconds of ingest time the log spans. The simulation's rate follows the hour of its
+    region's day, so the same 15,000 records span ~100 s at noon and ~270 s at night."""
+    stamps = []
+    for line in path.read_bytes().splitlines():
+        with contextlib.suppress(orjson.JSONDecodeError):
+            row = orjson.loads(line)
+            if isinstance(row, dict) and isinstance(row.get("ingest_ts"), int):
+                stamps.append(row["ingest_ts"])
+    return (max(stamps) - min(stamps)) / 1000
 
 
 @pytest.fixture(scope="module")
@@ -202,22 +222,21 @@ def replay_log(tmp_path_factory: pytest.TempPathFactory) -> Logged:
     )
     path = tmp / "log.jsonl"
     count = write_log(sim, str(path), 15_000)
-    return Logged(path, count, _offline({}, path, tmp / "offline.jsonl"))
+    speed = f"{_ingest_span_s(path) / REPLAY_S:.3f}"
+    return Logged(path, count, _offline({}, path, tmp / "offline.jsonl"), speed)
 
 
-# The log's ~108 s of event time in ~54 s. A SIGKILLed member's partitions move only when
-# its group session times out (10 s), so three kills with progress after each take ~35 s of
-# the replay: at speed 5 (22 s) the replay ended before the third kill.
-REPLAY_SPEED = "2"
-LIVE_IDLE = ("--idle-ms", "3000", "--idle-speed", REPLAY_SPEED)
+def _live_idle(log: Logged) -> tuple[str, ...]:
+    """A member idle for 3 s moves its watermark at the replay's pace."""
+    return ("--idle-ms", "3000", "--idle-speed", log.speed)
 
 
-def _replay_into(cfg: Config, env: dict[str, str], log: Path) -> Child:
+def _replay_into(cfg: Config, env: dict[str, str], log: Logged) -> Child:
     # `write_log` writes lines in ingest order, so the replay needs no reorder allowance; with
     # the default 60 s its progress markers, and so every final, trail the records by 60 s
     # of log time (the offline replay keeps its default: the same finals either way).
-    argv = ["--to-kafka", "--speed", REPLAY_SPEED, "--reorder-ms", "0", "--force"]
-    return Child(env, "replay", str(log), *argv, "--topic-prefix", cfg.kafka.topic_prefix)
+    argv = ["--to-kafka", "--speed", log.speed, "--reorder-ms", "0", "--force"]
+    return Child(env, "replay", str(log.path), *argv, "--topic-prefix", cfg.kafka.topic_prefix)
 
 
 async def _progress(finals: Finals, since: int, timeout: float = 60) -> None:
@@ -230,8 +249,8 @@ async def _progress(finals: Finals, since: int, timeout: float = 60) -> None:
 
 async def test_aggregator_sigkilled_three_times_during_a_replay(isolated, replay_log):
     cfg, env = isolated
-    agg = _aggregate(cfg, env, *LIVE_IDLE)
-    replay = _replay_into(cfg, env, replay_log.path)
+    agg = _aggregate(cfg, env, *_live_idle(replay_log))
+    replay = _replay_into(cfg, env, replay_log)
     try:
         async with Finals(cfg) as finals:
             for _ in range(3):
@@ -239,7 +258,7 @@ async def test_aggregator_sigkilled_three_times_during_a_replay(isolated, replay
                 assert replay.poll() is None, "the replay ended before the kills"
                 agg.send_signal(signal.SIGKILL)
                 agg.wait()
-                agg = _aggregate(cfg, env, *LIVE_IDLE)
+                agg = _aggregate(cfg, env, *_live_idle(replay_log))
             err = await _replay_ends_with_the_offline_records(finals, replay, replay_log)
             assert f"replayed {replay_log.records} records" in err, err
     finally:
@@ -263,8 +282,8 @@ async def _replay_ends_with_the_offline_records(
 
 async def test_rebalance_storm_gives_the_offline_records(isolated, replay_log):
     cfg, env = isolated
-    members = [_aggregate(cfg, env, *LIVE_IDLE) for _ in range(3)]
-    replay = _replay_into(cfg, env, replay_log.path)
+    members = [_aggregate(cfg, env, *_live_idle(replay_log)) for _ in range(3)]
+    replay = _replay_into(cfg, env, replay_log)
     try:
         async with Finals(cfg) as finals:
             # Members leave (SIGTERM) and new ones join while the log flows in.
@@ -273,7 +292,7 @@ async def test_rebalance_storm_gives_the_offline_records(isolated, replay_log):
                 leaving = members.pop(0)  # the oldest: long past its start-up
                 code, _ = await asyncio.to_thread(leaving.end)
                 assert code == 0
-                members.append(_aggregate(cfg, env, *LIVE_IDLE))
+                members.append(_aggregate(cfg, env, *_live_idle(replay_log)))
             await _replay_ends_with_the_offline_records(finals, replay, replay_log)
     finally:
         replay.end()
