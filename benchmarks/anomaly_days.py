@@ -22,6 +22,7 @@ import statistics
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Final
 
 import orjson
 
@@ -252,23 +253,28 @@ def random_incidents(
 
 # ----------------------------------------------------------------- visibility
 
-# An incident is *visible* when its full effect on its watched indicator (the usual level times
-# how far the incident moves it, times the share of the indicator's window it lasts) is at least
-# VISIBLE_SD times that indicator's own noise: five standard deviations, because a change
+# An incident is *visible* when its realized effect on its watched indicator and key (what the
+# simulation delivered: the day with it less the same day simulated without it, over the
+# stretch where its whole effect is in the window; ``realized_effect``) is at least VISIBLE_SD
+# times that indicator's own noise: five standard deviations, because a change
 # smaller than that cannot be told from noise at <= 1 false call-out a day by any detector that
 # reads the level (a few hundred keys judged 1,440 times a day put even a normal 5-sd excursion
-# at about one every ten days). Level and noise are measured on the quiet
-# learning days, 10:00-13:00 CST (the busy hours). The noise is the larger of two: how the same
+# at about one every ten days). The noise is measured on the quiet
+# learning days, 10:00-13:00 CST (the busy hours): the larger of two: how the same
 # minute differs from day to day (the mean standard deviation across the days), and how the
 # value moves within a day: for a windowed sum of W minutes sqrt(W/2 x mean square minute step)
 # (the sum changes each minute by what arrived minus what left, independent when items arrive
 # independently), for a data centre's power, a level, the standard deviation of its minutes.
+# The nominal effect (the usual noon level times how far the incident is meant to move it,
+# times the share of the window it lasts; ``signal_to_noise``) is printed beside it: the
+# simulation delivers less where the consignments it multiplies are few.
 VISIBLE_SD = 5.0
 _NOON = (10 * 60, 13 * 60)
 
 
 def _effect(inc: Incident) -> float:
-    """How far the incident moves its indicator, as a share of the usual level."""
+    """How far the incident is meant to move its indicator, as a share of the usual level (its
+    nominal effect: what the simulation is asked to do, not what it delivered)."""
     if inc.kind == "corridor_closure":
         return 1.0
     if inc.kind == "dc_outage":
@@ -279,9 +285,8 @@ def _effect(inc: Incident) -> float:
     return abs(factor - 1)
 
 
-def signal_to_noise(quiet_days: list[list[list[Record]]], inc: Incident) -> float:
-    """The incident's full effect over its indicator's noise (see VISIBLE_SD)."""
-    nk = watched_key(inc)
+def noise_level(quiet_days: list[list[list[Record]]], nk: tuple[str, str]) -> tuple[float, float]:
+    """(usual level, noise) of ``nk`` at 10:00-13:00 on ``quiet_days`` (see VISIBLE_SD)."""
     width = WINDOWS.get(nk[0], 0) // 60
     levels: list[float] = []
     steps: list[float] = []
@@ -305,7 +310,79 @@ def signal_to_noise(quiet_days: list[list[list[Record]]], inc: Incident) -> floa
     else:
         noise = statistics.stdev(levels)
     across = [statistics.stdev(xs) for xs in by_minute.values() if len(xs) > 1]
-    noise = max(noise, sum(across) / len(across) if across else 0.0)
+    return level, max(noise, sum(across) / len(across) if across else 0.0)
+
+
+def signal_to_noise(quiet_days: list[list[list[Record]]], inc: Incident) -> float:
+    """The incident's nominal full effect over its indicator's noise (see VISIBLE_SD)."""
+    nk = watched_key(inc)
+    width = WINDOWS.get(nk[0], 0) // 60
+    level, noise = noise_level(quiet_days, nk)
     lasts = (inc.end_ms - inc.start_ms) / 60_000
     reached = min(1.0, lasts / width) if width else 1.0
     return _effect(inc) * reached * level / max(noise, 1e-9)
+
+
+# ----------------------------------------------------------------- realized effect
+
+# Which way each kind moves its indicator.
+DIRECTION: Final = {
+    "corridor_closure": -1,
+    "dc_outage": -1,
+    "export_surge": 1,
+    "export_slump": -1,
+    "sector_slump": -1,
+    "festival_peak": 1,
+}
+
+
+def full_effect_minutes(inc: Incident) -> range:
+    """The minutes T (epoch s) at which the incident's whole effect is in its indicator: the
+    value at T reads the window [T - W, T), so from W after the start (or the end, when the
+    incident is shorter than W) to the end. Incidents start and end on whole minutes."""
+    name = watched_key(inc)[0]
+    width_s = WINDOWS.get(name, DC_WINDOW_S)
+    start_s, end_s = inc.start_ms // 1000, inc.end_ms // 1000
+    first = start_s + min(width_s, end_s - start_s)
+    return range(first, max(first, end_s) + 1, 60)
+
+
+def realized_effect(
+    with_day: list[list[Record]], without_day: list[list[Record]], inc: Incident
+) -> float:
+    """What the incident did to its indicator and key: the mean, over ``full_effect_minutes``,
+    of (the day with it - the same day simulated without it), in the incident's direction
+    (a surge that delivered nothing, or less than nothing, is <= 0). Both days are lists of
+    minutes' changelog records from the same first minute, whose records carry every value.
+
+    The counterfactual shares the simulation's seed and start, so the two days are one until
+    the incident starts; from then on the incident's own random draws (a closure's trucks
+    taking other trips, a surge's extra orders) shift the rest of the day's draws, and the
+    difference also holds the indicator's noise: the mean over the stretch of full effect
+    averages it down."""
+    nk = watched_key(inc)
+    wanted = set(full_effect_minutes(inc))
+    diffs: list[float] = []
+    carried = [0.0, 0.0]
+    t0 = with_day[0][0].t
+    for i, pair in enumerate(zip(with_day, without_day, strict=True)):
+        for side, recs in enumerate(pair):
+            for r in recs:
+                if (r.name, r.key) == nk:
+                    carried[side] = float(r.value or 0)
+        if t0 + 60 * i in wanted:
+            diffs.append(carried[0] - carried[1])
+    if not diffs:
+        return 0.0
+    return DIRECTION[inc.kind] * sum(diffs) / len(diffs)
+
+
+def realized_to_noise(
+    quiet_days: list[list[list[Record]]],
+    with_day: list[list[Record]],
+    without_day: list[list[Record]],
+    inc: Incident,
+) -> float:
+    """The incident's realized effect over its indicator's noise (see VISIBLE_SD)."""
+    _, noise = noise_level(quiet_days, watched_key(inc))
+    return realized_effect(with_day, without_day, inc) / max(noise, 1e-9)

@@ -16,11 +16,19 @@ minutes (tests/test_anomaly_arrivals.py by hand; benchmarks/bench_anomalies.py o
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
-from benchmarks.anomaly_days import watched_records
+from benchmarks.anomaly_days import (
+    VISIBLE_SD,
+    full_effect_minutes,
+    realized_effect,
+    realized_to_noise,
+    watched_records,
+)
 from consumers.anomalies.detector import Detector, DetectorConfig
 from producers.incidents import Incident
+from pulseboard.indicators import Record
 
 START_MS = 1_796_266_800_000  # 2026-12-03 11:00 CST, an hour before the first period
 FIRST_S = START_MS // 1000 + 3600
@@ -50,3 +58,74 @@ def test_a_closure_is_called_out_on_its_corridor_within_minutes_and_a_quiet_run_
     assert 0 < delay_s <= 600
     assert first["value"] < first["expected"] and first["score"] < 0
     assert callouts(()) == []
+
+
+# ----------------------------------------------------------------- the realized effect
+
+DAY_S = 1_796_227_200  # a CST midnight
+CORRIDOR = ("corridor_shipments_15m", "520300>520100")
+
+
+def day(values: dict[int, float], nk: tuple[str, str] = CORRIDOR) -> list[list[Record]]:
+    """A day of 1,440 minutes' changelog records of one key: ``values`` maps a minute of the
+    day to the value from then on (minute 0 must be there: the first minute carries it)."""
+    return [
+        [Record(DAY_S + 60 * i, nk[0], nk[1], values[i])] if i in values else []
+        for i in range(1440)
+    ]
+
+
+def closure(first_min: int, last_min: int) -> Incident:
+    return Incident(
+        "corridor_closure", CORRIDOR[1], (DAY_S + 60 * first_min) * 1000,
+        (DAY_S + 60 * last_min) * 1000,
+    )  # fmt: skip
+
+
+def test_the_whole_effect_is_in_the_window_from_one_window_after_the_start_to_the_end():
+    # A 30-minute closure at 10:00 on a 15-minute count: its whole effect is in the count
+    # from 10:15 (the window [10:00, 10:15)) to 10:30, 16 minutes.
+    inc = closure(600, 630)
+    assert list(full_effect_minutes(inc)) == [DAY_S + 60 * m for m in range(615, 631)]
+    # A 30-minute surge on an hour's sum never fills the window: only its end holds all of it.
+    surge = Incident("export_surge", "VN", (DAY_S + 36_000) * 1000, (DAY_S + 37_800) * 1000)
+    assert list(full_effect_minutes(surge)) == [DAY_S + 37_800]
+
+
+def test_an_incident_the_simulation_did_not_deliver_has_no_effect_and_is_not_visible():
+    quiet = [day({0: 20.0})] * 3
+    same = day({0: 20.0, 500: 30.0, 700: 25.0})
+    inc = closure(600, 630)
+    assert realized_effect(same, same, inc) == 0.0
+    assert realized_to_noise(quiet, same, same, inc) < VISIBLE_SD
+
+
+def test_the_realized_effect_is_the_mean_difference_in_the_incidents_direction():
+    inc = closure(600, 630)
+    # Without the closure the count alternates 20 and 40 a minute over 10:15-10:30 (mean 30);
+    # with it the count is 0 there. Before and after, the days differ by 1,000: not counted.
+    without = day({0: 20.0, **{m: 20.0 + 20 * (m % 2) for m in range(615, 631)}, 631: 20.0})
+    with_it = day({0: 1020.0, 615: 0.0, 631: 1020.0})
+    assert realized_effect(with_it, without, inc) == 30.0
+    # A surge's effect counts upwards: +50 at its end, where the hour's sum holds all of it.
+    vn = ("export_value_by_country_1h", "VN")
+    surge = Incident("export_surge", "VN", (DAY_S + 36_000) * 1000, (DAY_S + 37_800) * 1000)
+    before = day({0: 100.0}, vn)
+    after = day({0: 100.0, 630: 150.0, 631: 900.0}, vn)
+    assert realized_effect(after, before, surge) == 50.0
+    # Had it lowered the value, its effect would be negative (not an effect at all).
+    assert realized_effect(before, after, surge) == -50.0
+
+
+def test_visible_when_the_realized_effect_reaches_five_times_the_noise():
+    # Quiet days whose count alternates 10 and 12 each minute: every minute step is +-2, so
+    # the noise of a 15-minute sum is sqrt(15/2 x 4) = sqrt(30) = 5.477 (and the same minute
+    # does not differ from day to day).
+    quiet = [day({m: 10.0 + 2 * (m % 2) for m in range(1440)})] * 3
+    inc = closure(600, 630)
+    with_it = day({0: 20.0, 615: 0.0, 631: 20.0})
+    delivered_30 = day({0: 20.0, 615: 30.0, 631: 20.0})
+    delivered_20 = day({0: 20.0})
+    assert math.isclose(realized_to_noise(quiet, with_it, delivered_30, inc), 30 / math.sqrt(30))
+    assert realized_to_noise(quiet, with_it, delivered_30, inc) >= VISIBLE_SD  # 5.48
+    assert realized_to_noise(quiet, with_it, delivered_20, inc) < VISIBLE_SD  # 3.65
