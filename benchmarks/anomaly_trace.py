@@ -2,7 +2,8 @@
 
 A pass of the detector over 14 simulated days takes minutes, almost all of it in the usual
 levels, the lumpiness and the empty runs; none of those depend on the thresholds (``k_open``,
-``k_close``, ``k_rate``, ``k_rate_close``, ``k_rises``, ``min_rel``, the hysteresis counts).
+``k_close``, ``k_rate``, ``k_rate_close``, ``k_rate_dense`` and its gate ``dense_per_step``
+(read from the recorded usual level), ``k_rises``, ``min_rel``, the hysteresis counts).
 ``record`` runs the detector once with every key that has a usual level judged (no share
 threshold) and keeps what each judgement hands to the hysteresis: value, expected, spread,
 empty-run score. ``replay`` then feeds those to a fresh ``Detector``'s own ``_step`` (the

@@ -284,6 +284,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--rate-curve", default="3,3.5,4,4.5,5,6", help="--quick: k_rate values")
     p.add_argument("--open-curve", default="4,5,5.5,6,7,8", help="--quick: k_open values")
+    p.add_argument(
+        "--dense-grid",
+        metavar="D,../K,..",
+        help="--quick: the empty-run test at k_rate_dense K where the usual arrivals reach D a"
+        " judgement (k_rate elsewhere), for each pair",
+    )
     p.add_argument("--trace", metavar="FILE", help="--quick: keep the recorded pass here")
     p.add_argument(
         "--set",
@@ -428,9 +434,10 @@ def quick(
         c = o.callout
         tests = "+".join(n for n, on in (("level", o.by_level), ("empty", o.by_empty)) if on)
         what = label if isinstance(label, str) else f"incident {label} ({incidents[label].kind})"
+        steps = WINDOWS.get(str(c["name"]), 60) // 60
         print(
             f"  {_cst(int(c['t']))}  {c['name']:<27} {c['key']:<22} score {c['score']:7.2f}"
-            f"  {tests:<11} {what}"
+            f"  usual/min {float(c['expected']) / steps:9.1f}  {tests:<11} {what}"
         )
 
     def curve(title: str, label: str, configs: list[tuple[float, DetectorConfig]]) -> None:
@@ -455,7 +462,38 @@ def quick(
         "k_open",
         [(k, _scaled(product, k_open=k)) for k in map(float, args.open_curve.split(","))],
     )
+    if args.dense_grid:
+        dense, _, ks_dense = args.dense_grid.partition("/")
+        print(
+            f"\nthe empty-run test at k_rate_dense where the usual arrivals reach D a judgement"
+            f" (k_rate={product.k_rate:g} elsewhere, k_open={product.k_open:g}); false call-outs"
+            " by the test that opened them, and empty runs between 22:00 and 07:00:"
+        )
+        for d in map(float, dense.split(",")):
+            for k in map(float, ks_dense.split(",")):
+                config = replace(
+                    product,
+                    k_rate_dense=k,
+                    dense_per_step=d,
+                    k_rate_close=min(k, product.k_rate) / 2,
+                )
+                s, opened = measure(config)
+                print(line(f"D={d:g} k_rate_dense={k:g}", s) + "  " + _false_by_test(s, opened))
     summary(chosen)
+
+
+def _false_by_test(s: Score, opened: list[Opened]) -> str:
+    level = empty = night = 0
+    for o, label in zip(opened, s.labels, strict=True):
+        if label != "false":
+            continue
+        if o.by_empty:
+            empty += 1
+            hour = (int(o.callout["t"]) + 8 * 3600) // 3600 % 24
+            night += hour >= 22 or hour < 7
+        else:
+            level += 1
+    return f"false by level {level}, by empty run {empty} ({night} at night)"
 
 
 def _settings(pairs: list[str]) -> dict[str, float]:

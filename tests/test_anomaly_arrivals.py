@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from consumers.anomalies.arrivals import Arrivals, deviance, rate_score
-from consumers.anomalies.detector import Detector, DetectorConfig
+from consumers.anomalies.detector import Band, Detector, DetectorConfig
 from pulseboard.indicators import Record
 
 
@@ -145,3 +145,28 @@ def test_without_the_empty_run_test_the_level_does_not_see_it_in_half_an_hour():
     config = replace(HOUR, rate_watched=())
     det = Detector(config)
     assert det.feed(_corridor(5, closed_from=4 * 60 + 30)) + det.flush() == []
+
+
+def test_a_busy_corridor_opens_at_the_lower_dense_threshold():
+    # The closure above at k_rate 6 opens at minute 272 (score -6.46). With 4.5 where the usual
+    # arrivals reach 10 a minute: the level at minute 270 is 150 (10 a minute), so the run of 2
+    # (-4.46) is short of it and the run of 3 at minute 271 (-5.46, level 150) opens.
+    dense = replace(HOUR, k_rate_dense=4.5, dense_per_step=10.0)
+    opened = [c for c in Detector(dense).feed(_corridor(5, 4 * 60 + 30)) if c["state"] == "opened"]
+    assert [c["t"] // 60 for c in opened] == [271]
+    # A gate above the corridor's usual 10-10.7 a minute leaves it at k_rate: minute 272.
+    sparse = replace(dense, dense_per_step=11.0)
+    opened = [c for c in Detector(sparse).feed(_corridor(5, 4 * 60 + 30)) if c["state"] == "opened"]
+    assert [c["t"] // 60 for c in opened] == [272]
+    # The rhythm alone (single empty minutes, -3.2 at most) stays below the dense threshold.
+    det = Detector(dense)
+    assert det.feed(_corridor(6, closed_from=None)) + det.flush() == []
+
+
+def test_the_dense_threshold_is_chosen_from_the_usual_arrivals_per_judgement():
+    det = Detector(replace(HOUR, k_rate_dense=3.5, dense_per_step=2.0))
+    corridor = ("corridor_shipments_15m", CORRIDOR)
+    assert det.rate_threshold(corridor, Band(30.0, 1.0, 3)) == 3.5  # 2 a minute
+    assert det.rate_threshold(corridor, Band(29.9, 1.0, 3)) == 6.0  # just under 2 a minute
+    with pytest.raises(ValueError):
+        replace(HOUR, k_rate_dense=2.0)  # below k_rate_close (3): what it opens is calm at once

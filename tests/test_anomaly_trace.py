@@ -60,6 +60,10 @@ def without_value(callouts: list[dict]) -> list[dict]:
         {},
         {"k_open": 3.0, "k_close": 1.5},
         {"k_rate": 2.5, "k_rate_close": 1.0},
+        # A>B (6 a minute) dense, C>D (3) not: the replay must apply the gate as a pass does
+        # (A>B's closure opens at 2.5, three minutes before k_rate 6 alone would open it).
+        {"k_rate": 6.0, "k_rate_dense": 2.5, "dense_per_step": 4.0, "k_rate_close": 1.0},
+        {"k_rate": 1.5, "k_rate_dense": 6.0, "dense_per_step": 4.0, "k_rate_close": 1.0},
         {"k_open": 2.0, "k_close": 1.0, "k_rate": 2.0, "k_rate_close": 1.0, "min_rel": 0.1},
     ],
 )

@@ -95,6 +95,11 @@ class DetectorConfig:
     rate_span: int = 5
     k_rate: float = 4.0
     k_rate_close: float = 2.0
+    # ...and at ``k_rate_dense`` where the usual arrivals are at least ``dense_per_step`` a
+    # judgement: on a busy corridor a few empty minutes are decisive, while on a sparse one
+    # (at night) arrivals are clumpier than the dispersion of the past days' hour allows.
+    k_rate_dense: float = 4.0
+    dense_per_step: float = math.inf
     # Rises of the level test need this score where the default does not fit.
     k_rises: tuple[tuple[str, float], ...] = (("corridor_shipments_15m", 9.0),)
     open_after: int = 2
@@ -120,9 +125,10 @@ class DetectorConfig:
             raise ValueError(f"method must be mad or zscore (got {self.method!r})")
         if self.open_after < 1 or self.close_after < 1:
             raise ValueError("open_after and close_after must be >= 1")
-        if not 0 < self.k_rate_close <= self.k_rate:
+        if not 0 < self.k_rate_close <= min(self.k_rate, self.k_rate_dense):
             raise ValueError(
                 f"need 0 < k_rate_close ({self.k_rate_close}) <= k_rate ({self.k_rate})"
+                f" and k_rate_dense ({self.k_rate_dense})"
             )
         for name in self.rate_watched:
             steps = WINDOW_S.get(name, 0) // self.cadence_s
@@ -481,7 +487,8 @@ class Detector:
             track = self._tracks[nk] = _Track()
         level = (v - band.expected) / band.spread
         # The score reported is the test's that is further past its own threshold.
-        score = level if abs(level) / c.k_open >= abs(empty) / c.k_rate else empty
+        rate_k = self.rate_threshold(nk, band)
+        score = level if abs(level) / c.k_open >= abs(empty) / rate_k else empty
         if not track.open:
             by_level, by_empty = self._opening_tests(nk, v, band, level, empty)
             # An empty run is its own persistence (every judgement of it had nothing), so
@@ -512,7 +519,16 @@ class Detector:
         min_rel = self._min_rel.get(nk[0], c.min_rel)
         big = abs(v - band.expected) >= min_rel * max(abs(band.expected), 1e-9)
         k = self._k_rise.get(nk[0], c.k_open) if level > 0 else c.k_open
-        return abs(level) >= k and big, abs(empty) >= c.k_rate
+        return abs(level) >= k and big, abs(empty) >= self.rate_threshold(nk, band)
+
+    def rate_threshold(self, nk: tuple[str, str], band: Band) -> float:
+        """The empty-run score that opens: ``k_rate_dense`` where the usual arrivals per
+        judgement (the usual level over the window's judgements) reach ``dense_per_step``."""
+        c = self.config
+        steps = WINDOW_S.get(nk[0], 0) // c.cadence_s
+        if steps and band.expected / steps >= c.dense_per_step:
+            return c.k_rate_dense
+        return c.k_rate
 
     def _callout(
         self, t: int, nk: tuple[str, str], v: float, band: Band, score: float, state: str
