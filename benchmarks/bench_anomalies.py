@@ -423,12 +423,21 @@ def quick(
         f" (changed from the product: {changed})"
     )
 
+    def _closure_delays(s: Score, opened: list[Opened]) -> str:
+        first: dict[int, int] = {}
+        for o, label in zip(opened, s.labels, strict=True):
+            if isinstance(label, int) and label not in first:
+                first[label] = int(str(o.callout["t"])) - incidents[label].start_ms // 1000
+        closures = [i for i, inc in enumerate(incidents) if inc.kind == "corridor_closure"]
+        return ", ".join(f"{first[i]} s" if i in first else "missed" for i in closures)
+
     def measure(config: DetectorConfig) -> tuple[Score, list[Opened]]:
         callouts, opened = replay(trace, config)
         return score(callouts, incidents, judged_days, visible), opened
 
     chosen, opened = measure(product)
     print(line(f"product k_open={product.k_open:g} k_rate={product.k_rate:g}", chosen))
+    print(f"every closure's delay (visible or not): {_closure_delays(chosen, opened)}")
     print("\nopened call-outs (product configuration): which test opened each")
     for o, label in zip(opened, chosen.labels, strict=True):
         c = o.callout
@@ -478,7 +487,12 @@ def quick(
                     k_rate_close=min(k, product.k_rate) / 2,
                 )
                 s, opened = measure(config)
-                print(line(f"D={d:g} k_rate_dense={k:g}", s) + "  " + _false_by_test(s, opened))
+                print(
+                    line(f"D={d:g} k_rate_dense={k:g}", s)
+                    + "  "
+                    + _false_by_test(s, opened)
+                    + f"; every closure's delay (visible or not): {_closure_delays(s, opened)}"
+                )
     summary(chosen)
 
 
