@@ -90,6 +90,7 @@ HOUR = DetectorConfig(
     max_days=3,
     k_rate=6.0,
     k_rate_close=3.0,
+    k_rate_dense=6.0,  # one threshold for every corridor, unless a test sets its own
 )
 RHYTHM = (10, 0, 20, 10)
 CORRIDOR = "520300>520100"
