@@ -7,12 +7,19 @@ per (region, dc). Buckets are *mergeable*: merging the buckets of several partit
 exactly the bucket one partition fed all their events would hold (sums add, sets union,
 best readings take the maximum), whatever the split and the order of events.
 
+The windows keep an hour of buckets, so their parts are containers of atomics only: rows are
+tuples of ints, and a set of truck ids is a ``dict`` of ids to None. CPython's cyclic garbage
+collector stops tracking such tuples and dicts (``gc.is_tracked``), so a full collection does
+not traverse them; a ``set`` or ``list`` would be traversed, element by element, at every
+full collection for as long as the window keeps it. Rows decoded from the internal topic
+arrive as lists; ``compact`` turns them into tuples before a bucket is kept.
+
 A ``Partial`` is the not-yet-final buckets of one source partition.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 from consumers.events import (
@@ -35,6 +42,14 @@ MICRO: Final = 1_000_000
 # two values last only so that even duplicate ids give an order-independent result.
 Reading = tuple[int, str, int, int]  # (ts, id, it_load_micro, utilization_micro)
 
+# A row of sums: a tuple when built here, a list as decoded (until ``Bucket.compact``).
+# Shipments: (count, weight_kg, value_micro, export_value_micro);
+# deliveries: (count, on_time_count, transit_s_sum).
+Row = Sequence[int]
+
+# A set of truck ids as a dict of id -> None (insertion-ordered; see the module doc).
+TruckIds = dict[str, None]
+
 
 # Floats from 2**53 up are whole numbers, and x * MICRO could overflow to infinity (from
 # about 1.8e302): take them exactly instead.
@@ -55,16 +70,16 @@ class Bucket:
     __slots__ = ("corridor", "country", "dc", "deliv", "output", "ship", "trucks")
 
     def __init__(self) -> None:
-        # origin -> [count, weight_kg, value_micro, export_value_micro]
-        self.ship: dict[str, list[int]] = {}
+        # origin -> (count, weight_kg, value_micro, export_value_micro)
+        self.ship: dict[str, Row] = {}
         # "origin>dest" -> count
         self.corridor: dict[str, int] = {}
         # export_country -> value_micro
         self.country: dict[str, int] = {}
         # region -> truck ids with a position there in this second
-        self.trucks: dict[str, set[str]] = {}
-        # dest (a region code, or a code outside the area) -> [count, on_time_count, transit_s_sum]
-        self.deliv: dict[str, list[int]] = {}
+        self.trucks: dict[str, TruckIds] = {}
+        # dest (a region code, or a code outside the area) -> (count, on_time_count, transit_s_sum)
+        self.deliv: dict[str, Row] = {}
         # (region, sector) -> value_micro
         self.output: dict[tuple[str, str], int] = {}
         # (region, dc_id) -> best reading
@@ -72,15 +87,15 @@ class Bucket:
 
     def add_shipment(self, ev: Shipment) -> None:
         value = micro(ev.value_cny)
+        country = ev.export_country
+        export = 0 if country is None else value
         row = self.ship.get(ev.origin)
         if row is None:
-            row = self.ship[ev.origin] = [0, 0, 0, 0]
-        row[0] += 1
-        row[1] += ev.weight_kg
-        row[2] += value
-        country = ev.export_country
+            self.ship[ev.origin] = (1, ev.weight_kg, value, export)
+        else:
+            n, weight, total, exports = row
+            self.ship[ev.origin] = (n + 1, weight + ev.weight_kg, total + value, exports + export)
         if country is not None:
-            row[3] += value
             self.country[country] = self.country.get(country, 0) + value
         pair = ev.origin + ">" + ev.dest
         self.corridor[pair] = self.corridor.get(pair, 0) + 1
@@ -88,18 +103,18 @@ class Bucket:
     def add_position(self, ev: Position) -> None:
         ids = self.trucks.get(ev.region)
         if ids is None:
-            self.trucks[ev.region] = {ev.truck_id}
+            self.trucks[ev.region] = {ev.truck_id: None}
         else:
-            ids.add(ev.truck_id)
+            ids[ev.truck_id] = None
 
     def add_delivery(self, ev: Delivery) -> None:
+        on_time = 1 if ev.on_time else 0
         row = self.deliv.get(ev.dest)
         if row is None:
-            row = self.deliv[ev.dest] = [0, 0, 0]
-        row[0] += 1
-        if ev.on_time:
-            row[1] += 1
-        row[2] += ev.transit_s
+            self.deliv[ev.dest] = (1, on_time, ev.transit_s)
+        else:
+            n, ok, transit = row
+            self.deliv[ev.dest] = (n + 1, ok + on_time, transit + ev.transit_s)
 
     def add_output(self, ev: Output) -> None:
         key = (ev.region, ev.sector)
@@ -114,33 +129,29 @@ class Bucket:
 
     def merge_from(self, other: Bucket) -> None:
         """Add ``other``'s events into this bucket (``other`` is not changed)."""
-        for origin, row in other.ship.items():
-            mine = self.ship.get(origin)
-            if mine is None:
-                self.ship[origin] = row.copy()
-            else:
-                for i, x in enumerate(row):
-                    mine[i] += x
+        _add_rows(self.ship, other.ship)
         _add_counts(self.corridor, other.corridor)
         _add_counts(self.country, other.country)
         for region, ids in other.trucks.items():
             mine_ids = self.trucks.get(region)
             if mine_ids is None:
-                self.trucks[region] = set(ids)
+                self.trucks[region] = dict.fromkeys(ids)
             else:
-                mine_ids |= ids
-        for dest, row in other.deliv.items():
-            mine = self.deliv.get(dest)
-            if mine is None:
-                self.deliv[dest] = row.copy()
-            else:
-                for i, x in enumerate(row):
-                    mine[i] += x
+                mine_ids.update(dict.fromkeys(ids))
+        _add_rows(self.deliv, other.deliv)
         _add_counts(self.output, other.output)
         for key, reading in other.dc.items():
             old = self.dc.get(key)
             if old is None or reading > old:
                 self.dc[key] = reading
+
+    def compact(self) -> None:
+        """Make every row a tuple (decoded rows are lists), so that the garbage collector
+        stops tracking what the bucket holds (see the module doc)."""
+        for rows in (self.ship, self.deliv):
+            for key, row in rows.items():
+                if type(row) is not tuple:
+                    rows[key] = tuple(row)
 
     def canonical(self) -> dict[str, Any]:
         """Plain comparable form (tests use it to check merge laws)."""
@@ -158,6 +169,15 @@ class Bucket:
 def _add_counts(mine: dict[Any, int], other: dict[Any, int]) -> None:
     for key, x in other.items():
         mine[key] = mine.get(key, 0) + x
+
+
+def _add_rows(mine: dict[str, Row], other: dict[str, Row]) -> None:
+    for key, row in other.items():
+        have = mine.get(key)
+        if have is None:
+            mine[key] = tuple(row)
+        else:
+            mine[key] = tuple(a + b for a, b in zip(have, row, strict=True))
 
 
 def merge_buckets(buckets: Iterable[Bucket]) -> Bucket:

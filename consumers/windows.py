@@ -17,6 +17,10 @@ The same class serves the final values (fed whole, sealed buckets in order) and 
 provisional ones (``add_event`` / ``add_bucket`` fold extra events into every window that
 holds their second, including seconds already in the past). All money and megawatt totals are exact
 ints in micro units (``buckets.micro``), converted to float only in ``value``.
+
+What the windows keep for an hour (the buckets, the per-truck and per-dc maps) is made of
+containers of atomics only, which CPython's garbage collector stops tracking: a full
+collection then costs the same with full windows as with empty ones (``buckets`` module doc).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import sys
 from collections.abc import Callable
 from typing import Final
 
-from consumers.buckets import ADDERS, MICRO, Bucket, Reading, merge_buckets
+from consumers.buckets import ADDERS, MICRO, Bucket, Reading, TruckIds, merge_buckets
 from consumers.events import DcLoad, Delivery, Output, Position, Shipment
 from pulseboard.indicators import NAMES, Value
 from pulseboard.localday import LocalDays
@@ -168,7 +172,9 @@ class Windows:
     # ------------------------------------------------------------- time steps
 
     def push(self, second: int, bucket: Bucket) -> None:
-        """Queue a bucket of a second not entered yet (``second >= T``)."""
+        """Queue a bucket of a second not entered yet (``second >= T``). The windows own it
+        from now on (and may keep it for an hour)."""
+        bucket.compact()
         self.store[second] = bucket
         heapq.heappush(self.pending, second)
 
@@ -327,7 +333,7 @@ class Windows:
         self.ship_today_n.clear()
         self.ship_today_v.clear()
 
-    def _trucks_enter(self, s: int, trucks: dict[str, set[str]]) -> None:
+    def _trucks_enter(self, s: int, trucks: dict[str, TruckIds]) -> None:
         """Bucket ``s`` is the newest in the window: it is every one of its trucks' newest."""
         if not trucks:
             return
@@ -346,7 +352,7 @@ class Windows:
             dirty.add(region)
         dirty.add(self.province)
 
-    def _trucks_leave(self, s: int, trucks: dict[str, set[str]]) -> None:
+    def _trucks_leave(self, s: int, trucks: dict[str, TruckIds]) -> None:
         dirty = self.dirty["active_trucks_5m"]
         for region, ids in trucks.items():
             for key in (region, self.province):

@@ -26,6 +26,7 @@ run of sealed seconds into messages of bounded size without encoding anything tw
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -69,6 +70,12 @@ def bucket_to_obj(b: Bucket) -> dict[str, Any]:
     return obj
 
 
+def _truck_ids(ids: list[str]) -> dict[str, None]:
+    """Decoded truck ids, interned: the windows keep every second's ids for five minutes,
+    and the same trucks report again and again, so equal ids share one string."""
+    return dict.fromkeys(map(sys.intern, ids))
+
+
 def parse_int(x: object) -> int:
     """An int written by this codec: as is, or from its decimal string (wide ints)."""
     return x if type(x) is int else int(x)  # type: ignore[call-overload]
@@ -101,7 +108,7 @@ def bucket_from_obj(obj: dict[str, Any], *, big: bool = False, thin: bool = Fals
     if not thin:
         trucks = get("t")
         if trucks:
-            b.trucks = {region: set(ids) for region, ids in trucks.items()}
+            b.trucks = {region: _truck_ids(ids) for region, ids in trucks.items()}
         readings = get("l")
         if readings:
             b.dc = {(r[0], r[1]): (r[2], r[3], r[4], r[5]) for r in readings}
@@ -119,7 +126,7 @@ def _decode_big(b: Bucket, obj: dict[str, Any], thin: bool) -> None:
         for k, v in (get("o") or {}).items()
     }
     if not thin:
-        b.trucks = {region: set(ids) for region, ids in (get("t") or {}).items()}
+        b.trucks = {region: _truck_ids(ids) for region, ids in (get("t") or {}).items()}
         b.dc = {
             (r[0], r[1]): (parse_int(r[2]), r[3], parse_int(r[4]), parse_int(r[5]))
             for r in (get("l") or ())

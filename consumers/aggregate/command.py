@@ -18,6 +18,7 @@ from consumers.aggregate.sink import PublishError
 from pulseboard import spec
 from pulseboard.config import Config, ConfigError
 from pulseboard.connect import wait_for_cluster
+from pulseboard.gc_pauses import freeze_start_up, watch_gc_pauses
 from pulseboard.logs import configure_logging, log_start, log_stop
 from pulseboard.metrics_server import serve_metrics
 
@@ -184,8 +185,13 @@ def run(args: argparse.Namespace, config: Config) -> int:
     )
     metrics = AggregatorMetrics.create(province_key=config.pack.province.code)
     server = serve_metrics(metrics.registry, args.metrics_port, config.metrics_host)
+    # Everything alive now (modules, configuration) lives as long as the process: frozen
+    # once, full collections stop traversing it. The windows are built after this, so they
+    # stay collectable (and their own state is kept untracked by the collector).
+    freeze_start_up()
     try:
-        asyncio.run(_main(config, opts, metrics))
+        with watch_gc_pauses(metrics.gc_pause):
+            asyncio.run(_main(config, opts, metrics))
     except PublishError as exc:
         log.error("aggregate: stopping: %s", exc, extra={"event": "error"})
         return 1

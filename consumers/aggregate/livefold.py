@@ -24,9 +24,9 @@ def _minus_rows(full: dict, part: dict) -> dict:
     for k, row in full.items():
         prow = part.get(k)
         if prow is None:
-            out[k] = list(row)
+            out[k] = tuple(row)
         else:
-            diff = [a - b for a, b in zip(row, prow, strict=True)]
+            diff = tuple(a - b for a, b in zip(row, prow, strict=True))
             if any(diff):
                 out[k] = diff
     return out
@@ -43,7 +43,7 @@ def bucket_minus(full: Bucket, part: Bucket) -> Bucket:
     d.output = _minus_counts(full.output, part.output)
     for region, ids in full.trucks.items():
         have = part.trucks.get(region)
-        extra = ids - have if have else set(ids)
+        extra = {t: None for t in ids if t not in have} if have else dict.fromkeys(ids)
         if extra:
             d.trucks[region] = extra
     for key, reading in full.dc.items():

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from consumers.changelog import Record
 from pulseboard import packs
+from pulseboard.gc_pauses import gc_pause_histogram
 from pulseboard.service_metrics import add_service_metrics
 
 _BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
@@ -56,6 +57,7 @@ class AggregatorMetrics:
     rebalances: Counter
     restore_seconds: Gauge
     indicator_value: Gauge
+    gc_pause: Histogram  # fed by gc_pauses.watch_gc_pauses while the service runs
     province_key: str  # the key of the whole-area rows (SPEC section 10)
 
     def observe_indicators(self, records: Iterable[Record]) -> None:
@@ -215,4 +217,5 @@ class AggregatorMetrics:
                 ["name", "key"],
                 registry=r,
             ),
+            gc_pause=gc_pause_histogram(r),
         )
