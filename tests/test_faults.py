@@ -10,7 +10,6 @@ touched."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import os
 import random
@@ -45,7 +44,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
 from producers.command import write_log
-from producers.replay_to_kafka import ReplayOptions, replay_to_kafka
+from producers.replay_to_kafka import ReplayOptions, records_of, replay_to_kafka
 from producers.simulation import SimConfig, Simulation
 from pulseboard import localbroker, spec
 from pulseboard.config import Config
@@ -196,14 +195,10 @@ REPLAY_S = 54.0
 
 
 def _ingest_span_s(path: Path) -> float:
-    """Seconds of ingest time the log spans. The simulation's rate follows the hour of its
-    region's day, so the same 15,000 records span ~100 s at noon and ~270 s at night."""
-    stamps = []
-    for line in path.read_bytes().splitlines():
-        with contextlib.suppress(orjson.JSONDecodeError):
-            row = orjson.loads(line)
-            if isinstance(row, dict) and isinstance(row.get("ingest_ts"), int):
-                stamps.append(row["ingest_ts"])
+    """Seconds of ingest time the replay paces through. The simulation's rate follows the
+    hour of its region's day, so the same 15,000 records span ~100 s at noon and ~270 s at
+    night."""
+    stamps = [rec.ingest_ts for rec in records_of(str(path))]
     return (max(stamps) - min(stamps)) / 1000
 
 
