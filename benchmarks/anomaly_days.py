@@ -22,7 +22,6 @@ import statistics
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Final
 
 import orjson
 
@@ -272,17 +271,16 @@ VISIBLE_SD = 5.0
 _NOON = (10 * 60, 13 * 60)
 
 
-def _effect(inc: Incident) -> float:
-    """How far the incident is meant to move its indicator, as a share of the usual level (its
-    nominal effect: what the simulation is asked to do, not what it delivered)."""
+def _shift(inc: Incident) -> float:
+    """How far the incident is meant to move its indicator, as a signed share of the usual
+    level (its nominal effect: what the simulation is asked to do, not what it delivered)."""
     if inc.kind == "corridor_closure":
-        return 1.0
+        return -1.0
     if inc.kind == "dc_outage":
         capacity = sum(dc.capacity_mw for dc in DATA_CENTRES if dc.region == DC_REGION[inc.target])
         share = next(dc.capacity_mw for dc in DATA_CENTRES if dc.dc_id == inc.target) / capacity
-        return share * (1 - DC_OUTAGE_LOAD)
-    factor = {**EXPORT_FACTOR, **OUTPUT_FACTOR}[inc.kind]
-    return abs(factor - 1)
+        return -share * (1 - DC_OUTAGE_LOAD)
+    return {**EXPORT_FACTOR, **OUTPUT_FACTOR}[inc.kind] - 1
 
 
 def noise_level(quiet_days: list[list[list[Record]]], nk: tuple[str, str]) -> tuple[float, float]:
@@ -320,20 +318,10 @@ def signal_to_noise(quiet_days: list[list[list[Record]]], inc: Incident) -> floa
     level, noise = noise_level(quiet_days, nk)
     lasts = (inc.end_ms - inc.start_ms) / 60_000
     reached = min(1.0, lasts / width) if width else 1.0
-    return _effect(inc) * reached * level / max(noise, 1e-9)
+    return abs(_shift(inc)) * reached * level / max(noise, 1e-9)
 
 
 # ----------------------------------------------------------------- realized effect
-
-# Which way each kind moves its indicator.
-DIRECTION: Final = {
-    "corridor_closure": -1,
-    "dc_outage": -1,
-    "export_surge": 1,
-    "export_slump": -1,
-    "sector_slump": -1,
-    "festival_peak": 1,
-}
 
 
 def full_effect_minutes(inc: Incident) -> range:
@@ -374,7 +362,7 @@ def realized_effect(
             diffs.append(carried[0] - carried[1])
     if not diffs:
         return 0.0
-    return DIRECTION[inc.kind] * sum(diffs) / len(diffs)
+    return math.copysign(1.0, _shift(inc)) * sum(diffs) / len(diffs)
 
 
 def realized_to_noise(

@@ -35,8 +35,10 @@ import statistics
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -54,9 +56,16 @@ from benchmarks.anomaly_days import (  # noqa: E402
     watched_records,
 )
 from benchmarks.anomaly_trace import Opened, record, replay  # noqa: E402
-from consumers.anomalies.detector import Callout, Detector, DetectorConfig  # noqa: E402
+from consumers.anomalies.detector import (  # noqa: E402
+    CST_OFFSET_S,
+    Callout,
+    Detector,
+    DetectorConfig,
+)
 from producers.incidents import Incident  # noqa: E402
 from pulseboard.indicators import Record  # noqa: E402
+
+T = TypeVar("T")
 
 MIDNIGHT_CST_MS = 1_796_227_200_000  # 2026-12-03 00:00 CST
 DAY_MS = 86_400_000
@@ -304,12 +313,9 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--days must be > {product.min_days} (the learning days)")
     t0 = time.perf_counter()
     cache = Path(args.cache) if args.cache else None
-    if cache is not None and cache.exists():
-        minutes, incidents = pickle.loads(cache.read_bytes())
-    else:
-        minutes, incidents = simulate(args.seed, args.days, product.min_days, args.workers)
-        if cache is not None:
-            cache.write_bytes(pickle.dumps((minutes, incidents)))
+    minutes, incidents = _cached(
+        cache, lambda: simulate(args.seed, args.days, product.min_days, args.workers)
+    )
     sim_s = time.perf_counter() - t0
     judged_days = args.days - product.min_days
     print(
@@ -318,13 +324,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     quiet = minutes[: product.min_days]  # the learning days hold no incident
     t = time.perf_counter()
-    without_file = Path(f"{cache}.without") if cache is not None else None
-    if without_file is not None and without_file.exists():
-        without = pickle.loads(without_file.read_bytes())
-    else:
-        without = counterfactuals(args.seed, incidents, args.workers)
-        if without_file is not None:
-            without_file.write_bytes(pickle.dumps(without))
+    without = _cached(
+        Path(f"{cache}.without") if cache is not None else None,
+        lambda: counterfactuals(args.seed, incidents, args.workers),
+    )
     nominal = [signal_to_noise(quiet, inc) for inc in incidents]
     snr = [
         realized_to_noise(quiet, minutes[_day_of(inc)], alone, inc)
@@ -411,12 +414,7 @@ def quick(
     pass."""
     product = replace(DetectorConfig(), **_settings(args.set))
     t = time.perf_counter()
-    if trace_file is not None and trace_file.exists():
-        trace = pickle.loads(trace_file.read_bytes())
-    else:
-        trace = record(minutes, product)
-        if trace_file is not None:
-            trace_file.write_bytes(pickle.dumps(trace))
+    trace = _cached(trace_file, lambda: record(minutes, product))
     changed = " ".join(args.set) or "none"
     print(
         f"\nrecorded pass: {len(trace.t)} judgements in {time.perf_counter() - t:.0f} s"
@@ -427,7 +425,7 @@ def quick(
         first: dict[int, int] = {}
         for o, label in zip(opened, s.labels, strict=True):
             if isinstance(label, int) and label not in first:
-                first[label] = int(str(o.callout["t"])) - incidents[label].start_ms // 1000
+                first[label] = int(o.callout["t"]) - incidents[label].start_ms // 1000
         closures = [i for i, inc in enumerate(incidents) if inc.kind == "corridor_closure"]
         return ", ".join(f"{first[i]} s" if i in first else "missed" for i in closures)
 
@@ -503,11 +501,21 @@ def _false_by_test(s: Score, opened: list[Opened]) -> str:
             continue
         if o.by_empty:
             empty += 1
-            hour = (int(o.callout["t"]) + 8 * 3600) // 3600 % 24
+            hour = (int(o.callout["t"]) + CST_OFFSET_S) // 3600 % 24
             night += hour >= 22 or hour < 7
         else:
             level += 1
     return f"false by level {level}, by empty run {empty} ({night} at night)"
+
+
+def _cached(path: Path | None, compute: Callable[[], T]) -> T:
+    """What ``compute`` gives, kept in ``path`` (pickled) and read from there when it exists."""
+    if path is not None and path.exists():
+        return pickle.loads(path.read_bytes())  # type: ignore[no-any-return]
+    value = compute()
+    if path is not None:
+        path.write_bytes(pickle.dumps(value))
+    return value
 
 
 def _settings(pairs: list[str]) -> dict[str, float]:
@@ -533,7 +541,7 @@ def _scaled(
 
 
 def _cst(t: int) -> str:
-    return time.strftime("%m-%d %H:%M", time.gmtime(t + 8 * 3600))
+    return time.strftime("%m-%d %H:%M", time.gmtime(t + CST_OFFSET_S))
 
 
 if __name__ == "__main__":
