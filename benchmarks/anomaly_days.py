@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from consumers.anomalies.detector import Callout, Detector
+from consumers.anomalies.detector import CST_OFFSET_S, Callout, Detector
 from producers.incidents import DC_OUTAGE_LOAD, EXPORT_FACTOR, OUTPUT_FACTOR, Incident
 from producers.sectors import output_shares
 from producers.simulation import SimConfig, Simulation
@@ -259,16 +259,18 @@ def random_incidents(
 # smaller than that cannot be told from noise at <= 1 false call-out a day by any detector that
 # reads the level (a few hundred keys judged 1,440 times a day put even a normal 5-sd excursion
 # at about one every ten days). The noise is measured on the quiet
-# learning days, 10:00-13:00 CST (the busy hours): the larger of two: how the same
+# learning days at the incident's own hours (``own_hours``: from half an hour before it starts
+# to half an hour after it ends, CST minutes of the day: traffic at 07:00 or 19:00 is not
+# noon's): the larger of two: how the same
 # minute differs from day to day (the mean standard deviation across the days), and how the
 # value moves within a day: for a windowed sum of W minutes sqrt(W/2 x mean square minute step)
 # (the sum changes each minute by what arrived minus what left, independent when items arrive
 # independently), for a data centre's power, a level, the standard deviation of its minutes.
-# The nominal effect (the usual noon level times how far the incident is meant to move it,
-# times the share of the window it lasts; ``signal_to_noise``) is printed beside it: the
-# simulation delivers less where the consignments it multiplies are few.
+# The nominal effect (the usual level at those hours times how far the incident is meant to
+# move it, times the share of the window it lasts; ``signal_to_noise``) is printed beside it:
+# the simulation delivers less where the consignments it multiplies are few.
 VISIBLE_SD = 5.0
-_NOON = (10 * 60, 13 * 60)
+OWN_HOURS_MARGIN_MIN = 30
 
 
 def _shift(inc: Incident) -> float:
@@ -283,8 +285,20 @@ def _shift(inc: Incident) -> float:
     return {**EXPORT_FACTOR, **OUTPUT_FACTOR}[inc.kind] - 1
 
 
-def noise_level(quiet_days: list[list[list[Record]]], nk: tuple[str, str]) -> tuple[float, float]:
-    """(usual level, noise) of ``nk`` at 10:00-13:00 on ``quiet_days`` (see VISIBLE_SD)."""
+def own_hours(inc: Incident) -> range:
+    """The minutes of the day (CST, 0-1439) whose noise the incident is measured against:
+    from OWN_HOURS_MARGIN_MIN before its start to as long after its end, within its day."""
+    midnight_s = (inc.start_ms // 1000 + CST_OFFSET_S) // 86_400 * 86_400 - CST_OFFSET_S
+    first = (inc.start_ms // 1000 - midnight_s) // 60 - OWN_HOURS_MARGIN_MIN
+    last = (inc.end_ms // 1000 - midnight_s) // 60 + OWN_HOURS_MARGIN_MIN
+    return range(max(0, first), min(1440, last))
+
+
+def noise_level(
+    quiet_days: list[list[list[Record]]], nk: tuple[str, str], hours: range
+) -> tuple[float, float]:
+    """(usual level, noise) of ``nk`` over the minutes of the day ``hours`` on ``quiet_days``
+    (see VISIBLE_SD)."""
     width = WINDOWS.get(nk[0], 0) // 60
     levels: list[float] = []
     steps: list[float] = []
@@ -296,7 +310,7 @@ def noise_level(quiet_days: list[list[list[Record]]], nk: tuple[str, str]) -> tu
             for r in recs:
                 if (r.name, r.key) == nk:
                     carried = float(r.value or 0)
-            if _NOON[0] <= i < _NOON[1]:
+            if i in hours:
                 levels.append(carried)
                 by_minute[i].append(carried)
                 if previous is not None:
@@ -315,7 +329,7 @@ def signal_to_noise(quiet_days: list[list[list[Record]]], inc: Incident) -> floa
     """The incident's nominal full effect over its indicator's noise (see VISIBLE_SD)."""
     nk = watched_key(inc)
     width = WINDOWS.get(nk[0], 0) // 60
-    level, noise = noise_level(quiet_days, nk)
+    level, noise = noise_level(quiet_days, nk, own_hours(inc))
     lasts = (inc.end_ms - inc.start_ms) / 60_000
     reached = min(1.0, lasts / width) if width else 1.0
     return abs(_shift(inc)) * reached * level / max(noise, 1e-9)
@@ -372,5 +386,5 @@ def realized_to_noise(
     inc: Incident,
 ) -> float:
     """The incident's realized effect over its indicator's noise (see VISIBLE_SD)."""
-    _, noise = noise_level(quiet_days, watched_key(inc))
+    _, noise = noise_level(quiet_days, watched_key(inc), own_hours(inc))
     return realized_effect(with_day, without_day, inc) / max(noise, 1e-9)

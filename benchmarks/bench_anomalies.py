@@ -74,14 +74,14 @@ WINDOW_S = {**WINDOWS, "dc_power_mw_5m": 300}
 
 
 def simulate(
-    seed: int, days: int, learning_days: int, workers: int
+    seed: int, days: int, learning_days: int, workers: int, kinds: list[str]
 ) -> tuple[list[list[list[Record]]], list[Incident]]:
     # Visibility is measured on a quiet probe (another seed): 10:00-13:00, after an hour of
     # warm-up so the hour windows are full.
     probe_start = MIDNIGHT_CST_MS + 9 * 3_600_000
     probe_end = probe_start // 1000 + 4 * 3600
     probe = list(watched_records(seed + 1, probe_start, probe_end, from_s=probe_end - 3 * 3600))
-    targets = visible_targets(probe, 180)
+    targets = {k: v for k, v in visible_targets(probe, 180).items() if k in kinds}
     rng = random.Random(seed)
     incidents: list[Incident] = []
     for day in range(learning_days, days):
@@ -284,6 +284,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", metavar="FILE", help="keep the simulated days here and reuse them")
     p.add_argument("--workers", type=int, default=2, help="processes simulating days")
     p.add_argument("--river", action="store_true", help="also measure River (slow)")
+    p.add_argument(
+        "--kinds",
+        default=",".join(WATCH_OF_KIND),
+        help="the incident kinds drawn, comma-separated (default: all); e.g. corridor_closure"
+        " alone measures many closures' delays",
+    )
     p.add_argument("--curve", default="3,4,5,6,7,8,10", help="k_open values of the curve")
     p.add_argument(
         "--quick",
@@ -309,18 +315,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     product = DetectorConfig()
+    kinds = args.kinds.split(",")
+    if unknown := sorted(set(kinds) - set(WATCH_OF_KIND)):
+        p.error(f"--kinds: unknown {', '.join(unknown)}; known: {', '.join(WATCH_OF_KIND)}")
     if args.days <= product.min_days:
         p.error(f"--days must be > {product.min_days} (the learning days)")
     t0 = time.perf_counter()
     cache = Path(args.cache) if args.cache else None
     minutes, incidents = _cached(
-        cache, lambda: simulate(args.seed, args.days, product.min_days, args.workers)
+        cache, lambda: simulate(args.seed, args.days, product.min_days, args.workers, kinds)
     )
     sim_s = time.perf_counter() - t0
     judged_days = args.days - product.min_days
     print(
         f"seed {args.seed}: {args.days} days ({product.min_days} learning, {judged_days} judged),"
-        f" {len(incidents)} incidents, simulated in {sim_s:.0f} s"
+        f" {len(incidents)} incidents ({args.kinds}), simulated in {sim_s:.0f} s"
     )
     quiet = minutes[: product.min_days]  # the learning days hold no incident
     t = time.perf_counter()

@@ -22,6 +22,7 @@ from dataclasses import replace
 from benchmarks.anomaly_days import (
     VISIBLE_SD,
     full_effect_minutes,
+    own_hours,
     realized_effect,
     realized_to_noise,
     watched_records,
@@ -129,3 +130,25 @@ def test_visible_when_the_realized_effect_reaches_five_times_the_noise():
     assert math.isclose(realized_to_noise(quiet, with_it, delivered_30, inc), 30 / math.sqrt(30))
     assert realized_to_noise(quiet, with_it, delivered_30, inc) >= VISIBLE_SD  # 5.48
     assert realized_to_noise(quiet, with_it, delivered_20, inc) < VISIBLE_SD  # 3.65
+
+
+def test_the_noise_is_that_of_the_incidents_own_hours():
+    # Quiet mornings step +-2 a minute (10, 12, 10, ...), afternoons from 12:00 +-6 (10, 16,
+    # ...): a 15-minute sum's noise is sqrt(15/2 x 4) = 5.48 in the morning and
+    # sqrt(15/2 x 36) = 16.43 in the afternoon. The same closure, delivering 30 fewer, is
+    # visible at 10:00 (30 / 5.48 = 5.48 noises) and not at 15:00 (30 / 16.43 = 1.83).
+    quiet = [day({m: 10.0 + (2 if m < 720 else 6) * (m % 2) for m in range(1440)})] * 3
+    morning, afternoon = closure(600, 630), closure(900, 930)
+    assert own_hours(morning) == range(570, 660)  # half an hour either side
+    assert own_hours(closure(10, 40)) == range(0, 70)  # not before its midnight
+    for inc, noise in ((morning, math.sqrt(30)), (afternoon, math.sqrt(270))):
+        assert math.isclose(realized_to_noise(quiet, *_pair(inc), inc), 30 / noise)
+    assert realized_to_noise(quiet, *_pair(morning), morning) >= VISIBLE_SD
+    assert realized_to_noise(quiet, *_pair(afternoon), afternoon) < VISIBLE_SD
+
+
+def _pair(inc: Incident) -> tuple[list[list[Record]], list[list[Record]]]:
+    """The day with ``inc`` (0 over its whole effect) and without it (30 there)."""
+    first = (inc.start_ms // 1000 - DAY_S) // 60 + 15
+    last = (inc.end_ms // 1000 - DAY_S) // 60
+    return day({0: 20.0, first: 0.0, last + 1: 20.0}), day({0: 20.0, first: 30.0, last + 1: 20.0})
