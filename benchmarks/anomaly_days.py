@@ -194,8 +194,11 @@ def watched_key(inc: Incident) -> tuple[str, str]:
     return name, key
 
 
-def visible_targets(learning: list[list[Record]], day_minutes: int) -> dict[str, list[str]]:
-    """Targets over the visibility threshold, measured on quiet simulated minutes."""
+def visible_targets(
+    learning: list[list[Record]], day_minutes: int, corridor_per_min: float = MIN_CORRIDOR_PER_MIN
+) -> dict[str, list[str]]:
+    """Targets over the visibility threshold, measured on quiet simulated minutes (corridors
+    carrying at least ``corridor_per_min`` shipments a minute)."""
     totals: dict[tuple[str, str], float] = defaultdict(float)
     minutes = 0
     carried: dict[tuple[str, str], float] = {}
@@ -209,7 +212,7 @@ def visible_targets(learning: list[list[Record]], day_minutes: int) -> dict[str,
     corridors = sorted(
         k
         for (n, k), v in mean.items()
-        if n == "corridor_shipments_15m" and v / 15 >= MIN_CORRIDOR_PER_MIN
+        if n == "corridor_shipments_15m" and v / 15 >= corridor_per_min
     )
     export_total = sum(v for (n, _), v in mean.items() if n == "export_value_by_country_1h")
     countries = sorted(

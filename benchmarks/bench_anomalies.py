@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.anomaly_days import (  # noqa: E402
+    MIN_CORRIDOR_PER_MIN,
     VISIBLE_SD,
     WATCH_OF_KIND,
     WINDOWS,
@@ -74,14 +75,19 @@ WINDOW_S = {**WINDOWS, "dc_power_mw_5m": 300}
 
 
 def simulate(
-    seed: int, days: int, learning_days: int, workers: int, kinds: list[str]
+    seed: int,
+    days: int,
+    learning_days: int,
+    workers: int,
+    kinds: list[str],
+    corridor_per_min: float,
 ) -> tuple[list[list[list[Record]]], list[Incident]]:
     # Visibility is measured on a quiet probe (another seed): 10:00-13:00, after an hour of
     # warm-up so the hour windows are full.
     probe_start = MIDNIGHT_CST_MS + 9 * 3_600_000
     probe_end = probe_start // 1000 + 4 * 3600
     probe = list(watched_records(seed + 1, probe_start, probe_end, from_s=probe_end - 3 * 3600))
-    targets = {k: v for k, v in visible_targets(probe, 180).items() if k in kinds}
+    targets = {k: v for k, v in visible_targets(probe, 180, corridor_per_min).items() if k in kinds}
     rng = random.Random(seed)
     incidents: list[Incident] = []
     for day in range(learning_days, days):
@@ -290,6 +296,13 @@ def main(argv: list[str] | None = None) -> int:
         help="the incident kinds drawn, comma-separated (default: all); e.g. corridor_closure"
         " alone measures many closures' delays",
     )
+    p.add_argument(
+        "--corridor-per-min",
+        type=float,
+        default=MIN_CORRIDOR_PER_MIN,
+        help="close only corridors carrying at least this many shipments a minute at"
+        f" 10:00-13:00 (default {MIN_CORRIDOR_PER_MIN:g})",
+    )
     p.add_argument("--curve", default="3,4,5,6,7,8,10", help="k_open values of the curve")
     p.add_argument(
         "--quick",
@@ -323,13 +336,17 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     cache = Path(args.cache) if args.cache else None
     minutes, incidents = _cached(
-        cache, lambda: simulate(args.seed, args.days, product.min_days, args.workers, kinds)
+        cache,
+        lambda: simulate(
+            args.seed, args.days, product.min_days, args.workers, kinds, args.corridor_per_min
+        ),
     )
     sim_s = time.perf_counter() - t0
     judged_days = args.days - product.min_days
     print(
         f"seed {args.seed}: {args.days} days ({product.min_days} learning, {judged_days} judged),"
-        f" {len(incidents)} incidents ({args.kinds}), simulated in {sim_s:.0f} s"
+        f" {len(incidents)} incidents ({args.kinds}; corridors from {args.corridor_per_min:g} a"
+        f" minute), simulated in {sim_s:.0f} s"
     )
     quiet = minutes[: product.min_days]  # the learning days hold no incident
     t = time.perf_counter()
