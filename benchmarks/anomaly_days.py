@@ -195,7 +195,7 @@ def watched_key(inc: Incident) -> tuple[str, str]:
 
 
 def visible_targets(
-    learning: list[list[Record]], day_minutes: int, corridor_per_min: float = MIN_CORRIDOR_PER_MIN
+    learning: list[list[Record]], corridor_per_min: float = MIN_CORRIDOR_PER_MIN
 ) -> dict[str, list[str]]:
     """Targets over the visibility threshold, measured on quiet simulated minutes (corridors
     carrying at least ``corridor_per_min`` shipments a minute)."""
@@ -228,7 +228,6 @@ def visible_targets(
     dcs = sorted(
         dc.dc_id for dc in DATA_CENTRES if dc.capacity_mw >= MIN_DC_SHARE * capacity[dc.region]
     )
-    del day_minutes
     return {
         "corridor_closure": corridors,
         "dc_outage": dcs,

@@ -87,7 +87,7 @@ def simulate(
     probe_start = MIDNIGHT_CST_MS + 9 * 3_600_000
     probe_end = probe_start // 1000 + 4 * 3600
     probe = list(watched_records(seed + 1, probe_start, probe_end, from_s=probe_end - 3 * 3600))
-    targets = {k: v for k, v in visible_targets(probe, 180, corridor_per_min).items() if k in kinds}
+    targets = {k: v for k, v in visible_targets(probe, corridor_per_min).items() if k in kinds}
     rng = random.Random(seed)
     incidents: list[Incident] = []
     for day in range(learning_days, days):
