@@ -10,6 +10,7 @@ sqrt(W/2 x mean square minute step) of the past days: 0 for the flat past days u
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -189,12 +190,33 @@ def test_follower_applies_the_current_generation_cuts_and_skips_what_was_publish
     assert g.skipped_messages == 1
 
 
+def test_a_quiet_hour_takes_the_days_dispersion_times_its_usual_level():
+    # Two "hours" of 5 judgements (lump_block 5). Past days: 10 in the first (it never moves:
+    # its own mean square step is 0), then 90, 110, 90, 110, 90. Over the day (slots 1-9) the
+    # steps are 0, 0, 0, 0, 80, 20, -20, 20, -20: square sum 8,000; the values sum to
+    # 40 + 490 = 530; the dispersion Var / mean = 1/2 x 8,000 / 530 = 7.547. At a quiet slot
+    # (usual 10) the spread is sqrt(7.547 x 10) = 8.69, not the Poisson floor sqrt(11) = 3.32:
+    # 30 scores 2.30 (6.03 against the floor) and is no call-out; 50 scores 4.60 and is one.
+    config = replace(SMALL, lump_block=5)
+    past = [[10, 10, 10, 10, 10, 90, 110, 90, 110, 90]] * 3
+    assert run([*past, [10, 10, 30, 30, 10, 90, 110, 90, 110, 90]], config) == []
+    out = run([*past, [10, 10, 50, 50, 10, 90, 110, 90, 110, 90]], config)
+    assert [(c["t"] - 1800, c["state"]) for c in out][:1] == [(180, "opened")]
+    spread = math.sqrt(4000 / 530 * 10)
+    assert out[0]["expected"] == 10
+    assert out[0]["high"] == pytest.approx(10 + 3 * spread, abs=1e-6)
+    assert out[0]["score"] == pytest.approx(40 / spread, abs=1e-3)
+
+
 def test_lumpiness_widens_the_band_from_how_the_past_days_moved_minute_to_minute():
     # Past days alternate 90, 110, ...: every minute step is +-20, mean square 400. For a
-    # one-minute window (W = 1 judgement) the spread is sqrt(1/2 x 400) = 14.14, above the
-    # Poisson floor sqrt(110 + 1) = 10.54 and 5% of 110 = 5.5 (MAD is 0: same every day).
+    # one-minute window (W = 1 judgement) the hour's spread is sqrt(1/2 x 400) = 14.14, above
+    # the Poisson floor sqrt(110 + 1) = 10.54 and 5% of 110 = 5.5 (MAD is 0: same every day).
+    # The day's dispersion (one block here: slots 1-9, square sum 9 x 400 = 3,600, values
+    # 5 x 110 + 4 x 90 = 910) is 1/2 x 3,600 / 910 = 1.978; at a slot whose usual is 110
+    # it gives sqrt(1.978 x 110) = 14.75, the larger: the spread.
     alternating = [90, 110] * 5
     out = run([alternating] * 3 + [[90, 110, 90, 110, 40, 40, 90, 110, 90, 110]])
     assert [(c["t"] - 1800, c["state"]) for c in out][:1] == [(300, "opened")]
     assert out[0]["expected"] == 110
-    assert out[0]["high"] == pytest.approx(110 + 3 * math.sqrt(200), abs=1e-6)
+    assert out[0]["high"] == pytest.approx(110 + 3 * math.sqrt(1800 / 910 * 110), abs=1e-6)

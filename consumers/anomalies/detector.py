@@ -221,6 +221,8 @@ class Detector:
         self._changes: dict[
             tuple[tuple[str, str], int, int, int], tuple[int, float, float] | None
         ] = {}
+        # (name, key, day) -> the median dispersion of the days before it (``lumpiness``).
+        self._dispersions: dict[tuple[tuple[str, str], int], float] = {}
         # The empty-run test: each rate-watched (name, key)'s arrivals (see arrivals.py).
         self._rate_watched = frozenset(c.rate_watched)
         self._arrivals: dict[tuple[str, str], Arrivals] = {}
@@ -348,18 +350,25 @@ class Detector:
         count = c.count_floor if KINDS[nk[0]] is Kind.COUNT else 0.0
         rel_floor = self._rel_floor.get(nk[0], c.rel_floor)
         band = fit(samples, count=count, rel_floor=rel_floor, days=days)
-        lump = self.lumpiness(nk, day, slot)
+        lump = self.lumpiness(nk, day, slot, band.expected)
         if lump > band.spread:
             band = Band(band.expected, lump, days)
         return band
 
-    def lumpiness(self, nk: tuple[str, str], day: int, slot: int) -> float:
+    def lumpiness(self, nk: tuple[str, str], day: int, slot: int, expected: float) -> float:
         """The noise of a windowed sum from how its value moves from one judgement to the
         next. A sum over a window of W judgements, of items arriving independently, changes
         each step by (what arrived) - (what left), so Var(step) = 2 Var(one step's arrivals)
         and Var(sum) = W Var(one step's arrivals) = W/2 Var(step), whatever the items' sizes:
         bursts of shipments and containers worth millions included. Var(step) is the mean
-        square step in the same hour of each past day; the median over days is taken."""
+        square step in the same hour of each past day; the median over days is taken.
+
+        At least the day's dispersion times ``expected``: where items are few (a partner's
+        exports at night: one container on one night in three) the hour's median misses
+        them, and one container worth millions would be called out each night it comes.
+        Items of the same sizes arrive all day, only more or fewer an hour, so the variance
+        over the mean of the sum (E[size^2] / E[size]) is the same at every hour: it is taken
+        from the whole of each past day and scaled by the usual level at this hour."""
         steps = WINDOW_S.get(nk[0], 0) // self.config.cadence_s
         if steps == 0:
             return 0.0
@@ -369,9 +378,27 @@ class Detector:
             got = self._block_changes(nk, d, block, 1)
             if got is not None:
                 per_day.append(got[2] / got[0])  # the mean square step
-        if not per_day:
-            return 0.0
-        return math.sqrt(steps / 2 * median(per_day))
+        hour = steps / 2 * median(per_day) if per_day else 0.0
+        return math.sqrt(max(hour, self._day_dispersion(nk, day, steps) * max(expected, 0.0)))
+
+    def _day_dispersion(self, nk: tuple[str, str], day: int, steps: int) -> float:
+        """Var(sum) / mean(sum) of a windowed sum over whole past days (W/2 x the day's mean
+        square step over its mean value), the median over the days before ``day``."""
+        got = self._dispersions.get((nk, day))
+        if got is not None:
+            return got
+        per_day = []
+        blocks = -(-self._slots // self.config.lump_block)
+        for d in range(day - 1, day - self.config.max_days - 1, -1):
+            n, total, square = 0, 0.0, 0.0
+            for block in range(blocks):
+                b = self._block_changes(nk, d, block, 1)
+                if b is not None:
+                    n, total, square = n + b[0], total + b[1], square + b[2]
+            if n and total > 0:
+                per_day.append(steps / 2 * square / total)
+        got = self._dispersions[(nk, day)] = median(per_day) if per_day else 0.0
+        return got
 
     def _block_changes(
         self, nk: tuple[str, str], day: int, block: int, span: int
@@ -466,6 +493,8 @@ class Detector:
     def _forget_before(self, day: int) -> None:
         for k in [k for k in self._changes if k[1] < day]:
             del self._changes[k]
+        for dk in [dk for dk in self._dispersions if dk[1] < day]:
+            del self._dispersions[dk]
         for d in [d for d in self._judged_slots if d < day]:
             del self._judged_slots[d]
         for days in self._history.values():
