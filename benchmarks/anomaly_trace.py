@@ -33,6 +33,7 @@ class Trace:
     value: array = field(default_factory=lambda: array("d"))
     expected: array = field(default_factory=lambda: array("d"))
     spread: array = field(default_factory=lambda: array("d"))
+    rise_spread: array = field(default_factory=lambda: array("d"))
     empty: array = field(default_factory=lambda: array("d"))
 
 
@@ -63,6 +64,7 @@ class _Recorder(Detector):
         tr.value.append(v)
         tr.expected.append(band.expected)
         tr.spread.append(band.spread)
+        tr.rise_spread.append(band.rise_spread)
         tr.empty.append(empty)
 
 
@@ -109,10 +111,14 @@ def replay(trace: Trace, config: DetectorConfig) -> tuple[list[Callout], list[Op
             if abs(expected) < share * totals[nk[0]] and not is_open:
                 continue
             before = len(out)
-            v, band, empty = trace.value[r], Band(expected, trace.spread[r], 0), trace.empty[r]
+            v, band, empty = (
+                trace.value[r],
+                Band(expected, trace.spread[r], 0, trace.rise_spread[r]),
+                trace.empty[r],
+            )
             det._step(t, nk, v, band, empty, out)
             if len(out) > before and out[-1]["state"] == "opened":
-                level = (v - expected) / band.spread
+                level = (v - expected) / band.spread_of(v)
                 opened.append(Opened(out[-1], *det._opening_tests(nk, v, band, level, empty)))
         i = j
     return out, opened

@@ -190,7 +190,7 @@ def test_follower_applies_the_current_generation_cuts_and_skips_what_was_publish
     assert g.skipped_messages == 1
 
 
-def test_a_quiet_hour_takes_the_days_dispersion_times_its_usual_level():
+def test_a_rise_in_a_quiet_hour_takes_the_days_dispersion_times_its_usual_level():
     # Two "hours" of 5 judgements (lump_block 5). Past days: 10 in the first (it never moves:
     # its own mean square step is 0), then 90, 110, 90, 110, 90. Over the day (slots 1-9) the
     # steps are 0, 0, 0, 0, 80, 20, -20, 20, -20: square sum 8,000; the values sum to
@@ -206,6 +206,12 @@ def test_a_quiet_hour_takes_the_days_dispersion_times_its_usual_level():
     assert out[0]["expected"] == 10
     assert out[0]["high"] == pytest.approx(10 + 3 * spread, abs=1e-6)
     assert out[0]["score"] == pytest.approx(40 / spread, abs=1e-3)
+    # A drop is judged on the hour's own noise (the Poisson floor here): two judgements of 0
+    # score -10 / sqrt(11) = -3.015 and open; the low bound is 10 - 3 sqrt(11) = 0.050.
+    out = run([*past, [10, 10, 0, 0, 10, 90, 110, 90, 110, 90]], config)
+    assert [(c["t"] - 1800, c["state"]) for c in out][:1] == [(180, "opened")]
+    assert out[0]["score"] == pytest.approx(-10 / math.sqrt(11), abs=1e-3)
+    assert out[0]["low"] == pytest.approx(10 - 3 * math.sqrt(11), abs=1e-6)
 
 
 def test_lumpiness_widens_the_band_from_how_the_past_days_moved_minute_to_minute():

@@ -12,8 +12,11 @@ same records always give the same call-outs, live or offline.
   midnight), the values seen at the same slot +- ``offsets`` on each of the last ``max_days``
   days. ``expected`` = their median; the spread = 1.4826 x their median absolute deviation,
   floored by ``rel_floor`` x expected and, for counts, by ``sqrt(expected + 1)`` (a Poisson
-  count's own noise, which a few quiet days can under-state).
-* **Score** = (value - expected) / spread; ``low``/``high`` = expected -+ ``k_open`` x spread.
+  count's own noise, which a few quiet days can under-state), and by how windowed sums move
+  (``lumpiness``); rises are judged against a spread at least the past days' dispersion times
+  the usual level (rare big items: a container worth millions at night).
+* **Score** = (value - expected) / spread (the rise spread above ``expected``); ``low`` /
+  ``high`` = expected -+ ``k_open`` x the spread of that side.
 * **Learning.** A (name, key) is not judged until ``min_days`` past days hold values at its
   slot: no call-out can come from a baseline of one or two days.
 * **Hysteresis.** A call-out opens after ``open_after`` judgements in a row with
@@ -163,6 +166,12 @@ class Band:
     expected: float
     spread: float
     days: int
+    # Rises are judged against at least this (``Detector.lumpiness``); 0: ``spread``.
+    rise_spread: float = 0.0
+
+    def spread_of(self, v: float) -> float:
+        """The spread ``v`` is judged against: the rise spread above the usual level."""
+        return max(self.spread, self.rise_spread) if v > self.expected else self.spread
 
 
 def median(xs: list[float]) -> float:
@@ -350,28 +359,33 @@ class Detector:
         count = c.count_floor if KINDS[nk[0]] is Kind.COUNT else 0.0
         rel_floor = self._rel_floor.get(nk[0], c.rel_floor)
         band = fit(samples, count=count, rel_floor=rel_floor, days=days)
-        lump = self.lumpiness(nk, day, slot, band.expected)
-        if lump > band.spread:
-            band = Band(band.expected, lump, days)
-        return band
+        lump, rise = self.lumpiness(nk, day, slot, band.expected)
+        spread = max(band.spread, lump)
+        return Band(band.expected, spread, days, max(spread, rise))
 
-    def lumpiness(self, nk: tuple[str, str], day: int, slot: int, expected: float) -> float:
-        """The noise of a windowed sum from how its value moves from one judgement to the
+    def lumpiness(
+        self, nk: tuple[str, str], day: int, slot: int, expected: float
+    ) -> tuple[float, float]:
+        """The noise of a windowed sum, and the larger noise rises are judged against. The
+        noise of a windowed sum from how its value moves from one judgement to the
         next. A sum over a window of W judgements, of items arriving independently, changes
         each step by (what arrived) - (what left), so Var(step) = 2 Var(one step's arrivals)
         and Var(sum) = W Var(one step's arrivals) = W/2 Var(step), whatever the items' sizes:
         bursts of shipments and containers worth millions included. Var(step) is the mean
         square step in the same hour of each past day; the median over days is taken.
 
-        At least the day's dispersion times ``expected``: where items are few (a partner's
+        Rises: at least the day's dispersion times ``expected``. Where items are few (a partner's
         exports at night: one container on one night in three) the hour's median misses
         them, and one container worth millions would be called out each night it comes.
         Items of the same sizes arrive all day, only more or fewer an hour, so the variance
         over the mean of the sum (E[size^2] / E[size]) is the same at every hour: it is taken
-        from the whole of each past day and scaled by the usual level at this hour."""
+        from the whole of each past day and scaled by the usual level at this hour. Only rises:
+        a sum of rare big items has a long upper tail only (their absence cannot take it
+        below 0), and a slump of a partner's daytime exports is judged on the hour's own
+        noise."""
         steps = WINDOW_S.get(nk[0], 0) // self.config.cadence_s
         if steps == 0:
-            return 0.0
+            return 0.0, 0.0
         block = slot // self.config.lump_block
         per_day = []
         for d in range(day - 1, day - self.config.max_days - 1, -1):
@@ -379,7 +393,8 @@ class Detector:
             if got is not None:
                 per_day.append(got[2] / got[0])  # the mean square step
         hour = steps / 2 * median(per_day) if per_day else 0.0
-        return math.sqrt(max(hour, self._day_dispersion(nk, day, steps) * max(expected, 0.0)))
+        rise = max(hour, self._day_dispersion(nk, day, steps) * max(expected, 0.0))
+        return math.sqrt(hour), math.sqrt(rise)
 
     def _day_dispersion(self, nk: tuple[str, str], day: int, steps: int) -> float:
         """Var(sum) / mean(sum) of a windowed sum over whole past days (W/2 x the day's mean
@@ -514,7 +529,7 @@ class Detector:
         track = self._tracks.get(nk)
         if track is None:
             track = self._tracks[nk] = _Track()
-        level = (v - band.expected) / band.spread
+        level = (v - band.expected) / band.spread_of(v)
         # The score reported is the test's that is further past its own threshold.
         rate_k = self.rate_threshold(nk, band)
         score = level if abs(level) / c.k_open >= abs(empty) / rate_k else empty
@@ -571,7 +586,7 @@ class Detector:
             value=value if value is not None else 0,
             expected=_round(band.expected),
             low=_round(max(0.0, band.expected - k * band.spread)),
-            high=_round(band.expected + k * band.spread),
+            high=_round(band.expected + k * band.spread_of(math.inf)),
             score=round(score, 3),
             state=state,
         )
