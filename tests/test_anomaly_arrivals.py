@@ -48,6 +48,48 @@ def test_never_above_the_truth_and_exact_once_the_slack_is_gone():
                 assert recent == window
 
 
+def test_the_recent_estimate_by_hand():
+    # A two-step window. True arrivals by step: -1: 3, 0: 5, then 4, 6, 2, 4, 6, 0; values
+    # 8, 9, 10, 8, 6, 10, 6. The mean arrival over the stretch is 57 / 7 / 2 = 4.0714. Step 6
+    # (class of steps 2, 4, 6: earlier truths 6 and 4, mean 5, spread 1) is estimated at its
+    # truth 0 + (4.0714 - 5); step 5 (class of steps 1, 3, 5: earlier 4 and 2, mean 3, spread
+    # 1) at 6 + (4.0714 - 3). Standard errors: sqrt(1 / 2) for one step, 1 for the two.
+    arrivals = Arrivals(2)
+    for v in (8, 9, 10, 8, 6, 10, 6):
+        arrivals.step(v)
+    mean = 57 / 14
+    one, two = arrivals.recent(3)  # no more steps than the window
+    assert one == pytest.approx((0 + mean - 5, math.sqrt(0.5)))
+    assert two == pytest.approx((0 + mean - 5 + 6 + mean - 3, 1.0))
+    assert arrivals.recent(1) == [one]
+    # Before a class has an earlier step there is nothing to compare with.
+    fresh = Arrivals(2)
+    for v in (8, 9, 10):
+        fresh.step(v)
+    assert fresh.recent(2) == []
+
+
+def test_the_recent_estimate_holds_the_truth_within_its_error():
+    # Trucks of 3-14 consignments, about two a minute, over a 15-minute window; after four
+    # hours, the estimate of the last n minutes (n = 1..15) against what truly came.
+    rng = random.Random(11)
+    width, inside, cases = 15, 0, 0
+    for _ in range(40):
+        truth = [
+            sum(rng.randint(3, 14) for _ in range(rng.choice((0, 1, 2, 2, 3, 4))))
+            for _ in range(260)
+        ]
+        arrivals = Arrivals(width)
+        for i in range(width - 1, len(truth)):
+            arrivals.step(sum(truth[i - width + 1 : i + 1]))
+        tails = arrivals.recent(width)
+        assert len(tails) == width
+        for n, (estimate, error) in enumerate(tails, 1):
+            cases += 1
+            inside += abs(estimate - sum(truth[-n:])) <= 2 * error
+    assert inside / cases >= 0.9
+
+
 def test_a_one_step_window_is_its_own_arrival():
     arrivals = Arrivals(1)
     assert [arrivals.step(v) for v in (4, 0, 7)] == [(4, 0), (0, 0), (7, 0)]
@@ -162,6 +204,29 @@ def test_a_busy_corridor_opens_at_the_lower_dense_threshold():
     # The rhythm alone (single empty minutes, -3.2 at most) stays below the dense threshold.
     det = Detector(dense)
     assert det.feed(_corridor(6, closed_from=None)) + det.flush() == []
+
+
+def test_a_corridor_that_never_empties_is_called_out_at_its_second_empty_minute():
+    # Twenty shipments every minute: no class of the window ever meets an empty step, so the
+    # slack stays at the whole window's 300 less what the closure has emptied, (15 - n) x 20
+    # after n closed minutes, and alone would hide the closure until minute 11 of it (at most
+    # 80 where 220 were due). The stretch's estimate of the closed minutes is 0 (every class
+    # brought 20 before): due 20 a minute, waves none (dispersion floored at 1, plus 1% of the
+    # 100 due in 5 minutes = 2), so a run of n scores -sqrt(2 x 20 n / 2): -4.47, then -6.32.
+    def records(closed_from: int) -> list[Record]:
+        return [
+            Record(
+                i * 60,
+                "corridor_shipments_15m",
+                CORRIDOR,
+                20 * sum(j < closed_from for j in range(i - 14, i + 1)),
+            )
+            for i in range(5 * 60)
+        ]
+
+    opened = [c for c in Detector(HOUR).feed(records(4 * 60 + 30)) if c["state"] == "opened"]
+    assert [c["t"] // 60 for c in opened] == [4 * 60 + 31]
+    assert opened[0]["score"] == pytest.approx(-math.sqrt(40), abs=1e-3)
 
 
 def test_the_dense_threshold_is_chosen_from_the_usual_arrivals_per_judgement():

@@ -1,5 +1,5 @@
 """The detector on simulated traffic: a corridor closure is called out on its corridor within
-ten minutes; the same traffic without it gives no call-out at all.
+five minutes; the same traffic without it gives no call-out at all.
 
 The watched indicators come from the simulation through benchmarks/anomaly_days.py (the
 benchmark's conditions). To stay short, the "day" of the daily rhythm is 15 minutes: after
@@ -9,10 +9,11 @@ usual level. The closure starts two minutes into the fourth period and lasts to 
 
 The corridor is the G75 north of Guiyang (about 29 shipments a minute). Its records begin at
 noon, so none of its minutes has been empty yet and what arrived in each is known only up to
-the slack (consumers/anomalies/arrivals.py): the empty-run test judges the slack, loose here,
-and calls the closure out as the 15-minute count drains, under ten minutes. Where the records
-have seen a quiet night the arrivals are exact and a closure is called out within five
-minutes (tests/test_anomaly_arrivals.py by hand; benchmarks/bench_anomalies.py over days)."""
+the slack, loose here (consumers/anomalies/arrivals.py); the stretch's estimate of the
+closed minutes is what calls it out, within the issue's five minutes: about 29 due a minute
+in trucks of 3-14 (dispersion about 10) make three empty minutes score about
+-sqrt(2 x 87 / 10) = -4.2, past the busy corridors' 3.5. The same traffic without the
+closure gives nothing at all."""
 
 from __future__ import annotations
 
@@ -56,8 +57,8 @@ def test_a_closure_is_called_out_on_its_corridor_within_minutes_and_a_quiet_run_
     first = closed[0]
     assert (first["name"], first["key"]) == ("corridor_shipments_15m", "520300>520100")
     delay_s = first["t"] - CLOSURE.start_ms // 1000
-    assert 0 < delay_s <= 600
-    assert first["value"] < first["expected"] and first["score"] < 0
+    assert 0 < delay_s <= 300
+    assert first["score"] < 0  # a drop, though the window still holds most of its usual
     assert callouts(()) == []
 
 

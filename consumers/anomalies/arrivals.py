@@ -16,6 +16,13 @@ they fall to zero for a class as soon as one of its steps truly had no arrival (
 for most keys), and then the reconstruction is exact. A closure is such a run of empty steps,
 so it is recovered exactly whatever came before.
 
+On a busy corridor no class meets an empty step all day, so the slack stays at the window's
+whole floor and a closure's first empty minutes stay hidden under it. ``recent`` estimates
+what the last steps held from the stretch itself: every class of the window sees the same
+traffic, so a class's arrivals average the stretch's (the mean value over ``W``), and its
+step differs from its own earlier steps by exactly the change of its running sum. The
+estimate's standard error comes from how much those earlier steps spread.
+
 ``rate_score`` judges a total against its usual level as an overdispersed count (quasi-Poisson
 deviance): items come in bursts (trucks of one shipper), so both are divided by the dispersion
 (variance / mean of the total) before the Poisson deviance is taken; an empty stretch scores
@@ -39,6 +46,11 @@ class Arrivals:
     _runs: list[float] = field(init=False)
     _lows: list[float] = field(init=False)
     _recent: list[float] = field(init=False)  # reconstructed arrivals, by residue class
+    # Per residue class: sum, sum of squares and count of its running sums; the latest one.
+    _run_sums: list[float] = field(init=False)
+    _run_squares: list[float] = field(init=False)
+    _run_counts: list[int] = field(init=False)
+    _value_sum: float = 0.0
     _last: float | None = None
     _seen: int = 0
     _empty_run: int = 0
@@ -54,6 +66,10 @@ class Arrivals:
         self._runs = [0.0] * self.width
         self._lows = [0.0] * self.width
         self._recent = [0.0] * self.width
+        self._run_sums = [0.0] * self.width
+        self._run_squares = [0.0] * self.width
+        self._run_counts = [0] * self.width
+        self._value_sum = 0.0
         self._last = None
         self._seen = 0
         self._empty_run = 0
@@ -82,8 +98,35 @@ class Arrivals:
         self._slack = slack
         return arrived, slack
 
+    def recent(self, n: int) -> list[tuple[float, float]]:
+        """``(estimate, standard error)`` of what arrived in the last 1, 2, ... ``n`` steps
+        (``n`` at most the width), stopping before a step whose class has no earlier step.
+
+        For a step of class k: the stretch's mean arrival per step (the mean value / W) plus
+        how far its running sum is above the class's earlier running sums on average. Exact
+        when every step brings the same; the error is the spread of the class's earlier
+        arrivals over the square root of how many there were."""
+        out: list[tuple[float, float]] = []
+        if self.width == 1 or self._seen <= 1:
+            return out
+        mean_arrival = self._value_sum / self._seen / self.width
+        estimate, variance = 0.0, 0.0
+        for back in range(min(n, self.width, self._seen - 1)):
+            r = (self._seen - 1 - back) % self.width
+            earlier = self._run_counts[r] - 1
+            if earlier < 1:
+                break
+            run = self._runs[r]
+            mean = (self._run_sums[r] - run) / earlier
+            spread = max(0.0, (self._run_squares[r] - run * run) / earlier - mean * mean)
+            estimate += mean_arrival + run - mean
+            variance += spread / earlier
+            out.append((estimate, math.sqrt(variance)))
+        return out
+
     def _place(self, value: float) -> tuple[float, float]:
         self._seen += 1
+        self._value_sum += value
         if self.width == 1:  # the window is the step: its value is what arrived
             return value, 0.0
         if self._last is None:  # the first value: nothing of it is placed yet
@@ -93,6 +136,9 @@ class Arrivals:
         run = self._runs[r] + value - self._last
         self._last = value
         self._runs[r] = run
+        self._run_sums[r] += run
+        self._run_squares[r] += run * run
+        self._run_counts[r] += 1
         if run < self._lows[r]:
             self._lows[r] = run
         arrived = run - self._lows[r]

@@ -96,6 +96,9 @@ class DetectorConfig:
     # (measured over spans of ``rate_span`` judgements).
     rate_watched: tuple[str, ...] = ("corridor_shipments_15m",)
     rate_span: int = 5
+    # An empty run's total is at most its estimate from the stretch plus this many standard
+    # errors (``Arrivals.recent``), or the slack where that is lower.
+    recent_z: float = 2.0
     k_rate: float = 4.0
     k_rate_close: float = 2.0
     # ...and at ``k_rate_dense`` where the usual arrivals are at least ``dense_per_step`` a
@@ -124,6 +127,8 @@ class DetectorConfig:
             raise ValueError(f"need 1 <= min_days ({self.min_days}) <= max_days ({self.max_days})")
         if not 0 < self.k_close <= self.k_open:
             raise ValueError(f"need 0 < k_close ({self.k_close}) <= k_open ({self.k_open})")
+        if self.recent_z < 0:
+            raise ValueError(f"recent_z must be >= 0 (got {self.recent_z})")
         if self.method not in ("mad", "zscore"):
             raise ValueError(f"method must be mad or zscore (got {self.method!r})")
         if self.open_after < 1 or self.close_after < 1:
@@ -461,14 +466,23 @@ class Detector:
         something arrived or the bound is not below it). Only empty runs are judged: a
         closure stops its corridor dead, while a partial dip and any rise are the level
         test's (a burst of one shipper's thirty trucks is normal traffic, heavier-tailed than
-        a count model of past days allows)."""
+        a count model of past days allows).
+
+        On a busy corridor no class ever empties, so the slack stays near the whole window
+        and hides a closure's first minutes. Each tail of the run is therefore also judged on
+        the stretch's estimate of it plus ``recent_z`` standard errors
+        (``Arrivals.recent``); the score is the lowest."""
         arrivals = self._arrivals[nk]
         run = min(arrivals.empty_run, arrivals.width)
         if run == 0 or arrivals.steps <= run:
             return 0.0  # something arrived, or the run reaches back to the stretch's start
         per_step = band.expected / arrivals.width
         dispersion = self.dispersion(nk, day, slot, per_step)
-        return min(0.0, rate_score(0.0, arrivals.slack, run * per_step, dispersion))
+        score = rate_score(0.0, arrivals.slack, run * per_step, dispersion)
+        for n, (estimate, error) in enumerate(arrivals.recent(run), 1):
+            high = min(arrivals.slack, max(0.0, estimate + self.config.recent_z * error))
+            score = min(score, rate_score(0.0, high, n * per_step, dispersion))
+        return min(0.0, score)
 
     def dispersion(self, nk: tuple[str, str], day: int, slot: int, per_step: float) -> float:
         """Variance / mean of what arrives in ``rate_span`` judgements, from the past days'
