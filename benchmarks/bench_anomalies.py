@@ -48,6 +48,7 @@ from benchmarks.anomaly_days import (  # noqa: E402
     VISIBLE_SD,
     WATCH_OF_KIND,
     WINDOWS,
+    is_visible,
     random_incidents,
     realized_to_noise,
     run_days,
@@ -359,16 +360,17 @@ def main(argv: list[str] | None = None) -> int:
         realized_to_noise(quiet, minutes[_day_of(inc)], alone, inc)
         for inc, alone in zip(incidents, without, strict=True)
     ]
-    visible = [x >= VISIBLE_SD for x in snr]
+    visible = [is_visible(x, nom) for x, nom in zip(snr, nominal, strict=True)]
     print(
-        f"visible: realized effect >= {VISIBLE_SD:g} x the indicator's noise (anomaly_days.py;"
+        f"visible: realized and nominal effect >= {VISIBLE_SD:g} x the indicator's noise"
+        f" (anomaly_days.py;"
         f" each incident's day simulated without it in {time.perf_counter() - t:.0f} s)"
     )
-    for inc, x, nom in zip(incidents, snr, nominal, strict=True):
+    for inc, x, nom, seen in zip(incidents, snr, nominal, visible, strict=True):
         print(
             f"  {inc.kind:<17} {inc.target:<22} {_cst(inc.start_ms // 1000)}"
             f" +{(inc.end_ms - inc.start_ms) // 60000:>3} min  effect/noise {x:6.1f}"
-            f" (nominal {nom:5.1f}){'' if x >= VISIBLE_SD else '  (not visible)'}"
+            f" (nominal {nom:5.1f}){'' if seen else '  (not visible)'}"
         )
 
     if args.quick:

@@ -23,9 +23,11 @@ from dataclasses import replace
 from benchmarks.anomaly_days import (
     VISIBLE_SD,
     full_effect_minutes,
+    is_visible,
     own_hours,
     realized_effect,
     realized_to_noise,
+    signal_to_noise,
     watched_records,
 )
 from consumers.anomalies.detector import Detector, DetectorConfig
@@ -131,6 +133,23 @@ def test_visible_when_the_realized_effect_reaches_five_times_the_noise():
     assert math.isclose(realized_to_noise(quiet, with_it, delivered_30, inc), 30 / math.sqrt(30))
     assert realized_to_noise(quiet, with_it, delivered_30, inc) >= VISIBLE_SD  # 5.48
     assert realized_to_noise(quiet, with_it, delivered_20, inc) < VISIBLE_SD  # 3.65
+
+
+def test_visible_only_when_the_nominal_effect_reaches_five_times_the_noise_too():
+    # The closure above delivered 30 fewer (5.48 noises realized). On quiet days of 10 and 12
+    # a minute the corridor's usual level at its hours is 11, so all it can take away is 11:
+    # 11 / sqrt(30) = 2.01 noises meant, and the rest of the 30 is the two days drawing
+    # differently. On quiet days of 40 and 42 (the same noise) it is meant to take 41: 7.49.
+    inc = closure(600, 630)
+    with_it = day({0: 20.0, 615: 0.0, 631: 20.0})
+    delivered_30 = day({0: 20.0, 615: 30.0, 631: 20.0})
+    for base, meant in ((10.0, 11 / math.sqrt(30)), (40.0, 41 / math.sqrt(30))):
+        quiet = [day({m: base + 2 * (m % 2) for m in range(1440)})] * 3
+        realized = realized_to_noise(quiet, with_it, delivered_30, inc)
+        assert math.isclose(realized, 30 / math.sqrt(30))
+        assert math.isclose(signal_to_noise(quiet, inc), meant)
+        assert is_visible(realized, signal_to_noise(quiet, inc)) == (base == 40.0)
+    assert not is_visible(4.99, 7.49)  # what it delivered decides too
 
 
 def test_the_noise_is_that_of_the_incidents_own_hours():
