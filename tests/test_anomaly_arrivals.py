@@ -52,19 +52,21 @@ def test_the_recent_estimate_by_hand():
     # A two-step window. True arrivals by step: -1: 3, 0: 5, then 4, 6, 2, 4, 6, 0; values
     # 8, 9, 10, 8, 6, 10, 6. The mean arrival over the stretch is 57 / 7 / 2 = 4.0714. Step 6
     # (class of steps 2, 4, 6: earlier truths 6 and 4, mean 5, spread 1) is estimated at its
-    # truth 0 + (4.0714 - 5); step 5 (class of steps 1, 3, 5: earlier 4 and 2, mean 3, spread
-    # 1) at 6 + (4.0714 - 3). Standard errors: sqrt(1 / 2) for one step, 1 for the two.
+    # truth 0 + (4.0714 - 5); step 5 (class of steps 1, 3, 5: earlier 4 and 2, mean 3) at
+    # 6 + (4.0714 - 3). Each class's earlier steps vary by (1 + 1) / (2 - 1) = 2, so the
+    # standard errors are sqrt(2 / 2) = 1 for one step and sqrt(2) for the two.
     arrivals = Arrivals(2)
     for v in (8, 9, 10, 8, 6, 10, 6):
         arrivals.step(v)
     mean = 57 / 14
     one, two = arrivals.recent(3)  # no more steps than the window
-    assert one == pytest.approx((0 + mean - 5, math.sqrt(0.5)))
-    assert two == pytest.approx((0 + mean - 5 + 6 + mean - 3, 1.0))
+    assert one == pytest.approx((0 + mean - 5, 1.0))
+    assert two == pytest.approx((0 + mean - 5 + 6 + mean - 3, math.sqrt(2)))
     assert arrivals.recent(1) == [one]
-    # Before a class has an earlier step there is nothing to compare with.
+    assert arrivals.recent(2, min_earlier=3) == []  # two earlier steps are not enough
+    # Before a class has two earlier steps there is nothing to compare with.
     fresh = Arrivals(2)
-    for v in (8, 9, 10):
+    for v in (8, 9, 10, 8, 6):
         fresh.step(v)
     assert fresh.recent(2) == []
 

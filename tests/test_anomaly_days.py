@@ -36,7 +36,8 @@ from pulseboard.indicators import Record
 
 START_MS = 1_796_266_800_000  # 2026-12-03 11:00 CST, an hour before the first period
 FIRST_S = START_MS // 1000 + 3600
-CONFIG = replace(DetectorConfig(), period_s=900, offset_s=0, lump_block=15)
+# Scaled to the short "days": each class of the window has 2 or 3 earlier minutes at the closure.
+CONFIG = replace(DetectorConfig(), period_s=900, offset_s=0, lump_block=15, recent_min=2)
 CLOSURE = Incident(
     "corridor_closure",
     "520300>520100",

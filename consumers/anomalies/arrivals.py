@@ -98,9 +98,10 @@ class Arrivals:
         self._slack = slack
         return arrived, slack
 
-    def recent(self, n: int) -> list[tuple[float, float]]:
+    def recent(self, n: int, min_earlier: int = 2) -> list[tuple[float, float]]:
         """``(estimate, standard error)`` of what arrived in the last 1, 2, ... ``n`` steps
-        (``n`` at most the width), stopping before a step whose class has no earlier step.
+        (``n`` at most the width), stopping before a step whose class has fewer than
+        ``min_earlier`` earlier steps (at least 2: one says nothing of the spread).
 
         For a step of class k: the stretch's mean arrival per step (the mean value / W) plus
         how far its running sum is above the class's earlier running sums on average. Exact
@@ -114,11 +115,12 @@ class Arrivals:
         for back in range(min(n, self.width, self._seen - 1)):
             r = (self._seen - 1 - back) % self.width
             earlier = self._run_counts[r] - 1
-            if earlier < 1:
+            if earlier < max(2, min_earlier):
                 break
             run = self._runs[r]
             mean = (self._run_sums[r] - run) / earlier
-            spread = max(0.0, (self._run_squares[r] - run * run) / earlier - mean * mean)
+            square = self._run_squares[r] - run * run
+            spread = max(0.0, (square - earlier * mean * mean) / (earlier - 1))
             estimate += mean_arrival + run - mean
             variance += spread / earlier
             out.append((estimate, math.sqrt(variance)))

@@ -99,6 +99,9 @@ class DetectorConfig:
     # An empty run's total is at most its estimate from the stretch plus this many standard
     # errors (``Arrivals.recent``), or the slack where that is lower.
     recent_z: float = 2.0
+    # ...once each class has this many earlier judgements in the stretch (after a midnight
+    # cut two or three would say little of the spread, and nights are quiet).
+    recent_min: int = 10
     k_rate: float = 4.0
     k_rate_close: float = 2.0
     # ...and at ``k_rate_dense`` where the usual arrivals are at least ``dense_per_step`` a
@@ -127,8 +130,11 @@ class DetectorConfig:
             raise ValueError(f"need 1 <= min_days ({self.min_days}) <= max_days ({self.max_days})")
         if not 0 < self.k_close <= self.k_open:
             raise ValueError(f"need 0 < k_close ({self.k_close}) <= k_open ({self.k_open})")
-        if self.recent_z < 0:
-            raise ValueError(f"recent_z must be >= 0 (got {self.recent_z})")
+        if self.recent_z < 0 or self.recent_min < 2:
+            raise ValueError(
+                f"need recent_z >= 0 (got {self.recent_z}) and recent_min >= 2"
+                f" (got {self.recent_min})"
+            )
         if self.method not in ("mad", "zscore"):
             raise ValueError(f"method must be mad or zscore (got {self.method!r})")
         if self.open_after < 1 or self.close_after < 1:
@@ -479,7 +485,7 @@ class Detector:
         per_step = band.expected / arrivals.width
         dispersion = self.dispersion(nk, day, slot, per_step)
         score = rate_score(0.0, arrivals.slack, run * per_step, dispersion)
-        for n, (estimate, error) in enumerate(arrivals.recent(run), 1):
+        for n, (estimate, error) in enumerate(arrivals.recent(run, self.config.recent_min), 1):
             high = min(arrivals.slack, max(0.0, estimate + self.config.recent_z * error))
             score = min(score, rate_score(0.0, high, n * per_step, dispersion))
         return min(0.0, score)
