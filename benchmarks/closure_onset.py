@@ -7,9 +7,9 @@ when it starts is loaded to the end: its waybills are scanned one by one, 2-20 s
 (producers/fleet.py), and each is a ``shipment`` event on the corridor. So the corridor's
 shipments fall over the first minutes instead of stopping at once, and no detector that
 reads them can call the closure out before they do. For each corridor (the simulation of
-benchmarks/anomaly_days.py, an hour of traffic before the closure) this prints the
-shipments of each minute from 5 minutes before the closure to 7 after, and how long after
-the closure the last one came.
+benchmarks/anomaly_days.py, an hour of traffic before the closure; by default the hour's
+four busiest corridors) this prints the shipments of each minute from 5 minutes before the
+closure to 7 after, and how long after the closure the last one came.
 """
 
 from __future__ import annotations
@@ -30,6 +30,17 @@ from producers.simulation import Simulation  # noqa: E402
 
 DAY_MS = 1_796_227_200_000  # 2026-12-03 00:00 CST
 BEFORE_MIN, AFTER_MIN = 5, 7
+
+
+def busiest(seed: int, closes_ms: int, n: int) -> list[str]:
+    """The ``n`` corridors with the most shipments in the hour before ``closes_ms``."""
+    sim = Simulation(sim_config(seed, closes_ms - 3_600_000, ()))
+    counts: Counter[str] = Counter()
+    for rec in sim.advance(closes_ms):
+        if rec.kind == "shipment":
+            ev = orjson.loads(rec.value)
+            counts[f"{ev['origin']}>{ev['dest']}"] += 1
+    return [corridor for corridor, _ in counts.most_common(n)]
 
 
 def onset(seed: int, corridor: str, closes_ms: int) -> tuple[list[int], float | None]:
@@ -55,7 +66,7 @@ def onset(seed: int, corridor: str, closes_ms: int) -> tuple[list[int], float | 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("corridors", nargs="*", default=["520100>520100", "520300>520100"])
+    ap.add_argument("corridors", nargs="*", help="origin>dest (default: the 4 busiest)")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--at", default="12:00", help="CST time of day the closure starts (HH:MM)")
     args = ap.parse_args(argv)
@@ -65,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--at wants HH:MM (got {args.at!r})")
     closes_ms = DAY_MS + (hours * 60 + minutes) * 60_000
     print(f"closure at {args.at} CST, seed {args.seed}: shipments a minute, minutes -5 .. +7")
-    for corridor in args.corridors:
+    for corridor in args.corridors or busiest(args.seed, closes_ms, 4):
         counts, last_s = onset(args.seed, corridor, closes_ms)
         before, after = counts[:BEFORE_MIN], counts[BEFORE_MIN:]
         tail = "none after it" if last_s is None else f"the last {last_s:.0f} s after it"
