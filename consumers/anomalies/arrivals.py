@@ -46,7 +46,7 @@ class Arrivals:
     _runs: list[float] = field(init=False)
     _lows: list[float] = field(init=False)
     _recent: list[float] = field(init=False)  # reconstructed arrivals, by residue class
-    # Per residue class: sum, sum of squares and count of its running sums; the latest one.
+    # Per residue class: sum, sum of squares and count of its running sums (``_runs``: the last).
     _run_sums: list[float] = field(init=False)
     _run_squares: list[float] = field(init=False)
     _run_counts: list[int] = field(init=False)
