@@ -157,29 +157,30 @@ def _corridor(hours: int, closed_from: int | None) -> list[Record]:
 
 def test_a_closure_is_called_out_once_its_empty_minutes_are_unlikely():
     # Closed from minute 30 of hour 4 (global minute 270, 270 % 4 == 2); minute 269 had none
-    # anyway (rhythm), so the run is 2 at minute 270, 3 at 271, 4 at 272.
+    # anyway (rhythm), so the run is 2 at minute 270, 3 at 271, ... 6 at 274.
     # Usual level at a minute m: 160 - RHYTHM[(m + 1) % 4] (the phase seen 3 times, not 4, in
-    # 15 minutes), so 150, 150, 160 at minutes 30, 31, 32; per minute due: level / 15.
-    # Waves: 5-minute changes of the sum are RHYTHM[m % 4] - RHYTHM[(m + 1) % 4] = 10, -20,
-    # 10, 0 for m % 4 = 0..3; over minutes 5..59 of each past hour (13, 14, 14, 14 of them):
-    # mean square 8300 / 55, mean level 8240 / 55, so the dispersion of a 5-minute total is
-    # (8300 / 55 / 2) / (5 x 8240 / 55 / 15) = 1.5109, plus 1% of the 5 minutes due.
-    waves = 8300 / 55 / 2 / (5 * 8240 / 55 / 15)
-
+    # 15 minutes): 150, 150, 160, 140, 150 at minutes 30-34; per minute due: level / 15.
+    # Waves: the 5-minute change of the sum is RHYTHM[m % 4] - RHYTHM[(m + 1) % 4], and less
+    # the change 5 minutes before, 10, -30, 30, -10 for m % 4 = 0..3; over minutes 10..59 of
+    # each past hour (12, 12, 13, 13 of them) the mean square is 25,000 / 50 = 500 and the
+    # mean level 7,500 / 50 = 150, so the dispersion of a 5-minute total is
+    # 500 / 4 / (5 x 150 / 15) = 2.5, plus 1% of the 5 minutes due.
     def score(run: int, level: float) -> float:
         due = level / 15
-        return -math.sqrt(2 * run * due / (waves + 0.01 * 5 * due))
+        return -math.sqrt(2 * run * due / (2.5 + 0.01 * 5 * due))
 
-    assert score(2, 150) == pytest.approx(-4.46, abs=0.01)  # minute 270
-    assert score(3, 150) == pytest.approx(-5.46, abs=0.01)  # minute 271
+    assert score(2, 150) == pytest.approx(-3.65, abs=0.01)  # minute 270
+    assert score(3, 150) == pytest.approx(-4.47, abs=0.01)  # minute 271
+    assert score(4, 160) == pytest.approx(-5.30, abs=0.01)  # minute 272
+    assert score(5, 140) == pytest.approx(-5.61, abs=0.01)  # minute 273
     out = Detector(HOUR).feed(_corridor(5, closed_from=4 * 60 + 30))
     opened = [c for c in out if c["state"] == "opened"]
-    assert [(c["t"] // 60, c["key"]) for c in opened] == [(272, CORRIDOR)]
-    assert opened[0]["score"] == pytest.approx(score(4, 160), abs=1e-3)  # -6.46
+    assert [(c["t"] // 60, c["key"]) for c in opened] == [(274, CORRIDOR)]
+    assert opened[0]["score"] == pytest.approx(score(6, 150), abs=1e-3)  # -6.32
 
 
 def test_the_same_rhythm_without_the_closure_gives_nothing():
-    # Single empty minutes are the rhythm: at most 10.7 due in waves of ~2, score -3.2.
+    # Single empty minutes are the rhythm: at most 10.7 due in waves of ~3, score -2.65.
     det = Detector(HOUR)
     assert det.feed(_corridor(6, closed_from=None)) + det.flush() == []
 
@@ -192,18 +193,37 @@ def test_without_the_empty_run_test_the_level_does_not_see_it_in_half_an_hour():
     assert det.feed(_corridor(5, closed_from=4 * 60 + 30)) + det.flush() == []
 
 
+def test_a_steady_ramp_of_the_day_is_not_waves():
+    # Each hour the corridor's arrivals climb by one a minute (minute j of the hour brings j),
+    # so from minute 30 on (lump_block 30) its 15-minute sum is 15 j - 105: every 5-minute
+    # change is 75, and less the change before it, 0. The dispersion is the Poisson floor 1
+    # plus 1% of the 5 minutes due (15 at 3 a minute): 1.15, not 75^2 / 2 / 15 = 187.5.
+    config = replace(HOUR, lump_block=30)
+    records = [
+        Record(
+            i * 60, "corridor_shipments_15m", CORRIDOR, sum(j % 60 for j in range(i - 14, i + 1))
+        )
+        for i in range(15, 5 * 60)
+    ]
+    det = Detector(config)
+    det.feed(records)
+    nk = ("corridor_shipments_15m", CORRIDOR)
+    assert det.dispersion(nk, 4, 45, 3.0) == pytest.approx(1.15)
+
+
 def test_a_busy_corridor_opens_at_the_lower_dense_threshold():
-    # The closure above at k_rate 6 opens at minute 272 (score -6.46). With 4.5 where the usual
-    # arrivals reach 10 a minute: the level at minute 270 is 150 (10 a minute), so the run of 2
-    # (-4.46) is short of it and the run of 3 at minute 271 (-5.46, level 150) opens.
+    # The closure above at k_rate 6 opens at minute 274 (score -6.32). With 4.5 where the usual
+    # arrivals reach 10 a minute: the levels at minutes 270-272 are 150, 150, 160 (10 and more
+    # a minute), so the runs of 2 and 3 (-3.65, -4.47) are short of it and the run of 4 at
+    # minute 272 (-5.30) opens.
     dense = replace(HOUR, k_rate_dense=4.5, dense_per_step=10.0)
     opened = [c for c in Detector(dense).feed(_corridor(5, 4 * 60 + 30)) if c["state"] == "opened"]
-    assert [c["t"] // 60 for c in opened] == [271]
-    # A gate above the corridor's usual 10-10.7 a minute leaves it at k_rate: minute 272.
+    assert [c["t"] // 60 for c in opened] == [272]
+    # A gate above the corridor's usual 9.3-10.7 a minute leaves it at k_rate: minute 274.
     sparse = replace(dense, dense_per_step=11.0)
     opened = [c for c in Detector(sparse).feed(_corridor(5, 4 * 60 + 30)) if c["state"] == "opened"]
-    assert [c["t"] // 60 for c in opened] == [272]
-    # The rhythm alone (single empty minutes, -3.2 at most) stays below the dense threshold.
+    assert [c["t"] // 60 for c in opened] == [274]
+    # The rhythm alone (single empty minutes, -2.65 at most) stays below the dense threshold.
     det = Detector(dense)
     assert det.feed(_corridor(6, closed_from=None)) + det.flush() == []
 

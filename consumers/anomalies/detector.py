@@ -151,10 +151,10 @@ class DetectorConfig:
                     f"rate-watched indicator {name!r} must be watched and a windowed sum whose"
                     f" window is a multiple of cadence_s ({self.cadence_s} s)"
                 )
-            if not 1 <= self.rate_span <= steps and steps > 1:
+            if not 1 <= 2 * self.rate_span <= steps and steps > 1:
                 raise ValueError(
-                    f"rate_span ({self.rate_span}) must be 1..{steps}, the judgements in"
-                    f" {name}'s window"
+                    f"rate_span ({self.rate_span}) must be 1..{steps // 2}, half the"
+                    f" judgements in {name}'s window"
                 )
 
 
@@ -427,27 +427,32 @@ class Detector:
         return got
 
     def _block_changes(
-        self, nk: tuple[str, str], day: int, block: int, span: int
+        self, nk: tuple[str, str], day: int, block: int, span: int, ramp_free: bool = False
     ) -> tuple[int, float, float] | None:
         """(count, sum of values, sum of squared ``span``-judgement changes) over the
         judged pairs of a block of a past day (cached: a past day no longer changes), or
-        None where the day or the block holds none."""
-        key = (nk, day, block, span)
+        None where the day or the block holds none. ``ramp_free``: each change less the one
+        before it (a steady rise or fall of the day cancels)."""
+        key = (nk, day, block, span, ramp_free)
         if key in self._changes:
             return self._changes[key]
         judged = self._judged_slots.get(day)
         if judged is None:
             return None
         row = self._history.get(nk, {}).get(day)  # None: the value was 0 all day
-        lo = max(span, block * self.config.lump_block)
+        back = 2 * span if ramp_free else span
+        lo = max(back, block * self.config.lump_block)
         hi = min(self._slots, block * self.config.lump_block + self.config.lump_block)
         n, total, square = 0, 0.0, 0.0
         for s in range(lo, hi):
-            if judged[s] and judged[s - span]:
+            if judged[s] and judged[s - span] and judged[s - back]:
                 n += 1
                 if row is not None:
                     total += row[s]
-                    square += (row[s] - row[s - span]) ** 2
+                    change = row[s] - row[s - span]
+                    if ramp_free:
+                        change -= row[s - span] - row[s - back]
+                    square += change**2
         got = (n, total, square) if n else None
         self._changes[key] = got
         return got
@@ -492,16 +497,19 @@ class Detector:
 
     def dispersion(self, nk: tuple[str, str], day: int, slot: int, per_step: float) -> float:
         """Variance / mean of what arrives in ``rate_span`` judgements, from the past days'
-        values in the same hour block: over S judgements a windowed sum changes by what came
-        in them minus what left, so the mean square S-step change is twice the variance of
-        an S-judgement total. At one judgement's scale it would miss that trucks leave in
-        waves lasting minutes (docs/anomalies.md). Floored at 1 for counts (Poisson), and
-        widened by (``rel_floor`` x the span's due)^2 / due: a busier day is not an incident."""
+        values in the same hour block: over S judgements a windowed sum of W changes by what
+        came in them minus what left, the S-judgement totals now and W before. That change
+        less the one S before it holds four totals, disjoint while W >= 2 S, so its mean
+        square is four times the variance of an S-judgement total, and the day's steady
+        rises and falls cancel (the morning's ramp in a single change read as waves twice
+        their size, docs/anomalies.md). At one judgement's scale it would miss that trucks
+        leave in waves lasting minutes. Floored at 1 for counts (Poisson), and widened by
+        (``rel_floor`` x the span's due)^2 / due: a busier day is not an incident."""
         c = self.config
         block = slot // c.lump_block
         n, total, square = 0, 0.0, 0.0
         for d in range(day - 1, day - c.max_days - 1, -1):
-            got = self._block_changes(nk, d, block, c.rate_span)
+            got = self._block_changes(nk, d, block, c.rate_span, ramp_free=True)
             if got is not None:
                 n, total, square = n + got[0], total + got[1], square + got[2]
         due = c.rate_span * per_step
@@ -509,7 +517,7 @@ class Detector:
         if n and total > 0:
             width = self._arrivals[nk].width
             span_mean = c.rate_span * (total / n) / width
-            measured = square / n / 2 / span_mean
+            measured = square / n / 4 / span_mean
         floor = 1.0 if KINDS[nk[0]] is Kind.COUNT else 0.0
         rel_floor = self._rel_floor.get(nk[0], c.rel_floor)
         return max(measured, floor, 1e-12) + rel_floor**2 * due
