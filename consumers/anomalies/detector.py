@@ -102,12 +102,12 @@ class DetectorConfig:
     # ...once each class has this many earlier judgements in the stretch (after a midnight
     # cut two or three would say little of the spread, and nights are quiet).
     recent_min: int = 10
-    k_rate: float = 4.0
+    k_rate: float = 5.0
     k_rate_close: float = 2.0
     # ...and at ``k_rate_dense`` where the usual arrivals are at least ``dense_per_step`` a
     # judgement: on a busy corridor a few empty minutes are decisive, while sparse ones
-    # reach -3.5 on their own several times a day (docs/anomalies.md: the measured grid).
-    k_rate_dense: float = 3.5
+    # reach -4 on their own several times a day (docs/anomalies.md: the measured grid).
+    k_rate_dense: float = 3.75
     dense_per_step: float = 9.0
     # Rises of the level test need this score where the default does not fit.
     k_rises: tuple[tuple[str, float], ...] = (("corridor_shipments_15m", 9.0),)
