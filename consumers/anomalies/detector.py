@@ -180,9 +180,14 @@ class Band:
     # Rises are judged against at least this (``Detector.lumpiness``); 0: ``spread``.
     rise_spread: float = 0.0
 
+    @property
+    def above(self) -> float:
+        """The spread of values above the usual level."""
+        return max(self.spread, self.rise_spread)
+
     def spread_of(self, v: float) -> float:
-        """The spread ``v`` is judged against: the rise spread above the usual level."""
-        return max(self.spread, self.rise_spread) if v > self.expected else self.spread
+        """The spread ``v`` is judged against."""
+        return self.above if v > self.expected else self.spread
 
 
 def median(xs: list[float]) -> float:
@@ -239,7 +244,7 @@ class Detector:
         # (name, key, day, block, span) -> (count, sum of values, sum of squared changes over
         # ``span`` judgements) on a past day: ``lumpiness`` (span 1) and ``dispersion``.
         self._changes: dict[
-            tuple[tuple[str, str], int, int, int], tuple[int, float, float] | None
+            tuple[tuple[str, str], int, int, int, bool], tuple[int, float, float] | None
         ] = {}
         # (name, key, day) -> the median dispersion of the days before it (``lumpiness``).
         self._dispersions: dict[tuple[tuple[str, str], int], float] = {}
@@ -377,23 +382,24 @@ class Detector:
     def lumpiness(
         self, nk: tuple[str, str], day: int, slot: int, expected: float
     ) -> tuple[float, float]:
-        """The noise of a windowed sum, and the larger noise rises are judged against. The
-        noise of a windowed sum from how its value moves from one judgement to the
-        next. A sum over a window of W judgements, of items arriving independently, changes
-        each step by (what arrived) - (what left), so Var(step) = 2 Var(one step's arrivals)
-        and Var(sum) = W Var(one step's arrivals) = W/2 Var(step), whatever the items' sizes:
-        bursts of shipments and containers worth millions included. Var(step) is the mean
-        square step in the same hour of each past day; the median over days is taken.
+        """(the noise of a windowed sum, the larger noise its rises are judged against).
 
-        Rises: at least the day's dispersion times ``expected``. Where items are few (a partner's
-        exports at night: one container on one night in three) the hour's median misses
-        them, and one container worth millions would be called out each night it comes.
-        Items of the same sizes arrive all day, only more or fewer an hour, so the variance
-        over the mean of the sum (E[size^2] / E[size]) is the same at every hour: it is taken
-        from the whole of each past day and scaled by the usual level at this hour. Only rises:
-        a sum of rare big items has a long upper tail only (their absence cannot take it
-        below 0), and a slump of a partner's daytime exports is judged on the hour's own
-        noise."""
+        The noise, from how the sum moves from one judgement to the next: a sum over a window
+        of W judgements, of items arriving independently, changes each step by (what
+        arrived) - (what left), so Var(step) = 2 Var(one step's arrivals) and Var(sum) =
+        W Var(one step's arrivals) = W/2 Var(step), whatever the items' sizes: bursts of
+        shipments and containers worth millions included. Var(step) is the mean square step
+        in the same hour of each past day; the median over days is taken.
+
+        Rises: at least the day's dispersion times ``expected``. Where items are few (a
+        partner's exports at night: one container on one night in three) the hour's median
+        misses them, and one container worth millions would be called out each night it
+        comes. Items of the same sizes arrive all day, only more or fewer an hour, so the
+        variance over the mean of the sum (E[size^2] / E[size]) is the same at every hour: it
+        is taken from the whole of each past day and scaled by the usual level at this hour.
+        Only rises: a sum of rare big items has a long upper tail only (their absence cannot
+        take it below 0), and a slump of a partner's daytime exports is judged on the hour's
+        own noise."""
         steps = WINDOW_S.get(nk[0], 0) // self.config.cadence_s
         if steps == 0:
             return 0.0, 0.0
@@ -490,6 +496,8 @@ class Detector:
         per_step = band.expected / arrivals.width
         dispersion = self.dispersion(nk, day, slot, per_step)
         score = rate_score(0.0, arrivals.slack, run * per_step, dispersion)
+        if arrivals.slack == 0:
+            return min(0.0, score)  # exact: the whole run is the lowest, no estimate needed
         for n, (estimate, error) in enumerate(arrivals.recent(run, self.config.recent_min), 1):
             high = min(arrivals.slack, max(0.0, estimate + self.config.recent_z * error))
             score = min(score, rate_score(0.0, high, n * per_step, dispersion))
@@ -614,7 +622,7 @@ class Detector:
             value=value if value is not None else 0,
             expected=_round(band.expected),
             low=_round(max(0.0, band.expected - k * band.spread)),
-            high=_round(band.expected + k * band.spread_of(math.inf)),
+            high=_round(band.expected + k * band.above),
             score=round(score, 3),
             state=state,
         )
